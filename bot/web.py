@@ -1,0 +1,78 @@
+"""HTML pages, health probes and the admin API."""
+
+from __future__ import annotations
+
+import html
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bot.api import BotDep
+from retrieval import render_article_html
+
+router = APIRouter()
+admin_bearer = HTTPBearer(auto_error=False, description="SUPPORTBOT_ADMIN_TOKEN")
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><link rel="stylesheet" href="/static/page.css"></head>
+<body><main class="page">{body}</main></body></html>"""
+
+
+def page(title: str, body: str) -> HTMLResponse:
+    """An HTML page; `title` is escaped here, `body` must already be safe."""
+    return HTMLResponse(PAGE.format(title=html.escape(title), body=body))
+
+
+@router.get("/healthz", tags=["health"])
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["health"])
+async def readyz(bot: BotDep) -> JSONResponse:
+    """Database reachable, model loaded and index ready."""
+    database = await run_in_threadpool(bot.db.ping)
+    checks = {"database": database, "model": bot.model_ready, "index": bot.kb.ready}
+    ready = all(checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get("/kb/{article_id:path}", response_class=HTMLResponse, tags=["kb"])
+async def article_page(article_id: str, bot: BotDep) -> HTMLResponse:
+    """A knowledge-base article, rendered with untrusted markup removed."""
+    article = bot.kb.article(article_id)
+    if article is None or article.draft:
+        raise HTTPException(404, f"article {article_id!r} does not exist")
+    return page(article.title, render_article_html(article))
+
+
+def require_admin(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)],
+) -> None:
+    expected = request.app.state.bot.settings.admin_token
+    if not expected:
+        raise HTTPException(403, "the admin API is disabled: set SUPPORTBOT_ADMIN_TOKEN")
+    if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
+        raise HTTPException(401, "missing or wrong admin bearer token")
+
+
+@router.post("/api/admin/kb/reload", tags=["admin"], dependencies=[Depends(require_admin)])
+async def reload_kb(bot: BotDep) -> dict:
+    """Re-read KB_DIR now; returns what changed and any broken articles."""
+    report = await run_in_threadpool(bot.kb.reload)
+    return {
+        "added": report.added,
+        "changed": report.changed,
+        "removed": report.removed,
+        "embedded_passages": report.embedded_passages,
+        "problems": [str(problem) for problem in report.problems],
+        "seconds": round(report.seconds, 3),
+    }
