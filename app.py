@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot import api, store, web
+from bot import api, cme_api, store, web
 from bot.pipeline import PipelineError
 from bot.runtime import Bot
 from bot.settings import Settings
@@ -119,10 +119,23 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.state.bot = bot
     app.add_middleware(GuardMiddleware)
     app.include_router(api.router)
+    app.include_router(cme_api.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_channels(app, bot)
     _install_error_handlers(app)
     return app
+
+
+def install_channels(app: FastAPI, bot: Bot) -> None:
+    """Mount the web widget always, and Slack when it is configured."""
+    from bot.channels import web as web_channel
+
+    web_channel.install(app, bot)
+    if bot.settings.slack_bot_token:
+        from bot.channels import slack
+
+        slack.install(app, bot)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -78,10 +78,15 @@ async def handle_customer_message(
     if accepted.is_new:
         await _publish(bot, conversation_id, [accepted.message])
 
+    answering = bot_may_answer(accepted.status)
+    if answering:
+        await bot.bus.publish(conversation_topic(conversation_id), typing_event("bot", True))
     try:
         vector = await bot.embedder.embed(text)
         scores, search = await asyncio.to_thread(_understand, bot, accepted, text, vector)
     except Exception as exc:
+        if answering:
+            await bot.bus.publish(conversation_topic(conversation_id), typing_event("bot", False))
         error = PipelineError("the bot could not process this message; retry with the same client_msg_id")
         log.exception("turn failed for conversation %s [%s]", conversation_id, error.error_id)
         raise error from exc
@@ -90,6 +95,8 @@ async def handle_customer_message(
     result, escalated = await asyncio.to_thread(
         _commit_reply, bot, accepted, scores, vector, search, decision
     )
+    if answering:
+        await bot.bus.publish(conversation_topic(conversation_id), typing_event("bot", False))
     if result.reply is not None and result.reply.seq != accepted.message.seq:
         await _publish(bot, conversation_id, [result.reply])
     await bot.bus.publish(
@@ -236,13 +243,15 @@ def _commit_reply(
         reply_fields: dict = {"decision": decision.to_dict(), "retrieval": retrieval}
         if escalated:
             store.change_status(session, conversation=conversation, action=Transition.ESCALATE, now=now)
-            store.open_escalation(
+            escalation = store.open_escalation(
                 session,
                 conversation_id=conversation_id,
                 reasons=[reason.to_dict() for reason in decision.reasons],
                 trigger_seq=seq,
                 now=now,
             )
+            bot.status_changed(session, conversation, Transition.ESCALATE.value)
+            bot.escalated(session, conversation, escalation)
             text = replies.handoff_text(bot.expected_wait)
         elif decision.action == Action.ANSWER:
             text = replies.answer_text(search)
@@ -256,6 +265,7 @@ def _commit_reply(
             session, conversation_id=conversation_id, role=Role.BOT, text=text, reply_to=seq, at=now,
             **reply_fields,
         )
+        bot.message_added(session, conversation, reply)
         return TurnResult(message, reply, Status(conversation.status)), escalated
 
 
@@ -264,6 +274,11 @@ def message_event(message: Message) -> dict:
     from bot.schemas import MessageOut
 
     return {"type": "message", "message": MessageOut.of(message).model_dump(mode="json")}
+
+
+def typing_event(who: str, on: bool) -> dict:
+    """Shown as a typing indicator in the widget (who: bot or agent)."""
+    return {"type": "typing", "who": who, "on": on}
 
 
 def _status_event(status: Status) -> dict:
@@ -291,13 +306,15 @@ async def request_handoff(
                 return None, Status(conversation.status)
             decision = Decision(Action.ESCALATE, (Reason("human_request", reason),))
             store.change_status(session, conversation=conversation, action=Transition.ESCALATE, now=now)
-            store.open_escalation(
+            escalation = store.open_escalation(
                 session,
                 conversation_id=conversation_id,
                 reasons=[r.to_dict() for r in decision.reasons],
                 trigger_seq=conversation.last_seq or None,
                 now=now,
             )
+            bot.status_changed(session, conversation, Transition.ESCALATE.value)
+            bot.escalated(session, conversation, escalation)
             notice = store.add_message(
                 session,
                 conversation_id=conversation_id,
@@ -306,6 +323,7 @@ async def request_handoff(
                 decision=decision.to_dict(),
                 at=now,
             )
+            bot.message_added(session, conversation, notice)
             return notice, Status(conversation.status)
 
     notice, status = await asyncio.to_thread(escalate)

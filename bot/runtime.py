@@ -9,9 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.channels import ChannelHooks
 from bot.db import Database
 from bot.events import EventBus, LocalEventBus
-from bot.models import utcnow
+from sqlalchemy.orm import Session
+
+from bot.models import Conversation, Escalation, Message, utcnow
 from bot.settings import Settings
 from escalation import PolicyConfig
 from retrieval import KnowledgeBase
@@ -35,6 +38,9 @@ class Bot:
     clock: Callable[[], datetime] = utcnow
     expected_wait: str = "a few minutes"
     model_ready: bool = False
+    hooks: list[ChannelHooks] = field(default_factory=list)
+    background: list[Callable[[], object]] = field(default_factory=list)
+    _tasks: list[asyncio.Task[object]] = field(default_factory=list)
     _watch_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -58,6 +64,10 @@ class Bot:
             kb=kb,
             scorer=TurnScorer(model),
             bus=LocalEventBus(),
+            policy=PolicyConfig(
+                frustration_threshold=settings.frustration_threshold,
+                max_unanswered=settings.max_unanswered,
+            ),
         )
 
     def start_sync(self) -> None:
@@ -81,8 +91,32 @@ class Bot:
         await asyncio.to_thread(self.start_sync)
         if self.settings.kb_watch:
             self._watch_task = asyncio.create_task(self.kb.watch(), name="kb-watch")
+        for start in self.background:
+            self._tasks.append(asyncio.ensure_future(start()))
+
+    def message_added(self, session: Session, conversation: Conversation, message: Message) -> None:
+        """Run channel hooks for an outgoing message inside its transaction."""
+        for hook in self.hooks:
+            hook.message_added(session, conversation, message)
+
+    def escalated(self, session: Session, conversation: Conversation, escalation: Escalation) -> None:
+        """Run channel hooks for a new escalation inside its transaction."""
+        for hook in self.hooks:
+            hook.escalated(session, conversation, escalation)
+
+    def status_changed(self, session: Session, conversation: Conversation, action: str) -> None:
+        """Run channel hooks for a handoff transition inside its transaction."""
+        for hook in self.hooks:
+            hook.status_changed(session, conversation, action)
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # shutting down either way
+                pass
         if self._watch_task is not None:
             self._watch_task.cancel()
             try:

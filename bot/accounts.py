@@ -1,0 +1,62 @@
+"""CME accounts: argon2-hashed passwords and per-user API tokens (stored as SHA-256)."""
+
+from __future__ import annotations
+
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.models import User
+from bot.store import Conflict, hash_token
+
+_hasher = PasswordHasher()
+
+
+def create_user(
+    session: Session, *, email: str, name: str, password: str, slack_user_id: str | None = None
+) -> tuple[User, str]:
+    """Create a CME and return it with a fresh API token (shown once)."""
+    email = email.strip().lower()
+    if session.scalars(select(User).where(User.email == email)).first() is not None:
+        raise Conflict(f"a user with email {email} already exists")
+    token = secrets.token_urlsafe(32)
+    user = User(
+        email=email,
+        name=name.strip() or email,
+        password_hash=_hasher.hash(password),
+        api_token_hash=hash_token(token),
+        slack_user_id=slack_user_id,
+    )
+    session.add(user)
+    session.flush()
+    return user, token
+
+
+def user_for_token(session: Session, *, token: str) -> User | None:
+    """The CME owning this API token, if any."""
+    return session.scalars(select(User).where(User.api_token_hash == hash_token(token))).first()
+
+
+def user_for_login(session: Session, *, email: str, password: str) -> User | None:
+    """The CME with this email and password, if both match."""
+    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    if user is None:
+        _hasher.hash(password)  # spend the same time whether or not the user exists
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return user
+
+
+def user_for_slack(session: Session, *, slack_user_id: str) -> User | None:
+    """The CME linked to a Slack user id, if any."""
+    return session.scalars(select(User).where(User.slack_user_id == slack_user_id)).first()
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.id)))

@@ -1,0 +1,220 @@
+"""Handoff operations on stored conversations: claim, reply, note, release, transfer, hand back,
+resolve. Each runs in one short locked transaction, then announces the change on the bus.
+
+Used by the CME console and by Slack alike, so both follow the same one-owner rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from bot import store
+from bot.events import QUEUE_TOPIC, agent_topic, conversation_topic
+from bot.models import Conversation, Message, Role, User
+from bot.runtime import Bot
+from escalation import HandoffConflict, IllegalTransition, Status, Transition
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Change:
+    conversation_id: str
+    status: Status
+    owner_id: int | None
+    message: Message | None = None
+
+
+def _owned(conversation: Conversation, user_id: int) -> None:
+    if conversation.status != Status.AGENT or conversation.owner_id != user_id:
+        raise HandoffConflict("you no longer own this conversation; claim it first")
+
+
+def _apply(bot: Bot, session: Session, conversation: Conversation, action: Transition, **kw) -> None:
+    try:
+        store.change_status(session, conversation=conversation, action=action, now=bot.clock(), **kw)
+    except IllegalTransition as exc:
+        raise HandoffConflict(str(exc)) from exc
+    bot.status_changed(session, conversation, action.value)
+
+
+async def _run(bot: Bot, conversation_id: str, work: Callable[[Session, Conversation], T]) -> T:
+    def transaction() -> T:
+        with bot.db.write() as session:
+            conversation = store.get_conversation(session, conversation_id=conversation_id, lock=True)
+            return work(session, conversation)
+
+    return await asyncio.to_thread(transaction)
+
+
+async def _announce(bot: Bot, change: Change) -> None:
+    from bot.pipeline import message_event
+
+    status_event = {"type": "status", "status": change.status.value}
+    await bot.bus.publish(conversation_topic(change.conversation_id), status_event)
+    await bot.bus.publish(agent_topic(change.conversation_id), {**status_event, "owner_id": change.owner_id})
+    await bot.bus.publish(QUEUE_TOPIC, {"type": "changed", "conversation_id": change.conversation_id})
+    if change.message is not None:
+        event = message_event(change.message)
+        await bot.bus.publish(agent_topic(change.conversation_id), event)
+        if change.message.role != Role.NOTE:
+            await bot.bus.publish(conversation_topic(change.conversation_id), event)
+
+
+def _change(conversation: Conversation, message: Message | None = None) -> Change:
+    return Change(conversation.id, Status(conversation.status), conversation.owner_id, message)
+
+
+async def claim(bot: Bot, *, conversation_id: str, user: User) -> Change:
+    """Take a waiting conversation; of concurrent claims exactly one wins, the rest conflict."""
+
+    def work(session: Session, conversation: Conversation) -> Change:
+        if conversation.status == Status.AGENT:
+            raise HandoffConflict("another CME has already claimed this conversation")
+        _apply(bot, session, conversation, Transition.CLAIM, owner_id=user.id)
+        escalation = store.current_escalation(session, conversation_id=conversation.id)
+        if escalation is not None and escalation.claimed_at is None:
+            escalation.claimed_at, escalation.claimed_by = bot.clock(), user.id
+        notice = _system(bot, session, conversation, f"{user.name} from the support team has joined.")
+        return _change(conversation, notice)
+
+    change = await _run(bot, conversation_id, work)
+    await _announce(bot, change)
+    return change
+
+
+async def agent_message(
+    bot: Bot, *, conversation_id: str, user: User, text: str, note: bool = False
+) -> Change:
+    """A CME's reply to the customer, or an internal note; only the owner may reply."""
+
+    def work(session: Session, conversation: Conversation) -> Change:
+        if not note:
+            _owned(conversation, user.id)
+        message = store.add_message(
+            session,
+            conversation_id=conversation.id,
+            role=Role.NOTE if note else Role.AGENT,
+            text=text,
+            author_id=user.id,
+            at=bot.clock(),
+        )
+        if not note:
+            escalation = store.current_escalation(session, conversation_id=conversation.id)
+            if escalation is not None and escalation.first_response_at is None:
+                escalation.first_response_at = bot.clock()
+            bot.message_added(session, conversation, message)
+        return _change(conversation, message)
+
+    change = await _run(bot, conversation_id, work)
+    await _announce(bot, change)
+    return change
+
+
+async def release(bot: Bot, *, conversation_id: str, user: User) -> Change:
+    """Put a claimed conversation back in the queue."""
+
+    def work(session: Session, conversation: Conversation) -> Change:
+        _owned(conversation, user.id)
+        _apply(bot, session, conversation, Transition.RELEASE)
+        return _change(conversation)
+
+    change = await _run(bot, conversation_id, work)
+    await _announce(bot, change)
+    return change
+
+
+async def transfer(bot: Bot, *, conversation_id: str, user: User, to: User) -> Change:
+    """Hand a claimed conversation to another CME."""
+
+    def work(session: Session, conversation: Conversation) -> Change:
+        _owned(conversation, user.id)
+        _apply(bot, session, conversation, Transition.TRANSFER, owner_id=to.id)
+        note = store.add_message(
+            session,
+            conversation_id=conversation.id,
+            role=Role.NOTE,
+            text=f"{user.name} transferred this conversation to {to.name}.",
+            author_id=user.id,
+            at=bot.clock(),
+        )
+        return _change(conversation, note)
+
+    change = await _run(bot, conversation_id, work)
+    await _announce(bot, change)
+    return change
+
+
+async def hand_back(bot: Bot, *, conversation_id: str, user: User) -> Change:
+    """Return the conversation to the bot, which starts afresh (no stale signals)."""
+
+    def work(session: Session, conversation: Conversation) -> Change:
+        _owned(conversation, user.id)
+        _apply(bot, session, conversation, Transition.HAND_BACK)
+        _close_escalation(bot, session, conversation, "handed_back")
+        notice = _system(bot, session, conversation, "You're back with the support assistant.")
+        return _change(conversation, notice)
+
+    change = await _run(bot, conversation_id, work)
+    await _announce(bot, change)
+    return change
+
+
+async def resolve(bot: Bot, *, conversation_id: str, user: User | None) -> Change:
+    """End the conversation; the owner (or anyone while it is not claimed) may resolve."""
+
+    def work(session: Session, conversation: Conversation) -> Change:
+        if user is not None and conversation.status == Status.AGENT:
+            _owned(conversation, user.id)
+        _apply(bot, session, conversation, Transition.RESOLVE)
+        _close_escalation(bot, session, conversation, "resolved")
+        notice = _system(bot, session, conversation, "This conversation has been resolved.")
+        return _change(conversation, notice)
+
+    change = await _run(bot, conversation_id, work)
+    await _announce(bot, change)
+    return change
+
+
+async def withdraw(bot: Bot, *, conversation_id: str) -> Change:
+    """The customer no longer wants a human: back to the bot."""
+
+    def work(session: Session, conversation: Conversation) -> Change:
+        _apply(bot, session, conversation, Transition.WITHDRAW)
+        _close_escalation(bot, session, conversation, "withdrawn")
+        return _change(conversation)
+
+    change = await _run(bot, conversation_id, work)
+    await _announce(bot, change)
+    return change
+
+
+async def set_vip(bot: Bot, *, conversation_id: str, vip: bool) -> Change:
+    """Mark or unmark the customer as VIP."""
+
+    def work(session: Session, conversation: Conversation) -> Change:
+        conversation.vip = vip
+        session.flush()
+        return _change(conversation)
+
+    return await _run(bot, conversation_id, work)
+
+
+def _system(bot: Bot, session: Session, conversation: Conversation, text: str) -> Message:
+    message = store.add_message(
+        session, conversation_id=conversation.id, role=Role.SYSTEM, text=text, at=bot.clock()
+    )
+    bot.message_added(session, conversation, message)
+    return message
+
+
+def _close_escalation(bot: Bot, session: Session, conversation: Conversation, outcome: str) -> None:
+    escalation = store.current_escalation(session, conversation_id=conversation.id)
+    if escalation is not None:
+        escalation.closed_at, escalation.outcome = bot.clock(), outcome
+        session.flush()
