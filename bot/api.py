@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot import store
+from bot import handoff, store
+from bot.identity import ClaimedIdentity, verify
 from bot.pipeline import handle_customer_message, request_handoff
+from bot.ratelimit import RateLimits, client_ip
 from bot.runtime import Bot
 from bot.schemas import (
     ConversationCreated,
@@ -23,7 +26,6 @@ from bot.schemas import (
     Ok,
     TurnOut,
 )
-from bot.store import CustomerIdentity
 from escalation import Status
 
 router = APIRouter(prefix="/api", tags=["customer"])
@@ -35,6 +37,13 @@ def get_bot(request: Request) -> Bot:
 
 
 BotDep = Annotated[Bot, Depends(get_bot)]
+
+
+def get_rate_limits(request: Request) -> RateLimits:
+    return RateLimits.of(request.app)
+
+
+LimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
 
 
 def conversation_token(
@@ -58,14 +67,31 @@ async def authorized(bot: Bot, conversation_id: str, token: str) -> Status:
 
 
 @router.post("/conversations", status_code=201, response_model=ConversationCreated)
-async def create_conversation(bot: BotDep, body: ConversationIn | None = None) -> ConversationCreated:
-    """Start a conversation; the returned token authorises every later call for it."""
+async def create_conversation(
+    request: Request, bot: BotDep, limits: LimitsDep, body: ConversationIn | None = None
+) -> ConversationCreated:
+    """Start a conversation; the returned token authorises every later call for it.
+
+    A signed customer (see bot.identity) is verified and exempt from the per-IP limit on new
+    conversations; a wrong signature is refused with 403.
+    """
     customer = body.customer if body and body.customer else None
-    identity = CustomerIdentity(
-        id=customer.id if customer else None,
-        name=customer.name if customer else None,
-        email=str(customer.email) if customer and customer.email else None,
-    )
+    claimed = ClaimedIdentity()
+    if customer is not None:
+        claimed = ClaimedIdentity(
+            id=customer.as_sent("id"),
+            name=customer.as_sent("name"),
+            email=customer.as_sent("email"),
+            vip=customer.vip,
+            signature=customer.signature,
+        )
+    identity = verify(bot.settings.identity_secret, claimed)
+    if customer is not None:  # store the validated forms (trimmed name, normalised e-mail)
+        identity = replace(
+            identity, name=customer.name, email=str(customer.email) if customer.email else None
+        )
+    if not identity.verified:
+        limits.new_conversation(client_ip(request))
 
     def create() -> ConversationCreated:
         with bot.db.write() as session:
@@ -76,9 +102,12 @@ async def create_conversation(bot: BotDep, body: ConversationIn | None = None) -
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=TurnOut)
-async def post_message(conversation_id: str, body: MessageIn, bot: BotDep, token: TokenDep) -> TurnOut:
+async def post_message(
+    conversation_id: str, body: MessageIn, bot: BotDep, token: TokenDep, limits: LimitsDep
+) -> TurnOut:
     """Send a customer message; returns it and the bot's reply (null while a human has the chat)."""
     await authorized(bot, conversation_id, token)
+    limits.message(conversation_id)
     result = await handle_customer_message(
         bot, conversation_id=conversation_id, text=body.text, client_msg_id=body.client_msg_id
     )
@@ -130,6 +159,14 @@ async def post_handoff(conversation_id: str, bot: BotDep, token: TokenDep) -> Ha
     await authorized(bot, conversation_id, token)
     notice, status = await request_handoff(bot, conversation_id=conversation_id)
     return HandoffOut(reply=MessageOut.of(notice) if notice else None, status=status.value)
+
+
+@router.delete("/conversations/{conversation_id}/handoff", response_model=HandoffOut)
+async def cancel_handoff(conversation_id: str, bot: BotDep, token: TokenDep) -> HandoffOut:
+    """The customer no longer wants a person while still queued: back to the bot."""
+    await authorized(bot, conversation_id, token)
+    change = await handoff.withdraw(bot, conversation_id=conversation_id)
+    return HandoffOut(reply=None, status=change.status.value)
 
 
 @router.post("/conversations/{conversation_id}/csat", response_model=Ok)

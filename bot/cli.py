@@ -44,10 +44,69 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app import create_app
 
     settings = load_settings(host=args.host, port=args.port)
+    if args.demo:
+        ensure_demo_user(settings)
     app = create_app(settings)
     print(f"supportbot: serving on http://{settings.host}:{settings.port}", file=sys.stderr)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
     return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from bot import accounts
+    from bot.db import Database
+    from bot.store import Conflict
+
+    password = args.password or getpass.getpass("Password for the new CME: ")
+    if len(password) < 8:
+        print("error: the password must have at least 8 characters", file=sys.stderr)
+        return 2
+    database = Database(load_settings().database_url)
+    database.migrate()
+    try:
+        with database.write() as session:
+            user, token = accounts.create_user(
+                session,
+                email=args.email,
+                name=args.name or args.email,
+                password=password,
+                slack_user_id=args.slack_user_id,
+            )
+    except Conflict as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        database.dispose()
+    print(json.dumps({"id": user.id, "email": user.email, "api_token": token}))
+    print("The API token is shown once; store it safely.", file=sys.stderr)
+    return 0
+
+
+def ensure_demo_user(settings: Settings) -> None:
+    """On an empty database, create a demo CME and print how to sign in."""
+    import secrets
+
+    from bot import accounts
+    from bot.db import Database
+
+    database = Database(settings.database_url)
+    database.migrate()
+    try:
+        with database.write() as session:
+            if accounts.list_users(session):
+                return
+            password = secrets.token_urlsafe(9)
+            accounts.create_user(session, email="demo@example.com", name="Demo CME", password=password)
+    finally:
+        database.dispose()
+    print(
+        "\n  Demo CME created. Sign in at "
+        f"{settings.public_url}/console/login\n    email:    demo@example.com\n"
+        f"    password: {password}\n",
+        file=sys.stderr,
+    )
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -143,7 +202,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the web server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--demo", action="store_true", help="create a demo CME on an empty database")
     serve.set_defaults(func=cmd_serve)
+
+    user = commands.add_parser("user", help="CME accounts").add_subparsers(
+        dest="user_command", required=True
+    )
+    add = user.add_parser("add", help="create a CME; prints its API token as JSON")
+    add.add_argument("--email", required=True)
+    add.add_argument("--name")
+    add.add_argument("--password", help="prompted for when omitted")
+    add.add_argument("--slack-user-id", help="link the account to a Slack user")
+    add.set_defaults(func=cmd_user_add)
 
     index = commands.add_parser("index", help="build or update the KB index")
     index.add_argument("--kb", help="KB folder (default SUPPORTBOT_KB_DIR)")
@@ -179,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `supportbot` console script."""
     _offline()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "faiss", "httpx", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

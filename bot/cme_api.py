@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -13,8 +14,9 @@ from bot import accounts, handoff, store
 from bot.api import BotDep
 from bot.context import context_packet, queue
 from bot.handoff import Change
-from bot.models import User
+from bot.models import Role, User
 from bot.schemas import MAX_MESSAGE_CHARS
+from retrieval import Article, KnowledgeBase
 
 router = APIRouter(prefix="/api/cme", tags=["cme"])
 bearer = HTTPBearer(auto_error=False, description="A CME's API token")
@@ -161,3 +163,83 @@ async def typing(conversation_id: str, body: TypingIn, bot: BotDep, user: UserDe
 
     await bot.bus.publish(conversation_topic(conversation_id), typing_event("agent", body.on))
     return {"ok": True}
+
+
+@router.get("/users")
+async def list_users(bot: BotDep, user: UserDep) -> dict:
+    """Every CME, for choosing whom to transfer a conversation to."""
+
+    def load() -> list[dict[str, Any]]:
+        with bot.db.read() as session:
+            return [
+                {"id": cme.id, "name": cme.name, "email": cme.email}
+                for cme in accounts.list_users(session)
+            ]
+
+    return {"users": await run_in_threadpool(load)}
+
+
+@router.get("/articles")
+async def canned_replies(
+    bot: BotDep, user: UserDep, q: Annotated[str, Query(max_length=200)] = ""
+) -> dict:
+    """Canned replies: KB articles whose title holds every word of `q`, with opening and link."""
+    words = q.lower().split()
+    matches = [
+        article
+        for article in bot.kb.articles()
+        if all(word in article.title.lower() for word in words)
+    ]
+    return {"articles": [_canned(bot.kb, article) for article in matches[:20]]}
+
+
+@router.get("/conversations/{conversation_id}/suggestions")
+async def suggestions(conversation_id: str, bot: BotDep, user: UserDep) -> dict:
+    """KB articles that may answer the customer's latest message, best first."""
+
+    def latest() -> str | None:
+        with bot.db.read() as session:
+            store.get_conversation(session, conversation_id=conversation_id)
+            customer = [
+                message
+                for message in store.list_messages(session, conversation_id=conversation_id)
+                if message.role == Role.CUSTOMER
+            ]
+            return customer[-1].text if customer else None
+
+    text = await run_in_threadpool(latest)
+    if not text:
+        return {"query": None, "articles": []}
+    result = await run_in_threadpool(bot.kb.search, text, k=5)
+    return {
+        "query": text,
+        "articles": [
+            {
+                "article_id": hit.article_id,
+                "title": hit.title,
+                "section": hit.section,
+                "url": hit.url,
+                "passage": hit.passage,
+                "score": round(hit.score, 3),
+            }
+            for hit in result.hits
+        ],
+    }
+
+
+def _canned(kb: KnowledgeBase, article: Article) -> dict[str, Any]:
+    return {
+        "article_id": article.id,
+        "title": article.title,
+        "url": kb.url(article.id),
+        "passage": first_passage(article.body),
+    }
+
+
+def first_passage(markdown: str) -> str:
+    """The article's opening paragraph, headings skipped."""
+    lines = [line for line in markdown.splitlines() if not line.lstrip().startswith("#")]
+    for block in re.split(r"\n\s*\n", "\n".join(lines)):
+        if block.strip():
+            return block.strip()
+    return ""

@@ -60,10 +60,26 @@ async def _announce(bot: Bot, change: Change) -> None:
     await bot.bus.publish(agent_topic(change.conversation_id), {**status_event, "owner_id": change.owner_id})
     await bot.bus.publish(QUEUE_TOPIC, {"type": "changed", "conversation_id": change.conversation_id})
     if change.message is not None:
+        if change.message.role == Role.NOTE:
+            await bot.bus.publish(agent_topic(change.conversation_id), _note_event(change.message))
+            return
         event = message_event(change.message)
         await bot.bus.publish(agent_topic(change.conversation_id), event)
-        if change.message.role != Role.NOTE:
-            await bot.bus.publish(conversation_topic(change.conversation_id), event)
+        await bot.bus.publish(conversation_topic(change.conversation_id), event)
+
+
+def _note_event(note: Message) -> dict:
+    # Notes never reach customers, so they have no customer-facing MessageOut shape.
+    return {
+        "type": "message",
+        "message": {
+            "seq": note.seq,
+            "role": note.role,
+            "text": note.text,
+            "created_at": note.created_at.isoformat(),
+            "author_id": note.author_id,
+        },
+    }
 
 
 def _change(conversation: Conversation, message: Message | None = None) -> Change:
@@ -202,7 +218,10 @@ async def set_vip(bot: Bot, *, conversation_id: str, vip: bool) -> Change:
         session.flush()
         return _change(conversation)
 
-    return await _run(bot, conversation_id, work)
+    change = await _run(bot, conversation_id, work)
+    await bot.bus.publish(agent_topic(conversation_id), {"type": "vip", "vip": vip})
+    await bot.bus.publish(QUEUE_TOPIC, {"type": "changed", "conversation_id": conversation_id})
+    return change
 
 
 def _system(bot: Bot, session: Session, conversation: Conversation, text: str) -> Message:

@@ -173,3 +173,7 @@ class Csat(Base):
     rating: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The Slack channel's tables live with the channel but must be on this metadata for Alembic.
+from bot.channels.slack import models as _slack_models  # noqa: E402, F401

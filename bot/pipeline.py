@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,8 @@ from retrieval import SearchResult
 from sentiment import Scores, Turn
 
 log = logging.getLogger(__name__)
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
 
 
 class PipelineError(Exception):
@@ -141,6 +144,9 @@ def _accept(
                 client_msg_id=client_msg_id,
                 at=at,
             )
+            if not conversation.customer_email and (email := EMAIL.search(text)):
+                # Contact details left while waiting for a human (e.g. after the away message).
+                conversation.customer_email = email.group(0)
         is_new = message.scores is None and message.seq == conversation.last_seq
         history, unanswered = _history(session, conversation.id, conversation.bot_since_seq, message.seq)
         return _Accepted(
@@ -252,7 +258,7 @@ def _commit_reply(
             )
             bot.status_changed(session, conversation, Transition.ESCALATE.value)
             bot.escalated(session, conversation, escalation)
-            text = replies.handoff_text(bot.expected_wait)
+            text = bot.handoff_notice(now)
         elif decision.action == Action.ANSWER:
             text = replies.answer_text(search)
             reply_fields |= {"citations": replies.citations(search), "confidence": search.confidence}
@@ -266,6 +272,10 @@ def _commit_reply(
             **reply_fields,
         )
         bot.message_added(session, conversation, reply)
+        if decision.action == Action.SMALL_TALK and decision.small_talk == "goodbye":
+            # The customer is done: resolving offers them the satisfaction rating.
+            store.change_status(session, conversation=conversation, action=Transition.RESOLVE, now=now)
+            bot.status_changed(session, conversation, Transition.RESOLVE.value)
         return TurnResult(message, reply, Status(conversation.status)), escalated
 
 
@@ -319,7 +329,7 @@ async def request_handoff(
                 session,
                 conversation_id=conversation_id,
                 role=Role.BOT,
-                text=replies.handoff_text(bot.expected_wait),
+                text=bot.handoff_notice(now),
                 decision=decision.to_dict(),
                 at=now,
             )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from escalation.hours import OfficeHours
 from retrieval import SearchResult
 
 SMALL_TALK = {
@@ -18,6 +21,12 @@ CLARIFY = (
 HANDOFF = (
     "I'm bringing in a member of our support team; they'll see everything you've written here. "
     "A person usually replies within {wait}."
+)
+
+AWAY = (
+    "Our support team is offline right now; a person will pick this up {when}. They'll see "
+    "everything you've written here. If you'd like an answer by email, leave your email address "
+    "in this chat."
 )
 
 MAX_PASSAGE_CHARS = 1500
@@ -40,6 +49,13 @@ def citations(result: SearchResult) -> list[dict[str, str]]:
     return [{"article_id": hit.article_id, "title": hit.title, "section": hit.section, "url": hit.url}]
 
 
-def handoff_text(expected_wait: str) -> str:
-    """The once-only notice that a human is coming."""
-    return HANDOFF.format(wait=expected_wait)
+def handoff_text(hours: OfficeHours, now: datetime, first_response_s: int) -> str:
+    """The once-only notice that a human is coming: the expected wait, or when the team is back."""
+    opens = hours.next_open(now)
+    if opens is None:
+        minutes = max(1, round(first_response_s / 60))
+        return HANDOFF.format(wait=f"{minutes} minute{'s' if minutes != 1 else ''}")
+    when = opens.strftime("%A at %H:%M") + f" ({opens.tzname()})"
+    if opens.date() == now.astimezone(opens.tzinfo).date():
+        when = "today at " + opens.strftime("%H:%M") + f" ({opens.tzname()})"
+    return AWAY.format(when=when)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bot.models import Conversation, Escalation, Message, utcnow
 from bot.settings import Settings
 from escalation import PolicyConfig
+from escalation.hours import OfficeHours
 from retrieval import KnowledgeBase
 from retrieval.embedding import BatchingEmbedder, Embedder, load_embedder
 from sentiment import TurnScorer
@@ -36,7 +37,7 @@ class Bot:
     bus: EventBus
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     clock: Callable[[], datetime] = utcnow
-    expected_wait: str = "a few minutes"
+    hours: OfficeHours = field(default_factory=lambda: OfficeHours.parse(""))
     model_ready: bool = False
     hooks: list[ChannelHooks] = field(default_factory=list)
     background: list[Callable[[], object]] = field(default_factory=list)
@@ -64,6 +65,7 @@ class Bot:
             kb=kb,
             scorer=TurnScorer(model),
             bus=LocalEventBus(),
+            hours=OfficeHours.parse(settings.office_hours, settings.office_timezone),
             policy=PolicyConfig(
                 frustration_threshold=settings.frustration_threshold,
                 max_unanswered=settings.max_unanswered,
@@ -91,8 +93,17 @@ class Bot:
         await asyncio.to_thread(self.start_sync)
         if self.settings.kb_watch:
             self._watch_task = asyncio.create_task(self.kb.watch(), name="kb-watch")
+        from bot.lifecycle import sweep_forever
+
+        self._tasks.append(asyncio.create_task(sweep_forever(self), name="idle-sweep"))
         for start in self.background:
             self._tasks.append(asyncio.ensure_future(start()))
+
+    def handoff_notice(self, now: datetime) -> str:
+        """What the customer is told, once, when the conversation enters the human queue."""
+        from bot.replies import handoff_text
+
+        return handoff_text(self.hours, now, self.settings.sla_first_response_s)
 
     def message_added(self, session: Session, conversation: Conversation, message: Message) -> None:
         """Run channel hooks for an outgoing message inside its transaction."""

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 
 from bot.models import Message
 
@@ -49,6 +58,26 @@ class CustomerIn(BaseModel):
     id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     email: EmailStr | None = None
+    vip: bool = Field(False, description="Honoured only with a valid signature")
+    signature: (
+        Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None
+    ) = Field(None, description="Hex HMAC-SHA256 of the identity's canonical string")
+    _as_sent: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_as_sent(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> CustomerIn:
+        # The signature covers the strings exactly as sent, before trimming and e-mail
+        # normalisation, so the host page signs what it puts in its data attributes.
+        customer = handler(data)
+        if isinstance(data, dict):
+            customer._as_sent = {key: data.get(key) for key in ("id", "name", "email")}
+        return customer
+
+    def as_sent(self, field: str) -> str | None:
+        """A string field as the client sent it (None when absent)."""
+        value = self._as_sent.get(field, getattr(self, field))
+        return None if value is None else str(value)
 
 
 class ConversationIn(BaseModel):

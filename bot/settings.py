@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     sla_first_response_s: int = Field(
         300, ge=1, description="First-response target for an escalation, in seconds"
     )
+    office_hours: str = Field(
+        "", description="When humans answer, e.g. 'mon-fri 09:00-17:00; sat 10:00-14:00'; empty: always"
+    )
+    office_timezone: str = Field("UTC", description="IANA timezone of OFFICE_HOURS")
+    idle_resolve_after_s: int = Field(
+        1800, ge=60, description="Resolve a bot conversation idle this long, in seconds"
+    )
     # Web widget
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"],
@@ -106,6 +113,16 @@ class Settings(BaseSettings):
                 f"DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL, got {value!r}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _valid_office_hours(self) -> Settings:
+        from escalation.hours import OfficeHours, OfficeHoursError
+
+        try:
+            OfficeHours.parse(self.office_hours, self.office_timezone)
+        except OfficeHoursError as exc:
+            raise ValueError(str(exc)) from exc
+        return self
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -102,3 +102,25 @@ def say(client: TestClient, conversation_id: str, headers: dict[str, str], text:
         json={"text": text, **extra},
         headers=headers,
     )
+
+
+def make_cmes(session, count: int, prefix: str = "cme") -> list[tuple[Any, str]]:
+    """Insert CMEs without argon2's deliberate cost; returns (user, api_token) pairs."""
+    import secrets
+
+    from bot.models import User
+    from bot.store import hash_token
+
+    made = []
+    for i in range(count):
+        token = secrets.token_urlsafe(32)
+        user = User(
+            email=f"{prefix}{i}@example.com",
+            name=f"{prefix.upper()} {i}",
+            password_hash="!unusable",
+            api_token_hash=hash_token(token),
+        )
+        session.add(user)
+        made.append((user, token))
+    session.flush()
+    return made

@@ -1,0 +1,134 @@
+"""Button clicks and the Note shortcut. Each listener acks first, then calls one bot function."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot import accounts, handoff, store
+from bot.channels.slack.blocks import HELPFUL, NOT_LINKED, from_mrkdwn, parse_message_ref
+from bot.channels.slack.hooks import CHANNEL
+from bot.channels.slack.models import Side, SlackThread
+from bot.channels.slack.routing import address
+from bot.models import User
+from bot.pipeline import request_handoff
+from bot.runtime import Bot
+from escalation import HandoffConflict
+
+log = logging.getLogger(__name__)
+
+Tell = Callable[..., Awaitable[None]]
+
+NOT_YOURS = "Only the person who asked can use these buttons."
+THANKS = "Thanks for the feedback!"
+ALREADY_QUEUED = "You're already in the queue; a person from the team will reply here."
+
+
+def _where(body: dict[str, Any]) -> tuple[str, str | None]:
+    """(channel, thread_ts) of the message a button sits on."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    message = body.get("message") or {}
+    return channel or "", message.get("thread_ts")
+
+
+class Interactions:
+    """Listeners for the buttons the bot posts and for the Note message shortcut."""
+
+    def __init__(self, bot: Bot, tell: Tell) -> None:
+        self.bot = bot
+        self.tell = tell
+
+    async def feedback(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Helpful / Not helpful on an answer: store.record_feedback."""
+        await ack()
+        conversation_id, seq = parse_message_ref(action["value"])
+        user = body["user"]["id"]
+        channel, thread_ts = _where(body)
+
+        def record() -> bool:
+            with self.bot.db.write() as session:
+                if not self._is_customer(session, conversation_id, user):
+                    return False
+                store.record_feedback(
+                    session, conversation_id=conversation_id, seq=seq, helpful=action["action_id"] == HELPFUL
+                )
+                return True
+
+        recorded = await asyncio.to_thread(record)
+        await self.tell(channel, user, THANKS if recorded else NOT_YOURS, thread_ts=thread_ts)
+
+    async def talk_to_person(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Talk to a person: pipeline.request_handoff (its notice reaches the thread by outbox)."""
+        await ack()
+        conversation_id, _ = parse_message_ref(action["value"])
+        user = body["user"]["id"]
+        channel, thread_ts = _where(body)
+
+        def allowed() -> bool:
+            with self.bot.db.read() as session:
+                return self._is_customer(session, conversation_id, user)
+
+        if not await asyncio.to_thread(allowed):
+            await self.tell(channel, user, NOT_YOURS, thread_ts=thread_ts)
+            return
+        notice, _status = await request_handoff(self.bot, conversation_id=conversation_id)
+        if notice is None:
+            await self.tell(channel, user, ALREADY_QUEUED, thread_ts=thread_ts)
+
+    async def claim(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Claim in the CME channel: handoff.claim under the console's one-owner rule."""
+        await ack()
+        conversation_id = action["value"]
+        slack_user = body["user"]["id"]
+        channel, _ = _where(body)
+        thread_ts = (body.get("message") or {}).get("ts")
+        cme = await asyncio.to_thread(self._cme, slack_user)
+        if cme is None:
+            await self.tell(channel, slack_user, NOT_LINKED, thread_ts=thread_ts)
+            return
+        try:
+            await handoff.claim(self.bot, conversation_id=conversation_id, user=cme)
+        except (HandoffConflict, store.NotFound) as exc:
+            await self.tell(channel, slack_user, f"You can't claim this conversation: {exc}.", thread_ts=thread_ts)
+
+    async def open_console(self, ack: Callable[[], Awaitable[Any]]) -> None:
+        """A link button: Slack opens the URL; the click only needs an ack."""
+        await ack()
+
+    async def note(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any]) -> None:
+        """The Note message shortcut in an escalation thread: an internal note, never sent."""
+        await ack()
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id") or ""
+        slack_user = body["user"]["id"]
+        thread_ts = message.get("thread_ts") or message.get("ts")
+        text = from_mrkdwn(message.get("text") or "")
+
+        def find() -> tuple[str | None, User | None]:
+            with self.bot.db.read() as session:
+                thread = session.get(SlackThread, address(channel, thread_ts))
+                if thread is None or thread.side != Side.CME:
+                    return None, None
+                return thread.conversation_id, accounts.user_for_slack(session, slack_user_id=slack_user)
+
+        conversation_id, cme = await asyncio.to_thread(find)
+        if conversation_id is None:
+            await self.tell(channel, slack_user, "Notes can only be added in an escalation's thread.", thread_ts=thread_ts)
+            return
+        if cme is None:
+            await self.tell(channel, slack_user, NOT_LINKED, thread_ts=thread_ts)
+            return
+        if text:
+            await handoff.agent_message(self.bot, conversation_id=conversation_id, user=cme, text=text, note=True)
+            await self.tell(channel, slack_user, "Saved as an internal note.", thread_ts=thread_ts)
+
+    def _cme(self, slack_user: str) -> User | None:
+        with self.bot.db.read() as session:
+            return accounts.user_for_slack(session, slack_user_id=slack_user)
+
+    @staticmethod
+    def _is_customer(session, conversation_id: str, slack_user: str) -> bool:
+        conversation = store.get_conversation(session, conversation_id=conversation_id)
+        return conversation.channel == CHANNEL and conversation.customer_id == slack_user

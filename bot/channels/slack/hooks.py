@@ -1,0 +1,146 @@
+"""ChannelHooks for Slack: turn messages and handoff changes into outbox rows, in the same
+transaction that stores them, so a committed reply is always delivered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import store
+from bot.channels.slack.blocks import EscalationView, customer_message, escalation_message
+from bot.channels.slack.models import SlackOutbox
+from bot.channels.slack.outbox import ESCALATION, ESCALATION_UPDATE, MESSAGE, Outbox
+from bot.channels.slack.routing import split_address
+from bot.models import Conversation, Escalation, Message, Role, User
+from bot.settings import Settings
+from escalation import Status, Transition
+
+CHANNEL = "slack"
+DELIVERED_ROLES = (Role.BOT, Role.AGENT, Role.SYSTEM)
+# Transitions that change what the CME-channel post should say.
+POST_UPDATES = frozenset(
+    {
+        Transition.CLAIM,
+        Transition.RELEASE,
+        Transition.TRANSFER,
+        Transition.HAND_BACK,
+        Transition.RESOLVE,
+        Transition.WITHDRAW,
+    }
+)
+
+
+class SlackHooks:
+    """Queues deliveries to Slack customers and the CME channel."""
+
+    def __init__(self, settings: Settings, outbox: Outbox) -> None:
+        self.settings = settings
+        self.outbox = outbox
+
+    def message_added(self, session: Session, conversation: Conversation, message: Message) -> None:
+        """Queue a bot, agent or system message for a Slack customer's DM or thread."""
+        if conversation.channel != CHANNEL or not conversation.channel_ref:
+            return
+        if message.role not in DELIVERED_ROLES:
+            return
+        author = session.get(User, message.author_id) if message.author_id else None
+        content = customer_message(
+            conversation_id=conversation.id,
+            seq=message.seq,
+            role=str(message.role),
+            text=message.text,
+            action=(message.decision or {}).get("action"),
+            has_citation=bool(message.citations),
+            author=author.name if author else None,
+        )
+        channel, thread_ts = split_address(conversation.channel_ref)
+        payload: dict[str, Any] = {"channel": channel, **content, "unfurl_links": False}
+        if thread_ts:
+            payload["thread_ts"] = thread_ts
+        self.outbox.enqueue(
+            session,
+            thread_key=conversation.channel_ref,
+            kind=MESSAGE,
+            method="chat.postMessage",
+            payload=payload,
+            conversation_id=conversation.id,
+        )
+
+    def escalated(self, session: Session, conversation: Conversation, escalation: Escalation) -> None:
+        """Queue the escalation post, with its summary and Claim button, in the CME channel."""
+        cme_channel = self.settings.slack_cme_channel
+        if not cme_channel:
+            return
+        view = self._view(session, conversation, status=Status.WAITING, reasons=escalation.reasons)
+        self.outbox.enqueue(
+            session,
+            thread_key=cme_channel,
+            kind=ESCALATION,
+            method="chat.postMessage",
+            payload={"channel": cme_channel, **escalation_message(view), "unfurl_links": False},
+            conversation_id=conversation.id,
+        )
+
+    def status_changed(self, session: Session, conversation: Conversation, action: str) -> None:
+        """Queue a chat.update of the escalation post (claimed by, resolved ...)."""
+        cme_channel = self.settings.slack_cme_channel
+        if not cme_channel or action not in POST_UPDATES:
+            return
+        posted = session.scalars(
+            select(SlackOutbox.id)
+            .where(SlackOutbox.conversation_id == conversation.id, SlackOutbox.kind == ESCALATION)
+            .limit(1)
+        ).first()
+        if posted is None:
+            return
+        escalation = store.current_escalation(session, conversation_id=conversation.id)
+        view = self._view(
+            session,
+            conversation,
+            status=Status(conversation.status),
+            reasons=escalation.reasons if escalation else [],
+        )
+        self.outbox.enqueue(
+            session,
+            thread_key=cme_channel,
+            kind=ESCALATION_UPDATE,
+            method="chat.update",
+            payload={"channel": cme_channel, **escalation_message(view)},
+            conversation_id=conversation.id,
+        )
+
+    def _view(
+        self, session: Session, conversation: Conversation, *, status: Status, reasons: list[Any]
+    ) -> EscalationView:
+        customer_texts = [
+            (m.text, bool((m.scores or {}).get("small_talk")))
+            for m in store.list_messages(session, conversation_id=conversation.id)
+            if m.role == Role.CUSTOMER
+        ]
+        main_question, latest = summarize(customer_texts)
+        owner = session.get(User, conversation.owner_id) if conversation.owner_id else None
+        return EscalationView(
+            conversation_id=conversation.id,
+            customer=conversation.customer_name or conversation.customer_id or "Anonymous visitor",
+            channel=conversation.channel,
+            reasons=[str(r.get("detail") or r.get("code")) for r in reasons if isinstance(r, dict)],
+            main_question=main_question,
+            latest_message=latest,
+            status=status.value,
+            owner=owner.name if owner else None,
+            console_url=f"{self.settings.public_url}/console/conversations/{conversation.id}",
+        )
+
+
+def summarize(customer_texts: list[tuple[str, bool]]) -> tuple[str | None, str | None]:
+    """(main question, latest message) from (text, is_small_talk) of the customer's messages.
+
+    The main question is the longest of the first three substantive messages, as the console's
+    context packet has it.
+    """
+    substantive = [text for text, small_talk in customer_texts if not small_talk]
+    main = max(substantive[:3], key=len) if substantive else None
+    latest = customer_texts[-1][0] if customer_texts else None
+    return main, latest
