@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
 from bot import api, cme_api, store, web
 from bot.pipeline import PipelineError
@@ -115,6 +116,8 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         version="0.1.0",
         description="Customer-support bot: answers from the knowledge base, hands over to humans.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.bot = bot
     app.add_middleware(GuardMiddleware)
@@ -122,6 +125,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     app.include_router(cme_api.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     install_channels(app, bot)
     _install_error_handlers(app)
     return app

@@ -98,7 +98,9 @@ def ensure_demo_user(settings: Settings) -> None:
             if accounts.list_users(session):
                 return
             password = secrets.token_urlsafe(9)
-            accounts.create_user(session, email="demo@example.com", name="Demo CME", password=password)
+            accounts.create_user(
+                session, email="demo@example.com", name="Demo CME", password=password
+            )
     finally:
         database.dispose()
     print(
@@ -185,10 +187,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             embedder=load_embedder(settings.model, device=settings.device),
         )
     else:
-        from escalation.evaluate import evaluate_escalation
+        from bot.evaluation import evaluate_escalation
 
         result = evaluate_escalation(
-            kb_dir=Path(args.kb), dialogues_path=Path(args.dialogues), out_path=out,
+            kb_dir=Path(args.kb),
+            dialogues_path=Path(args.dialogues),
+            out_path=out,
             settings=load_settings(),
         )
     print(json.dumps(result))

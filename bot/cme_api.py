@@ -106,7 +106,9 @@ async def claim(conversation_id: str, bot: BotDep, user: UserDep) -> ChangeOut:
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=ChangeOut)
-async def reply(conversation_id: str, body: AgentMessageIn, bot: BotDep, user: UserDep) -> ChangeOut:
+async def reply(
+    conversation_id: str, body: AgentMessageIn, bot: BotDep, user: UserDep
+) -> ChangeOut:
     """Reply to the customer on their channel, or add an internal note (`note: true`)."""
     change = await handoff.agent_message(
         bot, conversation_id=conversation_id, user=user, text=body.text, note=body.note

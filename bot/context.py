@@ -82,7 +82,11 @@ def context_packet(bot: Bot, conversation_id: str) -> dict[str, Any]:
         ).first()
         feedback = store.helpful_marks(session, conversation_id=conversation_id)
     retrieved = [
-        {"seq": m.seq, "query": (m.retrieval or {}).get("query"), "hits": (m.retrieval or {}).get("hits", [])}
+        {
+            "seq": m.seq,
+            "query": (m.retrieval or {}).get("query"),
+            "hits": (m.retrieval or {}).get("hits", []),
+        }
         for m in messages
         if m.role == Role.CUSTOMER and m.retrieval
     ]
@@ -131,9 +135,12 @@ def queue(bot: Bot) -> list[dict[str, Any]]:
             frustration = float((latest.scores or {}).get("frustration") or 0) if latest else 0.0
             waited = info["waiting_seconds"] if info else 0.0
             unanswered = info is not None and info["first_response_at"] is None
-            urgency = frustration + (min(waited / sla, 2.0) if unanswered else 0) + (
-                1.0 if info and info["sla_breached"] and unanswered else 0
-            ) + (0.5 if conversation.vip else 0)
+            urgency = (
+                frustration
+                + (min(waited / sla, 2.0) if unanswered else 0)
+                + (1.0 if info and info["sla_breached"] and unanswered else 0)
+                + (0.5 if conversation.vip else 0)
+            )
             rows.append(
                 {
                     "id": conversation.id,

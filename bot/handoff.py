@@ -35,9 +35,13 @@ def _owned(conversation: Conversation, user_id: int) -> None:
         raise HandoffConflict("you no longer own this conversation; claim it first")
 
 
-def _apply(bot: Bot, session: Session, conversation: Conversation, action: Transition, **kw) -> None:
+def _apply(
+    bot: Bot, session: Session, conversation: Conversation, action: Transition, **kw
+) -> None:
     try:
-        store.change_status(session, conversation=conversation, action=action, now=bot.clock(), **kw)
+        store.change_status(
+            session, conversation=conversation, action=action, now=bot.clock(), **kw
+        )
     except IllegalTransition as exc:
         raise HandoffConflict(str(exc)) from exc
     bot.status_changed(session, conversation, action.value)
@@ -46,7 +50,9 @@ def _apply(bot: Bot, session: Session, conversation: Conversation, action: Trans
 async def _run(bot: Bot, conversation_id: str, work: Callable[[Session, Conversation], T]) -> T:
     def transaction() -> T:
         with bot.db.write() as session:
-            conversation = store.get_conversation(session, conversation_id=conversation_id, lock=True)
+            conversation = store.get_conversation(
+                session, conversation_id=conversation_id, lock=True
+            )
             return work(session, conversation)
 
     return await asyncio.to_thread(transaction)
@@ -57,8 +63,12 @@ async def _announce(bot: Bot, change: Change) -> None:
 
     status_event = {"type": "status", "status": change.status.value}
     await bot.bus.publish(conversation_topic(change.conversation_id), status_event)
-    await bot.bus.publish(agent_topic(change.conversation_id), {**status_event, "owner_id": change.owner_id})
-    await bot.bus.publish(QUEUE_TOPIC, {"type": "changed", "conversation_id": change.conversation_id})
+    await bot.bus.publish(
+        agent_topic(change.conversation_id), {**status_event, "owner_id": change.owner_id}
+    )
+    await bot.bus.publish(
+        QUEUE_TOPIC, {"type": "changed", "conversation_id": change.conversation_id}
+    )
     if change.message is not None:
         if change.message.role == Role.NOTE:
             await bot.bus.publish(agent_topic(change.conversation_id), _note_event(change.message))
@@ -96,7 +106,9 @@ async def claim(bot: Bot, *, conversation_id: str, user: User) -> Change:
         escalation = store.current_escalation(session, conversation_id=conversation.id)
         if escalation is not None and escalation.claimed_at is None:
             escalation.claimed_at, escalation.claimed_by = bot.clock(), user.id
-        notice = _system(bot, session, conversation, f"{user.name} from the support team has joined.")
+        notice = _system(
+            bot, session, conversation, f"{user.name} from the support team has joined."
+        )
         return _change(conversation, notice)
 
     change = await _run(bot, conversation_id, work)

@@ -33,7 +33,9 @@ def resolve_idle(bot: Bot) -> list[str]:
     resolved = []
     for conversation_id in candidates:
         with bot.db.write() as session:
-            conversation = store.get_conversation(session, conversation_id=conversation_id, lock=True)
+            conversation = store.get_conversation(
+                session, conversation_id=conversation_id, lock=True
+            )
             if conversation.status != Status.BOT or conversation.updated_at >= cutoff:
                 continue  # the customer wrote meanwhile
             store.change_status(

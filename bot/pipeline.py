@@ -90,7 +90,9 @@ async def handle_customer_message(
     except Exception as exc:
         if answering:
             await bot.bus.publish(conversation_topic(conversation_id), typing_event("bot", False))
-        error = PipelineError("the bot could not process this message; retry with the same client_msg_id")
+        error = PipelineError(
+            "the bot could not process this message; retry with the same client_msg_id"
+        )
         log.exception("turn failed for conversation %s [%s]", conversation_id, error.error_id)
         raise error from exc
 
@@ -135,7 +137,9 @@ def _accept(
                 return _Accepted(message, Status(conversation.status), False, [], 0, done)
         else:
             if conversation.status == Status.RESOLVED:
-                store.change_status(session, conversation=conversation, action=Transition.REOPEN, now=at)
+                store.change_status(
+                    session, conversation=conversation, action=Transition.REOPEN, now=at
+                )
             message = store.add_message(
                 session,
                 conversation_id=conversation_id,
@@ -148,7 +152,9 @@ def _accept(
                 # Contact details left while waiting for a human (e.g. after the away message).
                 conversation.customer_email = email.group(0)
         is_new = message.scores is None and message.seq == conversation.last_seq
-        history, unanswered = _history(session, conversation.id, conversation.bot_since_seq, message.seq)
+        history, unanswered = _history(
+            session, conversation.id, conversation.bot_since_seq, message.seq
+        )
         return _Accepted(
             is_new=is_new,
             message=message,
@@ -159,7 +165,9 @@ def _accept(
         )
 
 
-def _history(session, conversation_id: str, since_seq: int, before_seq: int) -> tuple[list[Turn], int]:
+def _history(
+    session, conversation_id: str, since_seq: int, before_seq: int
+) -> tuple[list[Turn], int]:
     """Earlier turns since the bot last took over, as the scorer sees them."""
     marks = store.helpful_marks(session, conversation_id=conversation_id)
     turns: list[Turn] = []
@@ -248,7 +256,9 @@ def _commit_reply(
         escalated = decision.action == Action.ESCALATE
         reply_fields: dict = {"decision": decision.to_dict(), "retrieval": retrieval}
         if escalated:
-            store.change_status(session, conversation=conversation, action=Transition.ESCALATE, now=now)
+            store.change_status(
+                session, conversation=conversation, action=Transition.ESCALATE, now=now
+            )
             escalation = store.open_escalation(
                 session,
                 conversation_id=conversation_id,
@@ -261,20 +271,30 @@ def _commit_reply(
             text = bot.handoff_notice(now)
         elif decision.action == Action.ANSWER:
             text = replies.answer_text(search)
-            reply_fields |= {"citations": replies.citations(search), "confidence": search.confidence}
+            reply_fields |= {
+                "citations": replies.citations(search),
+                "confidence": search.confidence,
+            }
         elif decision.action == Action.SMALL_TALK:
             text = replies.SMALL_TALK.get(decision.small_talk or "", replies.SMALL_TALK["greeting"])
         else:
             text = replies.CLARIFY
             reply_fields["confidence"] = search.confidence
         reply = store.add_message(
-            session, conversation_id=conversation_id, role=Role.BOT, text=text, reply_to=seq, at=now,
+            session,
+            conversation_id=conversation_id,
+            role=Role.BOT,
+            text=text,
+            reply_to=seq,
+            at=now,
             **reply_fields,
         )
         bot.message_added(session, conversation, reply)
         if decision.action == Action.SMALL_TALK and decision.small_talk == "goodbye":
             # The customer is done: resolving offers them the satisfaction rating.
-            store.change_status(session, conversation=conversation, action=Transition.RESOLVE, now=now)
+            store.change_status(
+                session, conversation=conversation, action=Transition.RESOLVE, now=now
+            )
             bot.status_changed(session, conversation, Transition.RESOLVE.value)
         return TurnResult(message, reply, Status(conversation.status)), escalated
 
@@ -309,13 +329,19 @@ async def request_handoff(
     def escalate() -> tuple[Message | None, Status]:
         now = bot.clock()
         with bot.db.write() as session:
-            conversation = store.get_conversation(session, conversation_id=conversation_id, lock=True)
+            conversation = store.get_conversation(
+                session, conversation_id=conversation_id, lock=True
+            )
             if conversation.status == Status.RESOLVED:
-                store.change_status(session, conversation=conversation, action=Transition.REOPEN, now=now)
+                store.change_status(
+                    session, conversation=conversation, action=Transition.REOPEN, now=now
+                )
             if not bot_may_answer(conversation.status):
                 return None, Status(conversation.status)
             decision = Decision(Action.ESCALATE, (Reason("human_request", reason),))
-            store.change_status(session, conversation=conversation, action=Transition.ESCALATE, now=now)
+            store.change_status(
+                session, conversation=conversation, action=Transition.ESCALATE, now=now
+            )
             escalation = store.open_escalation(
                 session,
                 conversation_id=conversation_id,
@@ -340,5 +366,7 @@ async def request_handoff(
     if notice is not None:
         await _publish(bot, conversation_id, [notice])
         await bot.bus.publish(conversation_topic(conversation_id), _status_event(status))
-        await bot.bus.publish(QUEUE_TOPIC, {"type": "escalated", "conversation_id": conversation_id})
+        await bot.bus.publish(
+            QUEUE_TOPIC, {"type": "escalated", "conversation_id": conversation_id}
+        )
     return notice, status

@@ -46,7 +46,9 @@ def answer_text(result: SearchResult) -> str:
 def citations(result: SearchResult) -> list[dict[str, str]]:
     """The citation of the answer (the top article)."""
     hit = result.hits[0]
-    return [{"article_id": hit.article_id, "title": hit.title, "section": hit.section, "url": hit.url}]
+    return [
+        {"article_id": hit.article_id, "title": hit.title, "section": hit.section, "url": hit.url}
+    ]
 
 
 def handoff_text(hours: OfficeHours, now: datetime, first_response_s: int) -> str:

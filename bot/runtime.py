@@ -9,11 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from bot.channels import ChannelHooks
 from bot.db import Database
 from bot.events import EventBus, LocalEventBus
-from sqlalchemy.orm import Session
-
 from bot.models import Conversation, Escalation, Message, utcnow
 from bot.settings import Settings
 from escalation import PolicyConfig
@@ -110,7 +110,9 @@ class Bot:
         for hook in self.hooks:
             hook.message_added(session, conversation, message)
 
-    def escalated(self, session: Session, conversation: Conversation, escalation: Escalation) -> None:
+    def escalated(
+        self, session: Session, conversation: Conversation, escalation: Escalation
+    ) -> None:
         """Run channel hooks for a new escalation inside its transaction."""
         for hook in self.hooks:
             hook.escalated(session, conversation, escalation)

@@ -59,9 +59,9 @@ class CustomerIn(BaseModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     email: EmailStr | None = None
     vip: bool = Field(False, description="Honoured only with a valid signature")
-    signature: (
-        Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None
-    ) = Field(None, description="Hex HMAC-SHA256 of the identity's canonical string")
+    signature: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = Field(
+        None, description="Hex HMAC-SHA256 of the identity's canonical string"
+    )
     _as_sent: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="wrap")

@@ -58,7 +58,9 @@ class Settings(BaseSettings):
         300, ge=1, description="First-response target for an escalation, in seconds"
     )
     office_hours: str = Field(
-        "", description="When humans answer, e.g. 'mon-fri 09:00-17:00; sat 10:00-14:00'; empty: always"
+        "",
+        description="When humans answer, e.g. 'mon-fri 09:00-17:00; sat 10:00-14:00'; "
+        "empty: always open",
     )
     office_timezone: str = Field("UTC", description="IANA timezone of OFFICE_HOURS")
     idle_resolve_after_s: int = Field(

@@ -238,12 +238,10 @@ def helpful_marks(session: Session, *, conversation_id: str) -> dict[int, bool]:
             Feedback.conversation_id == conversation_id
         )
     ).all()
-    return {seq: helpful for seq, helpful in rows}
+    return dict(rows)
 
 
-def record_feedback(
-    session: Session, *, conversation_id: str, seq: int, helpful: bool
-) -> Feedback:
+def record_feedback(session: Session, *, conversation_id: str, seq: int, helpful: bool) -> Feedback:
     """Record (or change) the customer's helpful / not helpful mark on a bot message."""
     message = get_message(session, conversation_id=conversation_id, seq=seq)
     if message.role != Role.BOT:

@@ -29,6 +29,20 @@ def page(title: str, body: str) -> HTMLResponse:
     return HTMLResponse(PAGE.format(title=html.escape(title), body=body))
 
 
+DOCS = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>supportbot API</title>
+<link rel="stylesheet" href="/docs-assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs-assets/swagger-ui-bundle.js"></script>
+<script src="/static/docs-init.js"></script></body></html>"""
+
+
+@router.get("/docs", include_in_schema=False)
+async def docs() -> HTMLResponse:
+    """Swagger UI served from the swagger-ui-bundle package: no CDN, no inline script."""
+    return HTMLResponse(DOCS)
+
+
 @router.get("/healthz", tags=["health"])
 async def healthz() -> dict[str, str]:
     """The process is up."""

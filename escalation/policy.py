@@ -100,4 +100,6 @@ def decide(evidence: TurnEvidence, config: PolicyConfig | None = None) -> Decisi
         )
     if evidence.answerable:
         return Decision(Action.ANSWER, (Reason("answer", f"answered from {evidence.top_article}"),))
-    return Decision(Action.CLARIFY, (Reason("below_threshold", evidence.gate_reason or "no match"),))
+    return Decision(
+        Action.CLARIFY, (Reason("below_threshold", evidence.gate_reason or "no match"),)
+    )

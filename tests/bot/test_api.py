@@ -48,7 +48,9 @@ def test_messages_after_seq_returns_only_newer_in_order(client):
     conversation_id, headers = start_conversation(client)
     say(client, conversation_id, headers, "How do I export my data?")
     say(client, conversation_id, headers, "Where are my invoices?")
-    everything = client.get(f"/api/conversations/{conversation_id}/messages", headers=headers).json()
+    everything = client.get(
+        f"/api/conversations/{conversation_id}/messages", headers=headers
+    ).json()
     seqs = [m["seq"] for m in everything["messages"]]
     assert seqs == sorted(seqs) == list(range(1, 5))
     newer = client.get(
@@ -139,7 +141,9 @@ def test_feedback_on_bot_answer_is_recorded_and_on_customer_message_refused(clie
     url = f"/api/conversations/{conversation_id}/feedback"
     ok = client.post(url, json={"seq": turn["reply"]["seq"], "helpful": False}, headers=headers)
     assert ok.status_code == 200
-    refused = client.post(url, json={"seq": turn["message"]["seq"], "helpful": True}, headers=headers)
+    refused = client.post(
+        url, json={"seq": turn["message"]["seq"], "helpful": True}, headers=headers
+    )
     assert refused.status_code == 409
     missing = client.post(url, json={"seq": 99, "helpful": True}, headers=headers)
     assert missing.status_code == 404
@@ -162,7 +166,9 @@ def test_csat_accepts_one_rating_between_1_and_5(client):
     conversation_id, headers = start_conversation(client)
     url = f"/api/conversations/{conversation_id}/csat"
     assert client.post(url, json={"rating": 6}, headers=headers).status_code == 422
-    assert client.post(url, json={"rating": 5, "comment": "great"}, headers=headers).status_code == 200
+    assert (
+        client.post(url, json={"rating": 5, "comment": "great"}, headers=headers).status_code == 200
+    )
     assert client.post(url, json={"rating": 4}, headers=headers).status_code == 409
 
 
@@ -203,4 +209,6 @@ def test_admin_reload_requires_token_and_reports_changes(client, tmp_path):
 def test_openapi_documents_the_customer_api(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert "/api/conversations/{conversation_id}/messages" in paths
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200

@@ -77,7 +77,11 @@ def test_fifty_simultaneous_claims_have_exactly_one_winner_in_every_trial(runnin
         for trial in range(TRIALS):
             outcomes = await _claim_race(bot, users)
             winners = [o for o in outcomes if not isinstance(o, BaseException)]
-            unexpected = [o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, HandoffConflict)]
+            unexpected = [
+                o
+                for o in outcomes
+                if isinstance(o, BaseException) and not isinstance(o, HandoffConflict)
+            ]
             assert not unexpected, f"trial {trial}: {unexpected[:3]}"
             assert len(winners) == 1, f"trial {trial}: {len(winners)} winners"
             assert winners[0].status == Status.AGENT
@@ -94,7 +98,9 @@ def test_turn_in_flight_when_claimed_adds_no_bot_message(running_bot):
             embedder.entered.clear()
             embedder.release.clear()
             turn = asyncio.create_task(
-                handle_customer_message(bot, conversation_id=conversation_id, text="Where are my invoices?")
+                handle_customer_message(
+                    bot, conversation_id=conversation_id, text="Where are my invoices?"
+                )
             )
             await asyncio.to_thread(embedder.entered.wait, 5)
             await request_handoff(bot, conversation_id=conversation_id)
@@ -104,11 +110,15 @@ def test_turn_in_flight_when_claimed_adds_no_bot_message(running_bot):
             assert result.reply is None
             assert result.status == Status.AGENT
             with bot.db.read() as session:
-                after_claim = session.query(Message).filter(
-                    Message.conversation_id == conversation_id,
-                    Message.seq > claimed.message.seq,
-                    Message.role == Role.BOT,
-                ).count()
+                after_claim = (
+                    session.query(Message)
+                    .filter(
+                        Message.conversation_id == conversation_id,
+                        Message.seq > claimed.message.seq,
+                        Message.role == Role.BOT,
+                    )
+                    .count()
+                )
                 scored = store.get_message(session, conversation_id=conversation_id, seq=1).scores
             assert after_claim == 0
             assert scored is not None  # the customer's turn is still scored for the CME

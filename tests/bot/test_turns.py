@@ -27,14 +27,18 @@ def test_model_failure_keeps_message_and_retry_completes_turn(tmp_path, database
     with make_client(make_settings(tmp_path, database_url), embedder) as client:
         conversation_id, headers = start_conversation(client)
         embedder.fail = True
-        failed = say(client, conversation_id, headers, "How do I export my data?", client_msg_id="c1")
+        failed = say(
+            client, conversation_id, headers, "How do I export my data?", client_msg_id="c1"
+        )
         assert failed.status_code == 500
         assert failed.json()["error_id"]
         stored = client.get(f"/api/conversations/{conversation_id}/messages", headers=headers)
         assert [m["text"] for m in stored.json()["messages"]] == ["How do I export my data?"]
 
         embedder.fail = False
-        retried = say(client, conversation_id, headers, "How do I export my data?", client_msg_id="c1")
+        retried = say(
+            client, conversation_id, headers, "How do I export my data?", client_msg_id="c1"
+        )
         assert retried.status_code == 200
         assert retried.json()["reply"]["citations"][0]["article_id"] == "data/export"
         listing = client.get(f"/api/conversations/{conversation_id}/messages", headers=headers)
@@ -47,7 +51,9 @@ def test_restart_keeps_conversation_and_messages_in_order(tmp_path, database_url
         conversation_id, headers = start_conversation(client)
         for question in ("How do I export my data?", "Where are my invoices?", "thanks"):
             assert say(client, conversation_id, headers, question).status_code == 200
-        before = client.get(f"/api/conversations/{conversation_id}/messages", headers=headers).json()
+        before = client.get(
+            f"/api/conversations/{conversation_id}/messages", headers=headers
+        ).json()
     with make_client(settings, FakeEmbedder()) as client:
         after = client.get(f"/api/conversations/{conversation_id}/messages", headers=headers).json()
     assert after == before
@@ -59,7 +65,10 @@ def test_embedding_is_computed_once_per_turn(tmp_path, database_url):
     with make_client(make_settings(tmp_path, database_url), embedder) as client:
         conversation_id, headers = start_conversation(client)
         embedder.calls.clear()
-        assert say(client, conversation_id, headers, "Where can I download invoices?").status_code == 200
+        assert (
+            say(client, conversation_id, headers, "Where can I download invoices?").status_code
+            == 200
+        )
     assert embedder.calls == [1]
 
 
@@ -74,9 +83,13 @@ def test_readme_curl_session_with_real_model(tmp_path, real_embedder):
         turn = say(client, conversation_id, headers, "How do I reset my password?").json()
         assert turn["reply"]["citations"][0]["article_id"] == "account/reset-password"
         assert "Source:" in turn["reply"]["text"]
-        page = client.get(turn["reply"]["citations"][0]["url"].removeprefix("http://127.0.0.1:8000"))
+        page = client.get(
+            turn["reply"]["citations"][0]["url"].removeprefix("http://127.0.0.1:8000")
+        )
         assert page.status_code == 200
-        off_topic = say(client, conversation_id, headers, "What's the weather on Mars tomorrow?").json()
+        off_topic = say(
+            client, conversation_id, headers, "What's the weather on Mars tomorrow?"
+        ).json()
         assert off_topic["reply"]["citations"] == []
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from escalation import Action, PolicyConfig, TurnEvidence, decide
 
-CALM = dict(frustration=0.1, answerable=True, top_article="billing/invoices")
+CALM = {"frustration": 0.1, "answerable": True, "top_article": "billing/invoices"}
 
 
 @pytest.mark.parametrize(
