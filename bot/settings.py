@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     slack_app_token: str = Field("", description="xapp- token for Socket Mode")
     slack_cme_channel: str = Field("", description="Channel id where escalations are posted")
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
 
     @field_validator("public_url")
     @classmethod
