@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
-from bot import api, cme_api, store, web
+from bot import api, cme_api, console, store, web
 from bot.pipeline import PipelineError
 from bot.runtime import Bot
 from bot.settings import Settings
@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
         redoc_url=None,
     )
     app.state.bot = bot
+    console.install(app, bot)  # before GuardMiddleware, which must stay outermost
     app.add_middleware(GuardMiddleware)
     app.include_router(api.router)
     app.include_router(cme_api.router)

@@ -10,6 +10,7 @@ state-changing request under /api/cme/ carry the session's `X-CSRF-Token`. Reque
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import html
@@ -20,18 +21,22 @@ import re
 import secrets
 import time
 from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import anyio
+from anyio.abc import TaskGroup
 from fastapi import APIRouter, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketState
 
 from bot import accounts
 from bot.context import queue
@@ -47,6 +52,7 @@ LOGIN_COOKIE = "supportbot_login"
 SESSION_MAX_AGE_S = 12 * 3600
 LOGIN_FORM_MAX_AGE_S = 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_TRACKED = 10_000  # emails and addresses remembered by the sign-in throttle
 QUEUE_REFRESH_S = 15.0  # waits and SLA timers change even when nothing is published
 CONSOLE_PATH = re.compile(r"^/console(/conversations/[A-Za-z0-9_-]{1,64})?$")
 CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -132,6 +138,7 @@ class Sessions:
         self._revoked: dict[str, float] = {}
 
     def issue(self, user_id: int) -> tuple[ConsoleSession, str]:
+        """A new session for a CME, with the cookie value that carries it."""
         session = ConsoleSession(user_id, secrets.token_urlsafe(32), secrets.token_urlsafe(16))
         return session, self._cookies.dumps({"u": user_id, "c": session.csrf, "s": session.sid})
 
@@ -142,11 +149,12 @@ class Sessions:
         try:
             data = self._cookies.loads(cookie, max_age=SESSION_MAX_AGE_S)
             session = ConsoleSession(int(data["u"]), str(data["c"]), str(data["s"]))
-        except (BadSignature, KeyError, TypeError, ValueError):
+        except (BadData, KeyError, TypeError, ValueError):
             return None
         return None if session.sid in self._revoked else session
 
     def revoke(self, session: ConsoleSession) -> None:
+        """Sign a session out: its cookie is refused from now on."""
         now = self._clock()
         self._revoked = {sid: until for sid, until in self._revoked.items() if until > now}
         self._revoked[session.sid] = now + SESSION_MAX_AGE_S
@@ -157,20 +165,25 @@ class Sessions:
         return nonce, self._login_forms.dumps(nonce)
 
     def login_form_valid(self, cookie: str | None, token: str | None) -> bool:
+        """True when the form's token is ours, fresh, and matches this browser's cookie."""
         if not cookie or not token:
             return False
         try:
             nonce = self._login_forms.loads(token, max_age=LOGIN_FORM_MAX_AGE_S)
-        except BadSignature:
+        except BadData:
             return False
-        return isinstance(nonce, str) and secrets.compare_digest(nonce, cookie)
+        return isinstance(nonce, str) and secrets.compare_digest(nonce.encode(), cookie.encode())
 
 
 class LoginThrottle:
     """Refuses sign-in after too many recent failures for one email or from one address."""
 
     def __init__(
-        self, *, per_email: int = 5, per_address: int = 20, window_s: float = 300.0,
+        self,
+        *,
+        per_email: int = 5,
+        per_address: int = 20,
+        window_s: float = 300.0,
         clock: Any = time.monotonic,
     ) -> None:
         self._limits = {"email": per_email, "address": per_address}
@@ -193,11 +206,18 @@ class LoginThrottle:
         return int(wait) + 1 if wait else 0
 
     def failed(self, *, email: str, address: str) -> None:
+        """Count a failed sign-in against the email and the client address."""
         now = self._clock()
+        if len(self._failures) > MAX_TRACKED:  # forget stale keys, so guessing cannot fill memory
+            self._failures = defaultdict(
+                deque,
+                {k: v for k, v in self._failures.items() if v and v[-1] > now - self.window_s},
+            )
         self._failures[("email", email)].append(now)
         self._failures[("address", address)].append(now)
 
     def succeeded(self, *, email: str) -> None:
+        """Forget the email's failures after a successful sign-in."""
         self._failures.pop(("email", email), None)
 
 
@@ -275,27 +295,31 @@ def build_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> APIRo
     router = APIRouter(tags=["console"], include_in_schema=False)
 
     @router.get("/console/login")
-    async def login_page(request: Request, next: str = "/console") -> Response:
-        if _session(request) is not None:
-            return RedirectResponse(_safe_next(next), status_code=303)
+    async def login_page(next: str = "/console") -> Response:
         return _login_form(sessions, next=next)
 
     @router.post("/console/login")
     async def login(request: Request) -> Response:
         form = await request.form()
-        email = str(form.get("email") or "").strip().lower()
-        password = str(form.get("password") or "")
-        next_path = _safe_next(str(form.get("next") or ""))
+        email = (_str(form.get("email")) or "").strip().lower()
+        password = _str(form.get("password")) or ""
+        next_path = _safe_next(_str(form.get("next")) or "")
         if not sessions.login_form_valid(request.cookies.get(LOGIN_COOKIE), _str(form.get("csrf"))):
             return _login_form(
-                sessions, next=next_path, email=email, status=403,
+                sessions,
+                next=next_path,
+                email=email,
+                status=403,
                 error="This sign-in form has expired or was not sent from this site; try again.",
             )
         address = request.client.host if request.client else "unknown"
         wait = throttle.retry_after(email=email, address=address)
         if wait:
             response = _login_form(
-                sessions, next=next_path, email=email, status=429,
+                sessions,
+                next=next_path,
+                email=email,
+                status=429,
                 error=f"Too many failed sign-ins. Try again in {wait} seconds.",
             )
             response.headers["Retry-After"] = str(wait)
@@ -310,15 +334,23 @@ def build_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> APIRo
             throttle.failed(email=email, address=address)
             log.info("console sign-in failed for %r from %s", email, address)
             return _login_form(
-                sessions, next=next_path, email=email, status=401,
+                sessions,
+                next=next_path,
+                email=email,
+                status=401,
                 error="Wrong email or password.",
             )
         throttle.succeeded(email=email)
         _, cookie = sessions.issue(user.id)
         response = RedirectResponse(next_path, status_code=303)
         response.set_cookie(
-            SESSION_COOKIE, cookie, max_age=SESSION_MAX_AGE_S, path="/",
-            httponly=True, samesite="lax", secure=sessions.secure,
+            SESSION_COOKIE,
+            cookie,
+            max_age=SESSION_MAX_AGE_S,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=sessions.secure,
         )
         response.delete_cookie(LOGIN_COOKIE, path="/console/login")
         log.info("CME %s signed in to the console", user.id)
@@ -341,11 +373,11 @@ def build_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> APIRo
 
     @router.get("/console")
     async def console_page(request: Request) -> Response:
-        return _console_page(request, bot)
+        return await _console_page(request, bot)
 
     @router.get("/console/conversations/{conversation_id}")
     async def conversation_page(request: Request, conversation_id: str) -> Response:
-        return _console_page(request, bot)
+        return await _console_page(request, bot)
 
     @router.websocket("/api/cme/ws")
     async def live(websocket: WebSocket) -> None:
@@ -385,8 +417,15 @@ def _safe_next(path: str) -> str:
     return path if CONSOLE_PATH.match(path or "") else "/console"
 
 
-def _shell(title: str, body: str, *, meta: dict[str, str] | None = None, script: bool = False,
-           body_class: str = "", status: int = 200) -> HTMLResponse:
+def _shell(
+    title: str,
+    body: str,
+    *,
+    meta: dict[str, str] | None = None,
+    script: bool = False,
+    body_class: str = "",
+    status: int = 200,
+) -> HTMLResponse:
     tags = "".join(
         f'<meta name="{html.escape(name)}" content="{html.escape(value)}">'
         for name, value in (meta or {}).items()
@@ -417,15 +456,20 @@ def _login_form(
     )
     response = _shell("Sign in · supportbot console", body, body_class="signin-page", status=status)
     response.set_cookie(
-        LOGIN_COOKIE, nonce, max_age=LOGIN_FORM_MAX_AGE_S, path="/console/login",
-        httponly=True, samesite="strict", secure=sessions.secure,
+        LOGIN_COOKIE,
+        nonce,
+        max_age=LOGIN_FORM_MAX_AGE_S,
+        path="/console/login",
+        httponly=True,
+        samesite="strict",
+        secure=sessions.secure,
     )
     return response
 
 
-def _console_page(request: Request, bot: Bot) -> Response:
+async def _console_page(request: Request, bot: Bot) -> Response:
     session = _session(request)
-    if session is None:
+    if session is None or not await run_in_threadpool(_user_exists, bot, session.user_id):
         target = quote(request.url.path, safe="/")
         return RedirectResponse(f"/console/login?next={target}", status_code=303)
     meta = {
@@ -449,78 +493,75 @@ class LiveFeed:
     def __init__(self, bot: Bot, websocket: WebSocket) -> None:
         self.bot = bot
         self.websocket = websocket
-        self._send_lock = asyncio.Lock()
+        self._send_lock = anyio.Lock()
         self._queue_dirty = asyncio.Event()
-        self._watch: asyncio.Task[None] | None = None
+        self._tasks: TaskGroup | None = None
+        self._watch: anyio.CancelScope | None = None
 
     async def run(self) -> None:
+        """Serve the socket until the browser leaves."""
         self._queue_dirty.set()
-        async with self.bot.bus.subscribe(QUEUE_TOPIC) as events:
-            tasks = [
-                asyncio.create_task(self._listen(events)),
-                asyncio.create_task(self._push_queue()),
-                asyncio.create_task(self._receive()),
-            ]
-            try:
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in [*tasks, self._watch]:
-                    if task is not None:
-                        task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                if self._watch is not None:
-                    await asyncio.gather(self._watch, return_exceptions=True)
-        for task in done:
-            error = task.exception()
-            if error is not None and not isinstance(error, GONE):
-                log.error("console socket failed", exc_info=error)
+        gone = False
         try:
-            await self.websocket.close(code=1012)  # the client reconnects and resyncs
-        except RuntimeError:
-            pass  # already closed by the client
+            async with self.bot.bus.subscribe(QUEUE_TOPIC) as events:
+                async with anyio.create_task_group() as tasks:
+                    self._tasks = tasks
+                    tasks.start_soon(self._until_done, self._listen, events)
+                    tasks.start_soon(self._until_done, self._push_queue)
+                    tasks.start_soon(self._until_done, self._receive)
+        except* GONE:
+            gone = True  # the browser went away
+        if not gone and self.websocket.client_state == WebSocketState.CONNECTED:
+            # The queue subscription fell behind: the client reconnects and resyncs.
+            with contextlib.suppress(*GONE):
+                await self.websocket.close(code=1012)
+
+    async def _until_done(self, work: Callable[..., Awaitable[None]], *args: Any) -> None:
+        assert self._tasks is not None
+        try:
+            await work(*args)
+        finally:
+            self._tasks.cancel_scope.cancel()
 
     async def _send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:
             await self.websocket.send_text(json.dumps(message))
 
-    async def _listen(self, events: Any) -> None:
+    async def _listen(self, events: AsyncIterator[dict[str, Any]]) -> None:
         async for _ in events:
             self._queue_dirty.set()
 
     async def _push_queue(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._queue_dirty.wait(), timeout=QUEUE_REFRESH_S)
-            except TimeoutError:
-                pass
+            with anyio.move_on_after(QUEUE_REFRESH_S):
+                await self._queue_dirty.wait()
             self._queue_dirty.clear()
             rows = await run_in_threadpool(queue, self.bot)
             await self._send({"type": "queue", "conversations": rows})
 
     async def _receive(self) -> None:
-        try:
-            while True:
-                try:
-                    message = json.loads(await self.websocket.receive_text())
-                except ValueError:
-                    continue
-                if isinstance(message, dict) and message.get("type") == "watch":
-                    self._switch(message.get("conversation_id"))
-        except WebSocketDisconnect:
-            return
+        while True:
+            try:
+                message = json.loads(await self.websocket.receive_text())
+            except ValueError:
+                continue
+            if isinstance(message, dict) and message.get("type") == "watch":
+                self._switch(message.get("conversation_id"))
 
     def _switch(self, conversation_id: object) -> None:
+        assert self._tasks is not None
         if self._watch is not None:
             self._watch.cancel()
             self._watch = None
         if isinstance(conversation_id, str) and CONVERSATION_ID.match(conversation_id):
-            self._watch = asyncio.create_task(self._forward(conversation_id))
+            self._watch = anyio.CancelScope()
+            self._tasks.start_soon(self._forward, conversation_id, self._watch)
 
-    async def _forward(self, conversation_id: str) -> None:
-        while True:  # a subscription that fell behind ends; "watching" makes the client refetch
-            async with self.bot.bus.subscribe(agent_topic(conversation_id)) as events:
-                await self._send({"type": "watching", "conversation_id": conversation_id})
-                async for event in events:
-                    await self._send(
-                        {"type": "conversation", "conversation_id": conversation_id, "event": event}
-                    )
+    async def _forward(self, conversation_id: str, scope: anyio.CancelScope) -> None:
+        with scope:
+            while True:  # a subscription that fell behind ends; "watching" makes the client refetch
+                async with self.bot.bus.subscribe(agent_topic(conversation_id)) as events:
+                    await self._send({"type": "watching", "conversation_id": conversation_id})
+                    async for event in events:
+                        wrapped = {"conversation_id": conversation_id, "event": event}
+                        await self._send({"type": "conversation", **wrapped})

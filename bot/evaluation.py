@@ -92,7 +92,10 @@ async def _replay(bot: Bot, dialogue: dict[str, Any], clock: list[datetime], tal
             bot, conversation_id=conversation_id, text=turn["text"], at=at
         )
         decision = result.message.decision or {}
-        if decision.get("action") == Action.ESCALATE or result.status != Status.BOT:
+        if decision.get("action") == Action.ESCALATE or result.status in (
+            Status.WAITING,
+            Status.AGENT,
+        ):
             escalated = True
         last_reply_seq = (
             result.reply.seq if result.reply and result.reply.role == Role.BOT else None

@@ -113,6 +113,9 @@ async def handle_customer_message(
             QUEUE_TOPIC, {"type": "escalated", "conversation_id": conversation_id}
         )
         await bot.bus.publish(conversation_topic(conversation_id), _status_event(result.status))
+    elif not answering:
+        # A queued or claimed customer wrote again: their place and scores in the queue changed.
+        await bot.bus.publish(QUEUE_TOPIC, {"type": "changed", "conversation_id": conversation_id})
     return result
 
 

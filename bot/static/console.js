@@ -136,27 +136,27 @@
 
   // A timer counts from the server's waiting_seconds at the moment the data arrived, so a skewed
   // browser clock does not matter.
-  function slaTimer(escalation, timers) {
+  function slaTimer(escalation, timers, compact = false) {
     if (!escalation) return null;
     const el = h("span", { class: "sla" });
-    timers.push({ el, escalation, at: performance.now() });
+    timers.push({ el, escalation, compact, at: performance.now() });
     return el;
   }
 
-  function renderTimer({ el, escalation, at }) {
+  function renderTimer({ el, escalation, compact, at }) {
     const answered = Boolean(escalation.first_response_at);
     const waited = escalation.waiting_seconds + (answered ? 0 : (performance.now() - at) / 1000);
     const left = SLA_S - waited;
     let text;
     let kind;
     if (answered) {
-      text = `answered in ${clock(waited)}`;
+      text = compact ? `replied in ${clock(waited)}` : `first reply after ${clock(waited)}`;
       kind = left < 0 ? "breached" : "met";
     } else if (left >= 0) {
-      text = `${clock(left)} to first reply`;
+      text = compact ? `${clock(left)} left` : `${clock(left)} left to first reply`;
       kind = left < 60 ? "due" : "ok";
     } else {
-      text = `SLA breached ${clock(-left)} ago`;
+      text = compact ? `SLA +${clock(-left)}` : `SLA breached ${clock(-left)} ago`;
       kind = "breached";
     }
     el.textContent = text;
@@ -226,15 +226,10 @@
           h("span", { class: "customer", text: customerName(row.customer) }),
           row.vip ? badge("VIP", "vip") : null,
           badge(row.channel, "channel"),
+          slaTimer(row.escalation, state.queueTimers, true),
         ),
         h("p", { class: "latest", text: row.latest_message || "(no message yet)" }),
-        h(
-          "div",
-          { class: "line meta" },
-          status,
-          frustrationMeter(row.frustration),
-          slaTimer(row.escalation, state.queueTimers),
-        ),
+        h("div", { class: "line meta" }, status, frustrationMeter(row.frustration)),
       ),
     );
   }
@@ -283,13 +278,12 @@
       }
       onSocketMessage(message);
     });
-    socket.addEventListener("close", (event) => {
+    socket.addEventListener("close", () => {
       if (state.socket !== socket) return;
       setConnection("offline");
-      if (event.code === 4401) {
-        location.assign(`/console/login?next=${encodeURIComponent(location.pathname)}`);
-        return;
-      }
+      // A refused handshake looks like any dropped connection; /me tells whether the session
+      // ended (api() then goes to the sign-in page) or the server is just away.
+      api("GET", "/api/cme/me").catch(() => {});
       const delay = Math.min(15000, 500 * 2 ** state.retry++);
       setTimeout(connect, delay);
     });
