@@ -49,7 +49,12 @@ def canonical_string(*, customer_id: str, name: str | None, email: str | None, v
 
 
 def sign(
-    secret: str, *, customer_id: str, name: str | None = None, email: str | None = None, vip: bool = False
+    secret: str,
+    *,
+    customer_id: str,
+    name: str | None = None,
+    email: str | None = None,
+    vip: bool = False,
 ) -> str:
     """The signature a host page's server puts in `data-customer-signature`."""
     message = canonical_string(customer_id=customer_id, name=name, email=email, vip=vip)
@@ -73,7 +78,9 @@ def verify(secret: str, claimed: ClaimedIdentity) -> CustomerIdentity:
     fields = [claimed.id, claimed.name or "", claimed.email or ""]
     if any("\n" in value or "\r" in value for value in fields):
         raise IdentityRejected("signed customer fields must not contain line breaks")
-    expected = sign(secret, customer_id=claimed.id, name=claimed.name, email=claimed.email, vip=claimed.vip)
+    expected = sign(
+        secret, customer_id=claimed.id, name=claimed.name, email=claimed.email, vip=claimed.vip
+    )
     if not hmac.compare_digest(expected, claimed.signature.lower()):
         raise IdentityRejected(
             "the customer signature does not match: sign the canonical string "

@@ -72,7 +72,9 @@ class SlidingWindow:
         return len(self._hits)
 
     def _sweep(self, now: float) -> None:
-        idle = [key for key, hits in self._hits.items() if not hits or hits[-1] <= now - self.window_s]
+        idle = [
+            key for key, hits in self._hits.items() if not hits or hits[-1] <= now - self.window_s
+        ]
         for key in idle:
             del self._hits[key]
         self._next_sweep = now + self.window_s
@@ -87,11 +89,15 @@ class RateLimits:
     messages: SlidingWindow
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> RateLimits:
+    def from_settings(
+        cls, settings: Settings, *, clock: Callable[[], float] = time.monotonic
+    ) -> RateLimits:
         """Limits as configured by RATE_LIMIT_* settings."""
         return cls(
             enabled=settings.rate_limit_enabled,
-            conversations=SlidingWindow(settings.rate_limit_conversations_per_hour, HOUR_S, clock=clock),
+            conversations=SlidingWindow(
+                settings.rate_limit_conversations_per_hour, HOUR_S, clock=clock
+            ),
             messages=SlidingWindow(settings.rate_limit_messages_per_minute, MINUTE_S, clock=clock),
         )
 

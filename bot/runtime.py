@@ -20,7 +20,7 @@ from escalation import PolicyConfig
 from escalation.hours import OfficeHours
 from retrieval import KnowledgeBase
 from retrieval.embedding import BatchingEmbedder, Embedder, load_embedder
-from sentiment import TurnScorer
+from sentiment import Turn, TurnScorer
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,8 @@ class Bot:
         """Blocking start-up: migrate, warm the model, load the knowledge base."""
         started = time.perf_counter()
         self.db.migrate()
-        self.embedder.encode_sync(["warm-up"])
+        vector = self.embedder.encode_sync(["warm-up"])[0]
+        self.scorer.score(Turn(role="customer", text="warm-up", vector=vector), [])
         self.model_ready = True
         report = self.kb.load()
         for problem in report.problems:

@@ -83,7 +83,9 @@ async def widget_script() -> FileResponse:
 async def widget_styles() -> FileResponse:
     """The widget's styles, loaded inside its shadow root."""
     return FileResponse(
-        STATIC / "widget.css", media_type="text/css; charset=utf-8", headers={"Cache-Control": ASSET_CACHE}
+        STATIC / "widget.css",
+        media_type="text/css; charset=utf-8",
+        headers={"Cache-Control": ASSET_CACHE},
     )
 
 
@@ -101,8 +103,9 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
     origin = websocket.headers.get("origin")
     if origin is None or origin.lower() not in allowed_origins(bot.settings):
         await _refuse_handshake(
-            websocket, f"origin {origin or '(none)'} may not open widget sockets; "
-            "add it to SUPPORTBOT_ALLOWED_ORIGINS"
+            websocket,
+            f"origin {origin or '(none)'} may not open widget sockets; "
+            "add it to SUPPORTBOT_ALLOWED_ORIGINS",
         )
         return
     await websocket.accept()
@@ -153,12 +156,16 @@ async def _hello(websocket: WebSocket) -> tuple[str, int]:
     try:
         frame = await asyncio.wait_for(websocket.receive(), HELLO_TIMEOUT_S)
     except TimeoutError as exc:
-        raise SocketRefused(4408, f"send a hello frame within {HELLO_TIMEOUT_S:.0f} seconds") from exc
+        raise SocketRefused(
+            4408, f"send a hello frame within {HELLO_TIMEOUT_S:.0f} seconds"
+        ) from exc
     if frame["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(frame.get("code", 1000))
     hello = _parse(frame)
     if hello.get("type") != "hello":
-        raise SocketRefused(4400, 'the first frame must be {"type": "hello", "token": ..., "after": ...}')
+        raise SocketRefused(
+            4400, 'the first frame must be {"type": "hello", "token": ..., "after": ...}'
+        )
     token, after = hello.get("token"), hello.get("after", 0)
     if not isinstance(token, str) or not token:
         raise SocketRefused(4401, "hello needs the conversation token")
@@ -215,8 +222,7 @@ async def _pump(
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            task.cancel()  # not awaited: a cancelled server must not wait on its own children
     finished = done.pop()
     error = finished.exception()
     if isinstance(error, SocketRefused):

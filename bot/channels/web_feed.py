@@ -59,6 +59,7 @@ class Feed:
     forget: asyncio.TimerHandle | None = None
 
     def typing(self) -> dict[str, bool]:
+        """Who is typing now; an indicator nobody switched off expires after a while."""
         now = time.monotonic()
         return {who: now - since < TYPING_STALE_S for who, since in self.typing_since.items()}
 
@@ -98,6 +99,7 @@ class Feeds:
         if feed.failure is not None:
             raise feed.failure
         if not hmac.compare_digest(feed.token_hash, store.hash_token(token)):
+            self._forget_later(feed)  # a feed started for a wrong token must not linger
             raise store.Forbidden("this token does not grant access to this conversation")
 
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self.max_queue)
@@ -111,7 +113,11 @@ class Feeds:
             return Welcome(feed.status, backlog, feed.typing(), resumed=True), queue
 
         self.stats["from_database"] += 1
-        backlog = await asyncio.to_thread(self._read_messages, conversation_id, after)
+        try:
+            backlog = await asyncio.to_thread(self._read_messages, conversation_id, after)
+        except BaseException:
+            self.detach(conversation_id, queue)
+            raise
         for message in backlog:
             feed.messages.setdefault(message["seq"], message)
         feed.floor = min(feed.floor, after)
@@ -124,9 +130,7 @@ class Feeds:
         if feed is None or queue not in feed.listeners:
             return
         feed.listeners.discard(queue)
-        if not feed.listeners:
-            loop = asyncio.get_running_loop()
-            feed.forget = loop.call_later(self.forget_after_s, self._forget, feed)
+        self._forget_later(feed)
 
     async def run(self) -> None:
         """Live until the app stops, then close every feed (a Bot background task)."""
@@ -149,7 +153,10 @@ class Feeds:
                 feed.ready.set()
                 async for event in events:
                     await self._apply(feed, event)
-                log.info("widget feed %s was dropped by the bus; sockets will reconnect", feed.conversation_id)
+                log.info(
+                    "widget feed %s was dropped by the bus; sockets will reconnect",
+                    feed.conversation_id,
+                )
         except (store.NotFound, store.Forbidden) as exc:
             feed.failure = exc
         except asyncio.CancelledError:
@@ -219,7 +226,13 @@ class Feeds:
             del feed.messages[seq]
             feed.floor = max(feed.floor, seq)
 
+    def _forget_later(self, feed: Feed) -> None:
+        if not feed.listeners and feed.forget is None:
+            loop = asyncio.get_running_loop()
+            feed.forget = loop.call_later(self.forget_after_s, self._forget, feed)
+
     def _forget(self, feed: Feed) -> None:
+        feed.forget = None
         if feed.listeners or self._feeds.get(feed.conversation_id) is not feed:
             return
         self.stats["forgotten"] += 1

@@ -1,0 +1,728 @@
+/*! supportbot web widget. Embed with:
+ *   <script src="https://support.example.com/widget.js" defer data-title="Acme support"></script>
+ * Optional data-*: greeting, open ("true"), customer-id, customer-name, customer-email,
+ * customer-vip ("true"), customer-signature (see the README's "Verified identity").
+ * Builds every node with DOM APIs: untrusted text never goes through innerHTML.
+ */
+(() => {
+  "use strict";
+  const script = document.currentScript;
+  if (!script || window.supportbotWidget) return;
+
+  const data = script.dataset;
+  const SERVER = (data.server || new URL(script.src, location.href).origin).replace(/\/+$/, "");
+  const TITLE = data.title || "Support";
+  const GREETING = data.greeting ||
+    "Hi! Ask me a question and I'll find the answer in our help centre. You can talk to a person at any time.";
+  const NAMES = { customer: "You", bot: "Assistant", agent: "Support team" };
+  const STATUS = {
+    bot: "Our assistant answers right away",
+    waiting: "Waiting for a person, who will see this conversation",
+    agent: "You're chatting with the support team",
+    resolved: "This conversation is resolved",
+  };
+  const ICONS = {
+    chat: "M4 4h16v12H9l-5 4z",
+    close: "M6 6l12 12M18 6L6 18",
+    send: "M3 20l18-8L3 4v6l12 2-12 2z",
+    thumb: "M7 10v11H3V10zm2 11h8.5a2 2 0 0 0 2-1.7l1.3-7A2 2 0 0 0 18.8 10H14V5.5A2.5 2.5 0 0 0 11.5 3L9 10z",
+    star: "M12 2.5l2.9 6.2 6.6.7-5 4.5 1.4 6.6L12 17.2l-5.9 3.3 1.4-6.6-5-4.5 6.6-.7z",
+  };
+  const SAFE_PROTOCOLS = ["http:", "https:", "mailto:"];
+  const RATINGS = ["Very poor", "Poor", "OK", "Good", "Great"];
+
+  let identity = null;
+  if (data.customerId) {
+    identity = { id: data.customerId, vip: /^(true|1|yes)$/i.test(data.customerVip || "") };
+    for (const [field, value] of [["name", data.customerName], ["email", data.customerEmail],
+      ["signature", data.customerSignature]]) if (value) identity[field] = value;
+  }
+
+  // One saved conversation per server and signed-in customer: a shared computer never shows
+  // one customer's chat to the next.
+  const KEY = "supportbot:" + SERVER + (identity ? ":" + identity.id : "");
+  const saved = load();
+  const st = {
+    id: saved.id || null, token: saved.token || null, feedback: saved.feedback || {},
+    csat: !!saved.csat, open: !!saved.open, messages: new Map(), outbox: new Map(),
+    streamSeq: 0, status: "bot", ws: null, wsFails: 0, everLive: false, downSince: 0,
+    lastFrame: 0, reconnect: 0, poll: 0, typing: {}, typingTimers: {}, unread: 0, creating: null,
+  };
+
+  // ---- DOM helpers ------------------------------------------------------------------------
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    for (const name in attrs || {}) {
+      const value = attrs[name];
+      if (value == null || value === false) continue;
+      if (typeof value === "function") el.addEventListener(name, value);
+      else el.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children) if (child != null) el.append(child);
+    return el;
+  }
+  function icon(name) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("class", "icon icon-" + name);
+    path.setAttribute("d", ICONS[name]);
+    svg.append(path);
+    return svg;
+  }
+  function link(href, label) {
+    return h("a", { href, target: "_blank", rel: "noopener noreferrer" }, label);
+  }
+
+  // ---- Safe markdown: a small subset, built as DOM nodes ----------------------------------
+  function safeHref(raw, base) {
+    let href = String(raw).trim();
+    if (!/^([a-z][a-z0-9+.-]*:|\/\/)/i.test(href)) {
+      if (!base) return null;
+      href = href.replace(/\.md(?=$|#)/, ""); // a link between KB articles -> the served page
+    }
+    try {
+      const url = new URL(href, base || undefined);
+      return SAFE_PROTOCOLS.includes(url.protocol) ? url.href : null;
+    } catch (_) {
+      return null;
+    }
+  }
+  function findClose(text, mark, from) {
+    for (let j = text.indexOf(mark, from); j !== -1; j = text.indexOf(mark, j + 1)) {
+      const before = text[j - 1], after = text[j + mark.length] || "";
+      if (before === " " || (mark.length === 1 && (after === mark || before === mark))) continue;
+      if (mark[0] === "_" && /\w/.test(after)) continue;
+      return j;
+    }
+    return -1;
+  }
+  function parseLink(text, start) {
+    let depth = 0, j = start;
+    for (; j < text.length; j++) {
+      if (text[j] === "\\") j++;
+      else if (text[j] === "[") depth++;
+      else if (text[j] === "]" && --depth === 0) break;
+    }
+    if (j >= text.length || text[j + 1] !== "(") return null;
+    let k = j + 2;
+    for (let parens = 1; k < text.length; k++) {
+      if (text[k] === "(") parens++;
+      else if (text[k] === ")" && --parens === 0) break;
+    }
+    if (k >= text.length) return null;
+    const target = text.slice(j + 2, k).trim().split(/\s+/)[0].replace(/^<|>$/g, "");
+    return { label: text.slice(start + 1, j), href: target, end: k + 1 };
+  }
+  function inline(text, base, depth, inLink) {
+    const out = document.createDocumentFragment();
+    let buffer = "";
+    const flush = () => { if (buffer) out.append(buffer); buffer = ""; };
+    for (let i = 0; i < text.length;) {
+      const c = text[i];
+      if (c === "\\" && /[!-/:-@[-`{-~]/.test(text[i + 1] || "")) {
+        buffer += text[i + 1]; i += 2; continue;
+      }
+      if (c === "`") {
+        let n = 1;
+        while (text[i + n] === "`") n++;
+        const end = text.indexOf("`".repeat(n), i + n);
+        if (end !== -1) { flush(); out.append(h("code", null, text.slice(i + n, end))); i = end + n; continue; }
+        buffer += "`".repeat(n); i += n; continue;
+      }
+      if ((c === "*" || c === "_") && depth < 4) {
+        const mark = text[i + 1] === c ? c + c : c;
+        const opens = !/\s/.test(text[i + mark.length] || " ") && !(c === "_" && /\w/.test(text[i - 1] || ""));
+        const end = opens ? findClose(text, mark, i + mark.length) : -1;
+        if (end > i + mark.length) {
+          flush();
+          const inner = inline(text.slice(i + mark.length, end), base, depth + 1, inLink);
+          out.append(h(mark.length === 2 ? "strong" : "em", null, inner));
+          i = end + mark.length; continue;
+        }
+        buffer += mark; i += mark.length; continue;
+      }
+      if (c === "[" && !inLink && depth < 4) {
+        const found = parseLink(text, i);
+        if (found) {
+          flush();
+          const href = safeHref(found.href, base);
+          const label = inline(found.label, base, depth + 1, true);
+          out.append(href ? link(href, label) : label);
+          i = found.end; continue;
+        }
+      }
+      if (c === "<" && !inLink) {
+        const auto = /^<((?:https?:\/\/|mailto:)[^\s<>]+)>/i.exec(text.slice(i, i + 2100));
+        const href = auto && safeHref(auto[1]);
+        if (href) { flush(); out.append(link(href, auto[1])); i += auto[0].length; continue; }
+      }
+      buffer += c; i++;
+    }
+    flush();
+    return out;
+  }
+  function markdown(source, base) {
+    const root = document.createDocumentFragment();
+    const lines = String(source).slice(0, 20000).replace(/\r\n?/g, "\n").split("\n");
+    let paragraph = [], quote = [], list = null;
+    const endParagraph = () => {
+      if (paragraph.length) root.append(h("p", null, inline(paragraph.join(" "), base, 0)));
+      paragraph = [];
+    };
+    const endQuote = () => {
+      if (quote.length) root.append(h("blockquote", null, inline(quote.join(" "), base, 0)));
+      quote = [];
+    };
+    const endList = () => { if (list) root.append(list.el); list = null; };
+    const endAll = () => { endParagraph(); endQuote(); endList(); };
+    for (let n = 0; n < lines.length; n++) {
+      const line = lines[n];
+      let m;
+      if ((m = /^ {0,3}(`{3,}|~{3,})/.exec(line))) {
+        endAll();
+        const code = [];
+        while (++n < lines.length && !lines[n].trim().startsWith(m[1])) code.push(lines[n]);
+        root.append(h("pre", null, h("code", null, code.join("\n"))));
+      } else if (!line.trim()) {
+        endAll();
+      } else if ((m = /^ {0,3}#{1,6}\s+(.*?)[\s#]*$/.exec(line))) {
+        endAll();
+        root.append(h("p", { class: "heading" }, h("strong", null, inline(m[1], base, 0))));
+      } else if (/^ {0,3}([-*_])(\s*\1){2,}\s*$/.test(line)) {
+        endAll();
+        root.append(h("hr"));
+      } else if ((m = /^ {0,3}>\s?(.*)$/.exec(line))) {
+        endParagraph(); endList();
+        quote.push(m[1]);
+      } else if ((m = /^\s{0,3}(?:[-*+]|(\d{1,9})[.)])\s+(.*)$/.exec(line))) {
+        endParagraph(); endQuote();
+        const ordered = m[1] !== undefined;
+        if (!list || list.ordered !== ordered) {
+          endList();
+          list = { ordered, el: h(ordered ? "ol" : "ul") };
+          if (ordered && m[1] !== "1") list.el.setAttribute("start", String(parseInt(m[1], 10)));
+        }
+        list.item = h("li", null, inline(m[2], base, 0));
+        list.el.append(list.item);
+      } else if (list && /^\s+\S/.test(line)) {
+        list.item.append(" ", inline(line.trim(), base, 0));
+      } else {
+        endList(); endQuote();
+        paragraph.push(line.trim());
+      }
+    }
+    endAll();
+    return root;
+  }
+
+  // ---- The widget's DOM, in a shadow root ---------------------------------------------------
+  const host = h("supportbot-widget", { id: "supportbot-widget" });
+  const root = host.attachShadow({ mode: "open" });
+  const wrap = h("div", { class: "wrap", hidden: true });
+  const styles = h("link", { rel: "stylesheet", href: SERVER + "/widget.css" });
+  const show = () => { wrap.hidden = false; };
+  styles.addEventListener("load", show);
+  styles.addEventListener("error", show);
+
+  const badge = h("span", { class: "badge", hidden: true, "aria-hidden": "true" });
+  const launcher = h("button", {
+    type: "button", class: "launcher", "aria-controls": "sb-panel", "aria-expanded": "false",
+    "aria-label": "Open support chat", click: () => setOpen(!st.open),
+  }, icon("chat"), badge);
+  const statusLine = h("p", { class: "status", id: "sb-status" });
+  const notice = h("p", { class: "notice", role: "status", "aria-live": "polite" });
+  const log = h("div", {
+    class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions",
+    "aria-label": "Conversation", tabindex: "0",
+  }, h("div", { class: "msg bot greeting" }, h("div", { class: "who" }, NAMES.bot),
+    h("div", { class: "body" }, GREETING)));
+  const typingText = h("span", null);
+  const typing = h("div", { class: "typing", role: "status", hidden: true },
+    h("span", { class: "dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")), typingText);
+  const csat = h("div", { class: "csat", hidden: true });
+  const handoff = h("button", { type: "button", class: "handoff", click: talkToPerson },
+    "Talk to a person");
+  const input = h("textarea", {
+    id: "sb-input", rows: "1", maxlength: "4000", placeholder: "Type your question…",
+    "aria-describedby": "sb-status", keydown: (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    },
+  });
+  const form = h("form", { class: "composer", submit: onSubmit },
+    h("label", { for: "sb-input", class: "sr" }, "Message to " + TITLE), input,
+    h("button", { type: "submit", class: "send", "aria-label": "Send" }, icon("send")));
+  const panel = h("section", {
+    id: "sb-panel", class: "panel", role: "dialog", "aria-labelledby": "sb-title", hidden: true,
+    keydown: (event) => { if (event.key === "Escape") { setOpen(false); launcher.focus(); } },
+  },
+  h("header", null,
+    h("div", { class: "titles" }, h("h2", { id: "sb-title" }, TITLE), statusLine),
+    h("button", { type: "button", class: "close", "aria-label": "Close chat",
+      click: () => { setOpen(false); launcher.focus(); } }, icon("close"))),
+  log, typing, notice, csat,
+  h("div", { class: "actions" }, handoff), form);
+  wrap.append(panel, launcher);
+  root.append(styles, wrap);
+
+  // ---- Messages ----------------------------------------------------------------------------
+  function messageEl(message) {
+    const el = h("div", { class: "msg " + message.role, "data-seq": message.seq, "data-role": message.role });
+    const when = new Date(message.created_at);
+    if (!isNaN(when)) el.setAttribute("title", when.toLocaleString());
+    if (message.role === "customer") el.append(h("span", { class: "sr" }, NAMES.customer + ": "));
+    else if (Object.hasOwn(NAMES, message.role)) el.append(h("div", { class: "who" }, NAMES[message.role]));
+    const body = h("div", { class: "body" });
+    const citations = Array.isArray(message.citations) ? message.citations : [];
+    if (message.role === "bot") {
+      body.append(markdown(message.text, citations[0] && safeHref(citations[0].url)));
+      const cited = citations.map((c) => safeHref(c.url)).filter(Boolean);
+      const links = [...body.querySelectorAll("a")];
+      for (const a of links) if (cited.includes(a.href)) a.classList.add("citation");
+      for (const c of citations) {
+        const href = safeHref(c.url);
+        if (href && !links.some((a) => a.href === href)) {
+          const label = c.section ? c.title + " › " + c.section : c.title;
+          const a = link(href, label);
+          a.classList.add("citation");
+          body.append(h("p", { class: "source" }, "Source: ", a));
+        }
+      }
+    } else {
+      body.textContent = message.text; // customer, CME and system text is always plain text
+    }
+    el.append(body);
+    if (message.role === "bot" && citations.length) el.append(feedbackEl(message.seq));
+    return el;
+  }
+  function feedbackEl(seq) {
+    const row = h("div", { class: "feedback", role: "group", "aria-label": "Was this answer helpful?" },
+      h("span", { class: "question", "aria-hidden": "true" }, "Was this helpful?"));
+    for (const helpful of [true, false]) {
+      row.append(h("button", {
+        type: "button", class: "thumb " + (helpful ? "up" : "down"), "data-helpful": String(helpful),
+        "aria-label": helpful ? "Helpful" : "Not helpful", click: () => sendFeedback(seq, helpful, row),
+      }, icon("thumb")));
+    }
+    row.append(h("span", { class: "thanks", "aria-live": "polite" }));
+    showFeedback(row, st.feedback[seq]);
+    return row;
+  }
+  function showFeedback(row, given) {
+    // aria-disabled rather than disabled: the pressed button keeps the keyboard focus
+    for (const button of row.querySelectorAll("button")) {
+      button.setAttribute("aria-pressed", String(String(given) === button.getAttribute("data-helpful")));
+      button.setAttribute("aria-disabled", String(given !== undefined));
+    }
+    row.lastChild.textContent = given === undefined ? ""
+      : given ? "Thanks!" : "Sorry about that. Try rephrasing, or talk to a person.";
+  }
+  function nearBottom() {
+    return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+  }
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+  function receive(message, inOrder) {
+    if (!message || typeof message.seq !== "number") return;
+    if (inOrder && message.seq > st.streamSeq) st.streamSeq = message.seq;
+    if (st.messages.has(message.seq)) return;
+    const stick = nearBottom();
+    st.messages.set(message.seq, message);
+    const pending = message.client_msg_id && st.outbox.get(message.client_msg_id);
+    if (pending) {
+      pending.delivered = true;
+      pending.el.remove();
+      st.outbox.delete(message.client_msg_id);
+      save();
+    }
+    let next = null;
+    for (const child of log.children) {
+      const seq = child.getAttribute("data-seq");
+      if (child.classList.contains("pending") || (seq !== null && Number(seq) > message.seq)) {
+        next = child;
+        break;
+      }
+    }
+    log.insertBefore(messageEl(message), next);
+    if (message.role === "bot" || message.role === "agent") setTyping(message.role, false);
+    if (message.role !== "customer" && !st.open && st.countUnread) {
+      st.unread++;
+      badge.textContent = String(st.unread);
+      badge.hidden = false;
+    }
+    if (stick || message.role === "customer") scrollDown();
+  }
+  function showPending(entry) {
+    entry.note = h("span", { class: "note" });
+    entry.el = h("div", { class: "msg customer pending", "data-client-id": entry.id },
+      h("span", { class: "sr" }, NAMES.customer + ": "), h("div", { class: "body" }, entry.text),
+      entry.note);
+    log.append(entry.el);
+    scrollDown();
+  }
+  function setPendingNote(entry, text, retry) {
+    entry.note.replaceChildren(text);
+    entry.el.classList.toggle("failed", !!retry);
+    if (retry) {
+      entry.note.append(" ", h("button", { type: "button", class: "retry",
+        click: () => deliver(entry) }, "Retry"));
+    }
+  }
+
+  // ---- State that the UI shows ----------------------------------------------------------------
+  function setStatus(status) {
+    if (!Object.hasOwn(STATUS, status)) return;
+    st.status = status;
+    statusLine.textContent = STATUS[status];
+    panel.setAttribute("data-status", status);
+    handoff.hidden = status === "waiting" || status === "agent";
+    if (status !== "bot") setTyping("bot", false);
+    renderCsat();
+  }
+  function setTyping(who, on) {
+    if (who !== "bot" && who !== "agent") return;
+    clearTimeout(st.typingTimers[who]);
+    if (on) {
+      st.typing[who] = true;
+      st.typingTimers[who] = setTimeout(() => setTyping(who, false), 20000);
+    } else {
+      delete st.typing[who];
+    }
+    const shown = st.typing.agent ? "agent" : st.typing.bot ? "bot" : null;
+    typing.hidden = !shown;
+    typingText.textContent = shown === "agent" ? "Support team is typing…" : "Assistant is typing…";
+    if (shown && nearBottom()) scrollDown();
+  }
+  function notify(text, kind) {
+    notice.textContent = text || "";
+    notice.className = "notice" + (text ? " shown " + (kind || "") : "");
+  }
+  function setOpen(open) {
+    st.open = open;
+    panel.hidden = !open;
+    launcher.setAttribute("aria-expanded", String(open));
+    launcher.setAttribute("aria-label", open ? "Close support chat" : "Open support chat");
+    wrap.classList.toggle("open", open);
+    if (open) {
+      st.unread = 0;
+      badge.hidden = true;
+      scrollDown();
+      input.focus();
+      connect();
+    }
+    save();
+  }
+  function renderCsat() {
+    const show = st.status === "resolved" && !!st.id;
+    const appearing = show && csat.hidden;
+    csat.hidden = !show;
+    if (!show) return;
+    if (appearing) requestAnimationFrame(scrollDown); // the log just got shorter
+    if (st.csat) {
+      csat.replaceChildren(h("p", { class: "thanks" }, "Thanks for rating this conversation!"));
+      return;
+    }
+    const comment = h("textarea", { id: "sb-csat-comment", rows: "2", maxlength: "2000" });
+    const stars = h("div", { class: "stars", role: "group", "aria-labelledby": "sb-csat-q" });
+    RATINGS.forEach((label, index) => {
+      const rating = index + 1;
+      const hover = () => stars.setAttribute("data-hover", String(rating));
+      stars.append(h("button", {
+        type: "button", class: "star", "aria-label": `${rating} of 5, ${label}`,
+        mouseenter: hover, focus: hover, click: () => sendCsat(rating, comment.value.trim()),
+      }, icon("star")));
+    });
+    stars.addEventListener("mouseleave", () => stars.removeAttribute("data-hover"));
+    csat.replaceChildren(
+      h("p", { class: "question", id: "sb-csat-q" }, "How did we do? Rate this conversation"),
+      stars,
+      h("label", { for: "sb-csat-comment" }, "Anything to add? (optional, send it with your rating)"),
+      comment,
+    );
+  }
+
+  // ---- Talking to the server ----------------------------------------------------------------
+  function load() {
+    try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (_) { return {}; }
+  }
+  function save() {
+    try {
+      localStorage.setItem(KEY, JSON.stringify({
+        id: st.id, token: st.token, feedback: st.feedback, csat: st.csat, open: st.open,
+        outbox: [...st.outbox.values()].map((entry) => ({ id: entry.id, text: entry.text })),
+      }));
+    } catch (_) { /* storage blocked: the conversation lasts as long as the page */ }
+  }
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64;
+    b[8] = (b[8] & 63) | 128;
+    const x = [...b].map((v) => v.toString(16).padStart(2, "0")).join("");
+    return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+  }
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  async function api(method, path, body) {
+    const headers = { "Content-Type": "application/json" };
+    if (st.token && path !== "/api/conversations") headers.Authorization = "Bearer " + st.token;
+    const response = await fetch(SERVER + path, {
+      method, headers, credentials: "omit", body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let json = null;
+    try { json = await response.json(); } catch (_) { /* not JSON */ }
+    const retryAfter = Number(response.headers.get("Retry-After")) || (json && json.retry_after) || 0;
+    return { ok: response.ok, status: response.status, data: json || {}, retryAfter };
+  }
+  const conversationPath = (what) => `/api/conversations/${encodeURIComponent(st.id)}/${what}`;
+  function waitText(seconds) {
+    return seconds >= 90 ? `${Math.ceil(seconds / 60)} minutes` : `${Math.max(1, seconds)} seconds`;
+  }
+  class WidgetError extends Error {}
+  function unreachable() {
+    return new WidgetError("We can't reach support right now. Check your connection and try again.");
+  }
+  function ensureConversation() {
+    if (st.id) return Promise.resolve();
+    st.creating = st.creating || (async () => {
+      try {
+        let response = await api("POST", "/api/conversations", identity ? { customer: identity } : {});
+        if (response.status === 403 && identity) {
+          console.warn("supportbot: customer identity refused (" + response.data.detail + "); continuing anonymously");
+          identity = null;
+          response = await api("POST", "/api/conversations", {});
+        }
+        if (response.status === 429) {
+          throw new WidgetError("We're getting a lot of new chats from your network right now. " +
+            `Please try again in ${waitText(response.retryAfter)}.`);
+        }
+        if (!response.ok) throw unreachable();
+        st.id = response.data.id;
+        st.token = response.data.token;
+        st.streamSeq = 0;
+        save();
+        setStatus(response.data.status);
+        connect();
+      } catch (error) {
+        throw error instanceof WidgetError ? error : unreachable();
+      } finally {
+        st.creating = null;
+      }
+    })();
+    return st.creating;
+  }
+  function onSubmit(event) {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    const entry = { id: uuid(), text };
+    st.outbox.set(entry.id, entry);
+    save();
+    showPending(entry);
+    deliver(entry);
+  }
+  async function deliver(entry) {
+    setPendingNote(entry, "Sending…");
+    notify("");
+    try {
+      await ensureConversation();
+    } catch (error) {
+      setPendingNote(entry, "Not sent.", true);
+      return notify(error.message, "error");
+    }
+    if (st.status === "bot") setTyping("bot", true);
+    for (let attempt = 0; !entry.delivered; attempt++) {
+      let response = null;
+      try {
+        response = await api("POST", conversationPath("messages"), { text: entry.text, client_msg_id: entry.id });
+      } catch (_) { /* offline: retry below with the same client_msg_id */ }
+      if (response && response.ok) {
+        receive(response.data.message, false);
+        if (response.data.reply) receive(response.data.reply, false);
+        setStatus(response.data.status);
+        setTyping("bot", false);
+        return;
+      }
+      if (response && response.status === 429) {
+        setTyping("bot", false);
+        setPendingNote(entry, "Not sent.", true);
+        return notify("You're sending messages faster than we can answer. " +
+          `Please wait ${waitText(response.retryAfter)}, then press Retry.`, "limited");
+      }
+      if (response && (response.status === 403 || response.status === 404)) {
+        forgetConversation();
+        setTyping("bot", false);
+        setPendingNote(entry, "Not sent.", true);
+        return notify("That conversation has ended. Press Retry to start a new one.", "error");
+      }
+      if (response && response.status >= 400 && response.status < 500) {
+        setTyping("bot", false);
+        setPendingNote(entry, "Not sent.", true);
+        return notify(String(response.data.detail || "That message could not be sent."), "error");
+      }
+      if (attempt >= 4) {
+        setTyping("bot", false);
+        setPendingNote(entry, "Not sent.", true);
+        return notify(unreachable().message, "error");
+      }
+      await sleep(400 * 2 ** attempt);
+    }
+  }
+  async function sendFeedback(seq, helpful, row) {
+    if (st.feedback[seq] !== undefined || row.getAttribute("aria-busy") === "true") return;
+    row.setAttribute("aria-busy", "true");
+    try {
+      const response = await api("POST", conversationPath("feedback"), { seq, helpful });
+      if (!response.ok && response.status !== 409) throw unreachable();
+      st.feedback[seq] = helpful;
+      save();
+      showFeedback(row, helpful);
+    } catch (_) {
+      notify(unreachable().message, "error");
+    } finally {
+      row.removeAttribute("aria-busy");
+    }
+  }
+  async function talkToPerson() {
+    handoff.disabled = true;
+    notify("");
+    try {
+      await ensureConversation();
+      const response = await api("POST", conversationPath("handoff"));
+      if (!response.ok) throw unreachable();
+      if (response.data.reply) receive(response.data.reply, false);
+      setStatus(response.data.status);
+    } catch (error) {
+      notify(error instanceof WidgetError ? error.message : unreachable().message, "error");
+    } finally {
+      handoff.disabled = false;
+    }
+  }
+  async function sendCsat(rating, comment) {
+    try {
+      const body = comment ? { rating, comment } : { rating };
+      const response = await api("POST", conversationPath("csat"), body);
+      if (!response.ok && response.status !== 409) throw unreachable();
+      st.csat = true;
+      save();
+      renderCsat();
+    } catch (_) {
+      notify(unreachable().message, "error");
+    }
+  }
+  function forgetConversation() {
+    if (st.ws) st.ws.close();
+    st.id = st.token = null;
+    st.streamSeq = 0;
+    st.csat = false;
+    st.feedback = {};
+    stopPolling();
+    for (const child of [...log.children]) if (child.hasAttribute("data-seq")) child.remove();
+    st.messages.clear();
+    setStatus("bot");
+    save();
+  }
+
+  // ---- Live updates: WebSocket, resuming from the last seq; REST polling as the fallback ----
+  function connect() {
+    if (!st.id || st.ws) return;
+    clearTimeout(st.reconnect);
+    let ws;
+    try {
+      ws = new WebSocket(SERVER.replace(/^http/, "ws") + "/ws/conversations/" + encodeURIComponent(st.id));
+    } catch (_) {
+      return scheduleReconnect();
+    }
+    st.ws = ws;
+    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", token: st.token, after: st.streamSeq }));
+    ws.onmessage = (event) => {
+      let frame;
+      try { frame = JSON.parse(event.data); } catch (_) { return; }
+      st.lastFrame = Date.now();
+      if (frame.type === "welcome") {
+        st.countUnread = st.everLive;
+        st.wsFails = 0;
+        st.downSince = 0;
+        st.everLive = true;
+        stopPolling();
+        for (const message of frame.messages || []) receive(message, true);
+        st.countUnread = true;
+        setStatus(frame.status);
+        for (const who of ["bot", "agent"]) setTyping(who, !!(frame.typing || {})[who]);
+      } else if (frame.type === "message") {
+        receive(frame.message, true);
+      } else if (frame.type === "status") {
+        setStatus(frame.status);
+      } else if (frame.type === "typing") {
+        setTyping(frame.who, !!frame.on);
+      }
+    };
+    ws.onclose = (event) => {
+      if (st.ws === ws) st.ws = null;
+      if ([4401, 4403, 4404].includes(event.code)) return forgetConversation();
+      if (event.code === 4400 || !st.id) return;
+      st.wsFails++;
+      st.downSince = st.downSince || Date.now();
+      scheduleReconnect();
+    };
+  }
+  function scheduleReconnect() {
+    clearTimeout(st.reconnect);
+    const delay = Math.min(5000, 300 * 2 ** Math.min(st.wsFails - 1, 5)) * (0.8 + Math.random() * 0.4);
+    st.reconnect = setTimeout(connect, delay);
+    const blocked = !st.everLive && st.wsFails >= 3;
+    if (blocked || (st.downSince && Date.now() - st.downSince > 15000)) startPolling();
+  }
+  function startPolling() {
+    if (st.poll || !st.id) return;
+    const poll = async () => {
+      if (!st.id) return stopPolling();
+      try {
+        const response = await api("GET", conversationPath("messages?after=" + st.streamSeq));
+        if (response.status === 403 || response.status === 404) return forgetConversation();
+        if (!response.ok) return;
+        for (const message of response.data.messages || []) receive(message, true);
+        setStatus(response.data.status);
+      } catch (_) { /* still offline */ }
+    };
+    st.poll = setInterval(poll, 4000);
+    poll();
+  }
+  function stopPolling() {
+    clearInterval(st.poll);
+    st.poll = 0;
+  }
+  setInterval(() => {
+    const ws = st.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - st.lastFrame > 60000) ws.close(); // half-open: onclose reconnects
+    else ws.send(JSON.stringify({ type: "ping" }));
+  }, 25000);
+  window.addEventListener("online", () => { st.wsFails = 0; connect(); });
+
+  // ---- Start --------------------------------------------------------------------------------
+  function start() {
+    document.body.append(host);
+    setStatus("bot");
+    for (const { id, text } of saved.outbox || []) {
+      const entry = { id, text };
+      st.outbox.set(id, entry);
+      showPending(entry);
+      if (st.id) deliver(entry);
+      else setPendingNote(entry, "Not sent.", true);
+    }
+    if (st.id) connect();
+    if (st.open || data.open === "true") setOpen(true);
+  }
+  window.supportbotWidget = {
+    open: () => setOpen(true),
+    close: () => setOpen(false),
+    reset: forgetConversation, // call on sign-out
+  };
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start);
+})();
