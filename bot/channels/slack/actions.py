@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from bot import accounts, handoff, store
 from bot.channels.slack.blocks import HELPFUL, NOT_LINKED, from_mrkdwn, parse_message_ref
@@ -17,9 +18,8 @@ from bot.pipeline import request_handoff
 from bot.runtime import Bot
 from escalation import HandoffConflict
 
-log = logging.getLogger(__name__)
-
 Tell = Callable[..., Awaitable[None]]
+Ack = Callable[[], Awaitable[Any]]
 
 NOT_YOURS = "Only the person who asked can use these buttons."
 THANKS = "Thanks for the feedback!"
@@ -28,7 +28,9 @@ ALREADY_QUEUED = "You're already in the queue; a person from the team will reply
 
 def _where(body: dict[str, Any]) -> tuple[str, str | None]:
     """(channel, thread_ts) of the message a button sits on."""
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
     message = body.get("message") or {}
     return channel or "", message.get("thread_ts")
 
@@ -40,7 +42,7 @@ class Interactions:
         self.bot = bot
         self.tell = tell
 
-    async def feedback(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         """Helpful / Not helpful on an answer: store.record_feedback."""
         await ack()
         conversation_id, seq = parse_message_ref(action["value"])
@@ -52,14 +54,17 @@ class Interactions:
                 if not self._is_customer(session, conversation_id, user):
                     return False
                 store.record_feedback(
-                    session, conversation_id=conversation_id, seq=seq, helpful=action["action_id"] == HELPFUL
+                    session,
+                    conversation_id=conversation_id,
+                    seq=seq,
+                    helpful=action["action_id"] == HELPFUL,
                 )
                 return True
 
         recorded = await asyncio.to_thread(record)
         await self.tell(channel, user, THANKS if recorded else NOT_YOURS, thread_ts=thread_ts)
 
-    async def talk_to_person(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def talk_to_person(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         """Talk to a person: pipeline.request_handoff (its notice reaches the thread by outbox)."""
         await ack()
         conversation_id, _ = parse_message_ref(action["value"])
@@ -77,7 +82,7 @@ class Interactions:
         if notice is None:
             await self.tell(channel, user, ALREADY_QUEUED, thread_ts=thread_ts)
 
-    async def claim(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def claim(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         """Claim in the CME channel: handoff.claim under the console's one-owner rule."""
         await ack()
         conversation_id = action["value"]
@@ -91,13 +96,18 @@ class Interactions:
         try:
             await handoff.claim(self.bot, conversation_id=conversation_id, user=cme)
         except (HandoffConflict, store.NotFound) as exc:
-            await self.tell(channel, slack_user, f"You can't claim this conversation: {exc}.", thread_ts=thread_ts)
+            await self.tell(
+                channel,
+                slack_user,
+                f"You can't claim this conversation: {exc}.",
+                thread_ts=thread_ts,
+            )
 
-    async def open_console(self, ack: Callable[[], Awaitable[Any]]) -> None:
+    async def open_console(self, ack: Ack) -> None:
         """A link button: Slack opens the URL; the click only needs an ack."""
         await ack()
 
-    async def note(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any]) -> None:
+    async def note(self, ack: Ack, body: dict[str, Any]) -> None:
         """The Note message shortcut in an escalation thread: an internal note, never sent."""
         await ack()
         message = body.get("message") or {}
@@ -111,17 +121,26 @@ class Interactions:
                 thread = session.get(SlackThread, address(channel, thread_ts))
                 if thread is None or thread.side != Side.CME:
                     return None, None
-                return thread.conversation_id, accounts.user_for_slack(session, slack_user_id=slack_user)
+                return thread.conversation_id, accounts.user_for_slack(
+                    session, slack_user_id=slack_user
+                )
 
         conversation_id, cme = await asyncio.to_thread(find)
         if conversation_id is None:
-            await self.tell(channel, slack_user, "Notes can only be added in an escalation's thread.", thread_ts=thread_ts)
+            await self.tell(
+                channel,
+                slack_user,
+                "Notes can only be added in an escalation's thread.",
+                thread_ts=thread_ts,
+            )
             return
         if cme is None:
             await self.tell(channel, slack_user, NOT_LINKED, thread_ts=thread_ts)
             return
         if text:
-            await handoff.agent_message(self.bot, conversation_id=conversation_id, user=cme, text=text, note=True)
+            await handoff.agent_message(
+                self.bot, conversation_id=conversation_id, user=cme, text=text, note=True
+            )
             await self.tell(channel, slack_user, "Saved as an internal note.", thread_ts=thread_ts)
 
     def _cme(self, slack_user: str) -> User | None:
@@ -129,6 +148,6 @@ class Interactions:
             return accounts.user_for_slack(session, slack_user_id=slack_user)
 
     @staticmethod
-    def _is_customer(session, conversation_id: str, slack_user: str) -> bool:
+    def _is_customer(session: Session, conversation_id: str, slack_user: str) -> bool:
         conversation = store.get_conversation(session, conversation_id=conversation_id)
         return conversation.channel == CHANNEL and conversation.customer_id == slack_user

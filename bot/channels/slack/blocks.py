@@ -114,8 +114,7 @@ def customer_message(
         buttons = [_button("Talk to a person", HANDOFF, ref)]
     if buttons:
         blocks.append({"type": "actions", "block_id": f"reply:{seq}", "elements": buttons})
-    fallback = f"{author}: {text}" if role == "agent" and author else text
-    return {"text": fallback, "blocks": blocks}
+    return {"text": _clip(body, 4000), "blocks": blocks}
 
 
 @dataclass(frozen=True)

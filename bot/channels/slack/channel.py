@@ -27,7 +27,7 @@ from bot.channels.slack.hooks import SlackHooks
 from bot.channels.slack.inbox import EventInbox, Work
 from bot.channels.slack.options import SlackOptions
 from bot.channels.slack.outbox import Outbox
-from bot.channels.slack.routing import HANDLED_EVENTS, ignore_reason
+from bot.channels.slack.routing import HANDLED_EVENTS, RouteKind, route
 from bot.runtime import Bot
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,17 @@ class SlackChannel:
         if settings.slack_mode == "http" and not settings.slack_signing_secret:
             raise SlackConfigError("SUPPORTBOT_SLACK_SIGNING_SECRET is required in http mode")
         if settings.slack_mode == "socket" and not settings.slack_app_token:
-            raise SlackConfigError("SUPPORTBOT_SLACK_APP_TOKEN (xapp-...) is required in socket mode")
+            raise SlackConfigError(
+                "SUPPORTBOT_SLACK_APP_TOKEN (xapp-...) is required in socket mode"
+            )
         if not settings.slack_cme_channel:
-            log.warning("SUPPORTBOT_SLACK_CME_CHANNEL is empty: escalations are not posted to Slack")
+            log.warning(
+                "SUPPORTBOT_SLACK_CME_CHANNEL is empty: escalations are not posted to Slack"
+            )
         self.bot = bot
-        self.client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+        self.client = AsyncWebClient(
+            token=settings.slack_bot_token, base_url=settings.slack_api_url
+        )
         self.outbox = Outbox(bot.db, self.client, options)
         self.inbox = EventInbox(bot, self.client, options)
         self.hooks = SlackHooks(settings, self.outbox)
@@ -112,12 +118,17 @@ class SlackChannel:
         """Runs after bolt verified the signature and before the ack: store the event durably.
 
         A redelivery (same event_id, or the same message under another event) is acked and
-        dropped; so are messages that no person wrote (edits, bots, the app itself).
+        dropped; so are messages that no person wrote (edits, bots, the app itself) and channel
+        messages that cannot concern the app.
         """
         if body.get("type") != "event_callback" or "event_id" not in body:
             return await next()
-        event = body.get("event") or {}
-        if ignore_reason(event, context.bot_user_id):
+        target = route(
+            body.get("event") or {},
+            bot_user_id=context.bot_user_id,
+            cme_channel=self.bot.settings.slack_cme_channel,
+        )
+        if target.kind == RouteKind.IGNORE:
             return BoltResponse(status=200, body="")
         if not await asyncio.to_thread(self.inbox.record, body, context.bot_user_id):
             log.debug("slack event %s is a redelivery; acked and dropped", body["event_id"])

@@ -68,7 +68,9 @@ class SlackHooks:
             conversation_id=conversation.id,
         )
 
-    def escalated(self, session: Session, conversation: Conversation, escalation: Escalation) -> None:
+    def escalated(
+        self, session: Session, conversation: Conversation, escalation: Escalation
+    ) -> None:
         """Queue the escalation post, with its summary and Claim button, in the CME channel."""
         cme_channel = self.settings.slack_cme_channel
         if not cme_channel:

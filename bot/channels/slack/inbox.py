@@ -17,15 +17,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot import accounts, handoff, store
 from bot.channels.slack.blocks import NOT_LINKED, from_mrkdwn, split_note
 from bot.channels.slack.hooks import CHANNEL
 from bot.channels.slack.models import EventStatus, Side, SlackEvent, SlackThread
 from bot.channels.slack.options import SlackOptions
+from bot.channels.slack.outbox import error_name, finish_before_cancel
 from bot.channels.slack.routing import Route, RouteKind, message_key, route, split_address
-from bot.models import Conversation, utcnow
+from bot.models import Conversation, User, utcnow
 from bot.pipeline import handle_customer_message
 from bot.runtime import Bot
 from escalation import HandoffConflict, Status
@@ -96,8 +97,11 @@ class EventInbox:
         """Background worker: finish pending events at start-up, then retry failed ones."""
         try:
             while True:
-                for work in await asyncio.to_thread(self._due):
-                    self.spawn(work)
+                try:
+                    for work in await asyncio.to_thread(self._due):
+                        self.spawn(work)
+                except SQLAlchemyError:  # the database is away: pending events wait for it
+                    log.exception("slack event scan failed; retrying")
                 await asyncio.sleep(self.options.event_rescan_s)
         finally:
             tasks = list(self._in_flight.values())
@@ -112,25 +116,35 @@ class EventInbox:
 
     async def _process(self, work: Work) -> None:
         target = route(
-            work.event, bot_user_id=work.bot_user_id, cme_channel=self.bot.settings.slack_cme_channel
+            work.event,
+            bot_user_id=work.bot_user_id,
+            cme_channel=self.bot.settings.slack_cme_channel,
         )
         # Messages of one thread are worked on in arrival order (asyncio.Lock is FIFO).
         key = target.address or work.event_id
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
+
+        async def release(claimed: bool) -> None:
+            if claimed:
+                await asyncio.to_thread(self._release, work.event_id, None)
+
         async with lock:
-            if not await asyncio.to_thread(self._claim, work.event_id):
+            claim = asyncio.to_thread(self._claim, work.event_id)
+            if not await finish_before_cancel(claim, on_cancel=release):
                 return
             try:
                 status, note = await self._handle(work, target)
             except asyncio.CancelledError:
-                await asyncio.to_thread(self._release, work.event_id, None)
+                await release(True)
                 raise
             except Exception as exc:  # any failure: keep the event pending and retry it later
                 error_id = uuid.uuid4().hex[:12]
                 log.error("slack event %s failed [%s]", work.event_id, error_id, exc_info=exc)
-                await asyncio.to_thread(self._release, work.event_id, f"{exc} (error id {error_id})")
+                await asyncio.to_thread(
+                    self._release, work.event_id, f"{exc} (error id {error_id})"
+                )
                 return
             await asyncio.to_thread(self._finish, work.event_id, status, note)
 
@@ -225,23 +239,28 @@ class EventInbox:
         return None, target.mentioned
 
     def _dm_finished(self, conversation: Conversation) -> bool:
-        """A DM starts a new conversation after resolve, or after the bot sat idle too long."""
+        """A DM starts a new conversation after resolve, or once the bot's turn sat idle past
+        IDLE_RESOLVE_AFTER_S (the idle sweep resolves those, but may not have run yet)."""
         if conversation.status == Status.RESOLVED:
             return True
         idle = self.bot.clock() - conversation.updated_at
-        return conversation.status == Status.BOT and idle > timedelta(
-            seconds=self.options.dm_idle_timeout_s
-        )
+        limit = timedelta(seconds=self.bot.settings.idle_resolve_after_s)
+        return conversation.status == Status.BOT and idle > limit
 
     async def _display_name(self, user_id: str) -> str | None:
         try:
             response = await self.client.users_info(user=user_id)
         except SlackApiError as exc:
-            log.warning("users.info for %s failed: %s", user_id, exc.response.get("error"))
+            log.warning("users.info for %s failed: %s", user_id, error_name(exc))
             return None
         user = response.get("user") or {}
         profile = user.get("profile") or {}
-        return profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name")
+        return (
+            profile.get("display_name")
+            or profile.get("real_name")
+            or user.get("real_name")
+            or user.get("name")
+        )
 
     # -- CMEs ------------------------------------------------------------------------------------
 
@@ -265,26 +284,35 @@ class EventInbox:
             )
         except HandoffConflict as exc:
             await self.tell(
-                channel, user.slack_user_id or "", f"Not sent to the customer: {exc}.", thread_ts=thread_ts
+                channel,
+                user.slack_user_id or "",
+                f"Not sent to the customer: {exc}.",
+                thread_ts=thread_ts,
             )
             return EventStatus.DONE, str(exc)
         return EventStatus.DONE, None
 
-    def _escalation_and_cme(self, thread_address: str, slack_user_id: str):
+    def _escalation_and_cme(
+        self, thread_address: str, slack_user_id: str
+    ) -> tuple[str | None, User | None]:
         with self.bot.db.read() as session:
             thread = session.get(SlackThread, thread_address)
             if thread is None or thread.side != Side.CME:
                 return None, None
-            return thread.conversation_id, accounts.user_for_slack(session, slack_user_id=slack_user_id)
+            return thread.conversation_id, accounts.user_for_slack(
+                session, slack_user_id=slack_user_id
+            )
 
-    async def tell(self, channel: str, user: str, text: str, *, thread_ts: str | None = None) -> None:
+    async def tell(
+        self, channel: str, user: str, text: str, *, thread_ts: str | None = None
+    ) -> None:
         """An ephemeral note to one Slack user; best effort, as Slack offers no durable kind."""
         try:
             await self.client.chat_postEphemeral(
                 channel=channel, user=user, text=text, thread_ts=thread_ts
             )
         except SlackApiError as exc:
-            log.warning("chat.postEphemeral to %s failed: %s", user, exc.response.get("error"))
+            log.warning("chat.postEphemeral to %s failed: %s", user, error_name(exc))
 
     # -- transactions ----------------------------------------------------------------------------
 
@@ -338,4 +366,3 @@ class EventInbox:
                 log.error("slack event %s gave up after %d attempts", event_id, row.attempts)
             else:
                 row.locked_until = utcnow() + timedelta(seconds=self.options.backoff(row.attempts))
-

@@ -29,15 +29,15 @@ class SlackOptions:
     # Pending events (failed turns, a crashed process's work) are retried this often.
     event_rescan_s: float = 5.0
     event_max_attempts: int = 5
-    # A DM conversation the bot still owns starts afresh after this much silence.
-    dm_idle_timeout_s: float = 24 * 3600
     # Parallel outbox threads (each thread is still delivered strictly in order).
     max_parallel_threads: int = 8
 
     def retry_sleep(self, retry_after: float | None) -> float:
         """Seconds to wait after a 429 that asked for `retry_after` seconds."""
         wanted = self.default_retry_after_s if retry_after is None else retry_after
-        return min(max(wanted * self.retry_after_scale, self.min_retry_sleep_s), self.max_retry_sleep_s)
+        return min(
+            max(wanted * self.retry_after_scale, self.min_retry_sleep_s), self.max_retry_sleep_s
+        )
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait before retry number `attempt` (1-based) after a transient failure."""

@@ -5,26 +5,28 @@ delivered by one worker strictly in id order per thread, through rate limits and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.channels.slack.models import OutboxStatus, Side, SlackOutbox, SlackThread
 from bot.channels.slack.options import SlackOptions
-from bot.channels.slack.routing import address
+from bot.channels.slack.routing import address, split_address
 from bot.db import Database
 from bot.models import utcnow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MESSAGE = "message"  # a bot, agent or system message into a customer's DM or thread
 ESCALATION = "escalation"  # the post in the CME channel
@@ -118,14 +120,23 @@ class Outbox:
         try:
             while True:
                 self._wake.clear()
-                for key in await asyncio.to_thread(self._pending_threads):
+                try:
+                    pending = await asyncio.to_thread(self._pending_threads)
+                except SQLAlchemyError:  # the database is away: keep polling, rows are safe
+                    log.exception("slack outbox scan failed; retrying")
+                    pending = []
+                for key in pending:
                     if key in active or len(active) >= self.options.max_parallel_threads:
                         continue
                     task = asyncio.create_task(self._drain(key), name=f"slack-outbox:{key}")
                     active[key] = task
                     task.add_done_callback(lambda t, key=key: finished(key, t))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.options.poll_interval_s)
+                # Not asyncio.wait_for: on 3.11 it swallows a cancel that races the wake-up.
+                waiting = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait({waiting}, timeout=self.options.poll_interval_s)
+                finally:
+                    waiting.cancel()
         finally:
             tasks = list(active.values())
             for task in tasks:
@@ -134,11 +145,20 @@ class Outbox:
 
     async def _drain(self, thread_key: str) -> None:
         """Deliver one thread's rows in id order until it is empty or its head is held."""
-        while (row := await asyncio.to_thread(self._claim_head, thread_key)) is not None:
+
+        async def release(row: Row | None) -> None:
+            if row is not None:
+                await asyncio.to_thread(self._release, row.id)
+
+        while True:
+            claim = asyncio.to_thread(self._claim_head, thread_key)
+            row = await finish_before_cancel(claim, on_cancel=release)
+            if row is None:
+                return
             try:
                 await self._deliver(row)
             except asyncio.CancelledError:
-                await asyncio.to_thread(self._release, row.id)
+                await release(row)
                 raise
 
     async def _deliver(self, row: Row) -> None:
@@ -146,33 +166,44 @@ class Outbox:
         attempt = 0
         while True:
             attempt += 1
-            sending = asyncio.ensure_future(self._send(row))
             try:
-                await asyncio.shield(sending)
+                await finish_before_cancel(self._send(row))
                 return
-            except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(sending, IN_FLIGHT_GRACE_S)
-                raise
             except SlackApiError as exc:
                 status = exc.response.status_code
-                error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+                error = error_name(exc)
                 if status == 429:
                     delay = self.options.retry_sleep(_retry_after(exc.response))
-                    log.info("slack rate limit on %s #%d; retrying in %.2fs", row.method, row.id, delay)
+                    log.info(
+                        "slack rate limit on %s #%d; retrying in %.2fs", row.method, row.id, delay
+                    )
                 elif status >= 500 or error in TRANSIENT_ERRORS:
                     delay = self.options.backoff(attempt)
-                    log.warning("slack %s #%d failed (%s); retrying in %.1fs", row.method, row.id, error or status, delay)
+                    log.warning(
+                        "slack %s #%d failed (%s); retrying in %.1fs",
+                        row.method,
+                        row.id,
+                        error,
+                        delay,
+                    )
                 else:
-                    await asyncio.to_thread(self._mark_failed, row.id, f"{error or status}")
-                    log.error("slack %s #%d rejected with %s; not retried", row.method, row.id, error or status)
+                    await asyncio.to_thread(self._mark_failed, row.id, error)
+                    log.error(
+                        "slack %s #%d rejected with %s; not retried", row.method, row.id, error
+                    )
                     return
             except NothingToUpdate as exc:
                 await asyncio.to_thread(self._mark_failed, row.id, str(exc))
                 return
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 delay = self.options.backoff(attempt)
-                log.warning("slack %s #%d unreachable (%s); retrying in %.1fs", row.method, row.id, exc, delay)
+                log.warning(
+                    "slack %s #%d unreachable (%s); retrying in %.1fs",
+                    row.method,
+                    row.id,
+                    exc,
+                    delay,
+                )
             await asyncio.to_thread(self._hold, row.id, delay)
             await asyncio.sleep(delay)
 
@@ -204,7 +235,9 @@ class Outbox:
         with self.db.write() as session:
             head = session.scalars(
                 select(SlackOutbox)
-                .where(SlackOutbox.thread_key == thread_key, SlackOutbox.status == OutboxStatus.PENDING)
+                .where(
+                    SlackOutbox.thread_key == thread_key, SlackOutbox.status == OutboxStatus.PENDING
+                )
                 .order_by(SlackOutbox.id)
                 .limit(1)
                 .with_for_update()
@@ -213,7 +246,14 @@ class Outbox:
                 return None
             head.locked_until = now + timedelta(seconds=self.options.lease_s)
             head.attempts += 1
-            return Row(head.id, head.thread_key, head.kind, head.method, dict(head.payload), head.conversation_id)
+            return Row(
+                head.id,
+                head.thread_key,
+                head.kind,
+                head.method,
+                dict(head.payload),
+                head.conversation_id,
+            )
 
     def _hold(self, row_id: int, delay: float) -> None:
         """Keep the lease while waiting out a rate limit or backoff."""
@@ -257,23 +297,49 @@ class Outbox:
                 row.status, row.error, row.locked_until = OutboxStatus.FAILED, error, None
 
     def _escalation_post_ts(self, conversation_id: str | None) -> str | None:
+        """The ts of the conversation's latest escalation post (its CME-side thread)."""
         with self.db.read() as session:
-            post = session.scalars(
-                select(SlackOutbox)
-                .where(
-                    SlackOutbox.conversation_id == conversation_id,
-                    SlackOutbox.kind == ESCALATION,
-                    SlackOutbox.status == OutboxStatus.SENT,
-                )
-                .order_by(SlackOutbox.id.desc())
+            thread = session.scalars(
+                select(SlackThread)
+                .where(SlackThread.conversation_id == conversation_id, SlackThread.side == Side.CME)
+                .order_by(SlackThread.created_at.desc())
                 .limit(1)
             ).first()
-            return post.ts if post is not None else None
+            return split_address(thread.address)[1] if thread is not None else None
+
+
+async def finish_before_cancel(
+    work: Awaitable[T], *, on_cancel: Callable[[T], Awaitable[None]] | None = None
+) -> T:
+    """Await `work`; if the caller is cancelled meanwhile, let `work` finish first (up to a
+    grace period) and hand its result to `on_cancel`, then let the cancellation through.
+
+    A shutdown then never leaves a row claimed by nobody or a Slack call half-recorded.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        done, _ = await asyncio.wait({task}, timeout=IN_FLIGHT_GRACE_S)
+        finished = task in done and not task.cancelled() and task.exception() is None
+        if finished and on_cancel is not None:
+            await on_cancel(task.result())
+        raise
 
 
 def _retry_after(response: AsyncSlackResponse) -> float | None:
-    value = (response.headers or {}).get("Retry-After") or (response.headers or {}).get("retry-after")
+    value = (response.headers or {}).get("Retry-After") or (response.headers or {}).get(
+        "retry-after"
+    )
     try:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def error_name(exc: SlackApiError) -> str:
+    """Slack's error code (`channel_not_found` ...), or the HTTP status when the body has none."""
+    data = exc.response.data
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    return f"HTTP {exc.response.status_code}"

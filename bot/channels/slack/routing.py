@@ -71,7 +71,11 @@ def strip_mentions(text: str, bot_user_id: str | None) -> str:
 
 
 def route(event: dict[str, Any], *, bot_user_id: str | None, cme_channel: str) -> Route:
-    """Where a message event goes: a customer DM, a customer thread, a CME reply, or nowhere."""
+    """Where a message event goes: a customer DM, a customer thread, a CME reply, or nowhere.
+
+    A THREAD route without a mention is a turn only if the thread already is a conversation;
+    the inbox checks that against the database.
+    """
     reason = ignore_reason(event, bot_user_id)
     if reason:
         return Route(RouteKind.IGNORE, reason=reason)
@@ -88,4 +92,7 @@ def route(event: dict[str, Any], *, bot_user_id: str | None, cme_channel: str) -
     mentioned = event.get("type") == "app_mention" or (
         bool(bot_user_id) and f"<@{bot_user_id}" in raw
     )
+    if not thread_ts and not mentioned:
+        # A new top-level message can only start a conversation by mentioning the app.
+        return Route(RouteKind.IGNORE, reason="channel message not addressed to the app")
     return Route(RouteKind.THREAD, address(channel, thread_ts or ts), user, text, mentioned)

@@ -16,7 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
@@ -118,11 +118,11 @@ def upgrade() -> None:
     sa.UniqueConstraint('conversation_id', 'reply_to', name='uq_messages_reply_to'),
     sa.UniqueConstraint('conversation_id', 'seq', name='uq_messages_seq')
     )
-    
+
 
 
 def downgrade() -> None:
-    
+
     op.drop_table('messages')
     op.drop_table('feedback')
     with op.batch_alter_table('escalations', schema=None) as batch_op:
@@ -136,4 +136,4 @@ def downgrade() -> None:
 
     op.drop_table('conversations')
     op.drop_table('users')
-    
+
