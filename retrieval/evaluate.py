@@ -80,6 +80,7 @@ def evaluate_retrieval(
             ranking=ranking,
         )
         report = kb.load()
+        kb.wait_for_probe()
         index_rate = report.embedded_passages / report.seconds if report.embedded_passages else None
         passages = [passage.embed_text for passage in kb._snapshot.passages] if kb._snapshot else []
         raw_rate = _encode_rate(embedder, passages) if report.embedded_passages else None

@@ -25,6 +25,7 @@ import numpy as np
 from retrieval.articles import Article, KBProblem
 from retrieval.chunking import Passage, chunk_article
 from retrieval.embedding import Embedder
+from retrieval.probe import ArticleProbe, training_texts
 from retrieval.ranking import lexical_tokens
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class VectorCache:
         self.max_tokens = embedder.max_tokens
         self.vectors: dict[str, np.ndarray] = {}
         self.chunks: dict[str, list[Passage]] = {}
+        self.probe_texts: dict[str, list[str]] = {}
         self._loaded = False
         self._dirty = False  # in memory differs from disk
 
@@ -94,6 +96,7 @@ class VectorCache:
             key: [Passage(**record) for record in records]
             for key, records in meta["chunks"].items()
         }
+        self.probe_texts = meta.get("probe_texts", {})
 
     def passages_for(self, article: Article, embedder: Embedder) -> list[Passage]:
         """The article's passages, from the cache when the file is unchanged."""
@@ -103,18 +106,37 @@ class VectorCache:
             self._dirty = True
         return self.chunks[key]
 
+    def probe_texts_for(self, article: Article) -> list[str]:
+        """The article's extra probe training texts, from the cache when the file is unchanged."""
+        key = f"{article.id}:{article.content_hash}"
+        if key not in self.probe_texts:
+            self.probe_texts[key] = training_texts(article)
+            self._dirty = True
+        return self.probe_texts[key]
+
     def add_vectors(self, vectors: dict[str, np.ndarray]) -> None:
         """Remember newly embedded passages (written by the next `save`)."""
         self.vectors.update(vectors)
         self._dirty = self._dirty or bool(vectors)
 
-    def save(self, articles: Sequence[Article], passages: Sequence[Passage]) -> None:
+    @property
+    def probe_path(self) -> Path:
+        """Where the fitted article probe is cached."""
+        return self.folder / "probe.npz"
+
+    def save(
+        self,
+        articles: Sequence[Article],
+        passages: Sequence[Passage],
+        extra_hashes: Sequence[str] = (),
+    ) -> None:
         """Keep only what the current articles use, written atomically; a no-op when unchanged."""
         keys = {f"{article.id}:{article.content_hash}" for article in articles}
-        hashes = sorted({passage.hash for passage in passages})
+        hashes = sorted({passage.hash for passage in passages} | set(extra_hashes))
         if not self._dirty and len(self.chunks) == len(keys) and len(self.vectors) == len(hashes):
             return
         self.chunks = {key: value for key, value in self.chunks.items() if key in keys}
+        self.probe_texts = {key: value for key, value in self.probe_texts.items() if key in keys}
         self.vectors = {digest: self.vectors[digest] for digest in hashes}
         self._dirty = False
         matrix = (
@@ -131,6 +153,7 @@ class VectorCache:
             "chunks": {
                 key: [asdict(passage) for passage in value] for key, value in self.chunks.items()
             },
+            "probe_texts": self.probe_texts,
         }
         _atomic_write(self._vectors_path, lambda handle: np.save(handle, matrix))
         _atomic_write(self._meta_path, lambda handle: json.dump(meta, handle), mode="w")
@@ -148,6 +171,7 @@ class Snapshot:
     index: faiss.IndexFlatIP
     lexical: bm25s.BM25 | None
     problems: list[KBProblem]
+    probe: ArticleProbe | None = None  # trained after the snapshot is first served
 
     @classmethod
     def empty(cls, dim: int, problems: list[KBProblem] | None = None) -> Snapshot:
@@ -173,6 +197,12 @@ class Snapshot:
         if not known:
             return scores
         return np.asarray(self.lexical.get_scores(known), dtype=np.float32)
+
+    def probe_scores(self, vector: np.ndarray) -> np.ndarray | None:
+        """The probe's probability of every article, or None before it is trained."""
+        if self.probe is None or self.probe.article_ids != tuple(self.article_ids):
+            return None
+        return self.probe.probabilities(vector)
 
 
 def article_document(article: Article) -> str:

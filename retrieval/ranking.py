@@ -81,6 +81,7 @@ class RankingConfig:
     """The few knobs of article ranking (defaults are what the dev sets favoured)."""
 
     lexical_weight: float = 0.1  # weight of BM25 (scaled to the best article = 1) next to cosine
+    probe_weight: float = 0.1  # weight of the KB-trained probe's article probability
     passages_considered: int = 512  # nearest passages the article scores are built from
 
 
@@ -100,13 +101,16 @@ def article_scores(
     lexical: np.ndarray,
     n_articles: int,
     config: RankingConfig,
+    probe: np.ndarray | None = None,
 ) -> list[ArticleScore]:
     """Score articles from their passages and rank them.
 
     An article's dense score is the mean of two views, each the max over its passages: how well
     the query matches what the article is *about* (title and questions) and how well it matches
     what the article *says* (its best section). BM25 over the whole article is added with a small
-    weight, for the exact terms (product names, error codes) a small model blurs.
+    weight, for the exact terms (product names, error codes) a small model blurs, and so is the
+    probability from the probe trained on the KB's own sentences (`retrieval.probe`), which tells
+    apart articles on neighbouring topics.
     """
     head = np.full(n_articles, np.nan, dtype=np.float64)
     body = np.full(n_articles, np.nan, dtype=np.float64)
@@ -134,6 +138,8 @@ def article_scores(
     peak = float(lexical.max()) if lexical.size else 0.0
     lexical_part = lexical / peak if peak > 0 else np.zeros(n_articles)
     fused = dense + config.lexical_weight * lexical_part
+    if probe is not None:
+        fused = fused + config.probe_weight * probe
     order = np.argsort(-fused, kind="stable")
     return [
         ArticleScore(
@@ -147,21 +153,22 @@ def article_scores(
     ]
 
 
-# Confidence = logistic(SLOPE * (dense score of the top article - CENTER) + MARGIN_WEIGHT * its
-# lead over the second article): a logistic regression of "the top article is the right one" fitted
-# on the clinc30 dev queries (coefficients 19.6, 6.9, intercept -9.87), rounded. It reads as a
-# probability, so 0.5 means "more likely right than wrong".
-CONFIDENCE_CENTER = 0.5
+# Confidence = logistic(SLOPE * (fused score of the top article - CENTER) + MARGIN_WEIGHT * its
+# lead over the second): a logistic regression of "the top article is the right one" on the clinc30
+# dev queries (19.3, 2.3, intercept -11.5), rounded, with CENTER moved from 0.596 to 0.59 so that
+# the default threshold 0.5 answers 80% of the answerable dev queries (precision 0.91). Until the
+# probe is trained the fused score lacks its term, so the gate is briefly stricter, never looser.
+CONFIDENCE_CENTER = 0.59
 CONFIDENCE_SLOPE = 20.0
-CONFIDENCE_MARGIN_WEIGHT = 7.0
+CONFIDENCE_MARGIN_WEIGHT = 2.0
 
 
 def confidence(ranked: Sequence[ArticleScore]) -> float:
     """How sure the top article answers the query, in [0, 1]."""
     if not ranked:
         return 0.0
-    top = ranked[0].dense
-    second = ranked[1].dense if len(ranked) > 1 else top - 0.2
+    top = ranked[0].score
+    second = ranked[1].score if len(ranked) > 1 else top - 0.2
     margin = max(top - second, 0.0)
     z = CONFIDENCE_SLOPE * (top - CONFIDENCE_CENTER) + CONFIDENCE_MARGIN_WEIGHT * margin
     return 1.0 / (1.0 + math.exp(-z))

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -22,17 +20,9 @@ from app import create_app
 from bot import accounts, console
 from bot.settings import Settings
 from retrieval.embedding import Embedder, FakeEmbedder
+from tests.browser import open_browser
 from tests.utils import MINI_KB, make_settings, write_kb
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "correct horse battery staple"
 
 
@@ -142,31 +132,11 @@ def live_server(tmp_path: Path, extra_kb: dict[str, str]) -> Iterator[LiveServer
 # ---------------------------------------------------------------------------------- browser
 
 
-def _ensure_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if shutil.which("apt-get") is None:
-        pytest.skip(f"{CHROMIUM} is missing and apt-get is unavailable")
-    subprocess.run(["apt-get", "update"], check=True, capture_output=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "chromium", "chromium-driver"], check=True, capture_output=True
-    )
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
-    """Debian's headless Chromium driven by Playwright, shared by the session."""
-    _ensure_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    """Debian's headless Chromium, shared by the console tests (see tests/browser.py)."""
+    with open_browser() as chromium:
+        yield chromium
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write_article
 
 from retrieval import KBProblem, lint_kb
 from retrieval.articles import load_articles, parse_article
+from tests.retrieval.kb import write_article
 
 
 def test_front_matter_fields_are_parsed(tmp_path: Path) -> None:

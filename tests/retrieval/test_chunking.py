@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import write_article
-
 from retrieval.articles import parse_article
 from retrieval.chunking import SPECIAL_TOKENS, chunk_article, slugify
 from retrieval.embedding import FakeEmbedder
+from tests.retrieval.kb import write_article
 
 ARTICLE = """---
 title: Billing help

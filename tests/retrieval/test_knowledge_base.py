@@ -8,10 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import SHIPPING, make_kb, write_article
 
 from retrieval import DEFAULT_ANSWER_THRESHOLD, FakeEmbedder, KnowledgeBase
 from retrieval.ranking import fold_follow_up
+from tests.retrieval.kb import SHIPPING, make_kb, write_article
 
 
 def test_load_serves_articles_and_reports_them_added(tmp_path: Path, small_kb_dir: Path) -> None:
@@ -48,8 +48,9 @@ def test_changed_article_re_embeds_only_its_new_passages(
     )
     report = kb.reload()
     assert report.changed == ["shipping"] and report.added == [] and report.removed == []
-    assert report.embedded_passages == 1
-    assert sum(embedder.calls) == 1
+    # The new section's passage, plus its heading and sentence for the article probe.
+    assert report.embedded_passages == 3
+    assert sum(embedder.calls) == 3
     # A fresh process sees the same cache: nothing more to embed.
     assert make_kb(tmp_path, FakeEmbedder()).load().embedded_passages == 0
 
@@ -109,12 +110,14 @@ def test_gate_answers_at_the_threshold_and_not_just_below_it(
 ) -> None:
     probe = make_kb(tmp_path, answer_threshold=0.0)
     probe.load()
+    probe.wait_for_probe(30)
     score = probe.search("postage for a parcel abroad").confidence
     assert 0.0 < score < 1.0
     at = make_kb(tmp_path, answer_threshold=score)
     above = make_kb(tmp_path, answer_threshold=min(score + 1e-6, 1.0))
-    at.load()
-    above.load()
+    for kb in (at, above):
+        kb.load()
+        kb.wait_for_probe(30)
     assert at.search("postage for a parcel abroad").answerable
     gated = above.search("postage for a parcel abroad")
     assert not gated.answerable and gated.hits  # hits are kept for the console, not presented

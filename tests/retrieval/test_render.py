@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write_article
 
 from retrieval import render_article_html
 from retrieval.articles import parse_article
+from tests.retrieval.kb import write_article
 
 
 def _render(tmp_path: Path, body: str) -> str:

@@ -9,10 +9,7 @@ origin that is NOT allowed. Chromium is Debian's, never one Playwright downloads
 from __future__ import annotations
 
 import html
-import os
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -32,17 +29,9 @@ from bot import accounts
 from bot.channels.web_feed import Feeds
 from bot.runtime import Bot
 from retrieval.embedding import Embedder, FakeEmbedder
+from tests.browser import open_browser
 from tests.utils import MINI_KB, copy_repo_kb, make_settings, write_kb
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 IDENTITY_SECRET = "test-identity-secret"
 NO_LIMITS = {"rate_limit_conversations_per_hour": 10_000, "rate_limit_messages_per_minute": 10_000}
 
@@ -283,32 +272,11 @@ def real_site(
 # ---- Browser --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's Chromium, installed with apt when missing (never a Playwright download)."""
-    if not CHROMIUM.exists():
-        if shutil.which("apt-get") is None:
-            pytest.fail(f"{CHROMIUM} is missing and apt-get is unavailable: install chromium")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"], check=True, env=env
-        )
-    return str(CHROMIUM)
-
-
 @pytest.fixture(scope="package")
-def browser(chromium: str):
-    """One Chromium for the widget tests. Package scope: the sync API leaves asyncio believing
-    a loop runs in this thread, so it must be gone before async tests elsewhere run."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
+def browser():
+    """One Chromium for the widget tests (package scope: see tests/browser.py)."""
+    with open_browser() as chromium:
+        yield chromium
 
 
 @pytest.fixture
