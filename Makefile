@@ -36,6 +36,7 @@ test: $(STAMP) chromium
 
 screenshots: $(STAMP) chromium
 	$(BIN)/python -m pytest tests/web/test_screenshots.py --screenshots
+	SUPPORTBOT_CONSOLE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/console -k screenshots
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
