@@ -1,0 +1,24 @@
+"""Sentiment and frustration scoring for customer turns: pure functions over dataclasses."""
+
+from sentiment.model import Scores, SentimentError, Signal, Turn
+from sentiment.scorer import DEFAULT_WEIGHTS, ScoringConfig, TurnScorer
+from sentiment.text import (
+    classify_sentiment,
+    detect_human_request,
+    detect_small_talk,
+    looks_like_bot_failure,
+)
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "Scores",
+    "ScoringConfig",
+    "SentimentError",
+    "Signal",
+    "Turn",
+    "TurnScorer",
+    "classify_sentiment",
+    "detect_human_request",
+    "detect_small_talk",
+    "looks_like_bot_failure",
+]
