@@ -10,10 +10,11 @@ import asyncio
 import logging
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from bot import replies, store
 from bot.events import QUEUE_TOPIC, agent_topic, conversation_topic
@@ -59,6 +60,7 @@ class _Accepted:
     vip: bool
     history: list[Turn]
     unanswered_before: int
+    answered: list[tuple[np.ndarray, str]] = field(default_factory=list)
     done: TurnResult | None = None
     is_new: bool = False
 
@@ -96,7 +98,7 @@ async def handle_customer_message(
         log.exception("turn failed for conversation %s [%s]", conversation_id, error.error_id)
         raise error from exc
 
-    decision = _decide(bot, accepted, scores, search)
+    decision = _decide(bot, accepted, scores, vector, search)
     result, escalated = await asyncio.to_thread(
         _commit_reply, bot, accepted, scores, vector, search, decision
     )
@@ -155,7 +157,7 @@ def _accept(
                 # Contact details left while waiting for a human (e.g. after the away message).
                 conversation.customer_email = email.group(0)
         is_new = message.scores is None and message.seq == conversation.last_seq
-        history, unanswered = _history(
+        history, unanswered, answered = _history(
             session, conversation.id, conversation.bot_since_seq, message.seq
         )
         return _Accepted(
@@ -165,37 +167,45 @@ def _accept(
             vip=conversation.vip,
             history=history,
             unanswered_before=unanswered,
+            answered=answered,
         )
 
 
 def _history(
-    session, conversation_id: str, since_seq: int, before_seq: int
-) -> tuple[list[Turn], int]:
-    """Earlier turns since the bot last took over, as the scorer sees them."""
+    session: Session, conversation_id: str, since_seq: int, before_seq: int
+) -> tuple[list[Turn], int, list[tuple[np.ndarray, str]]]:
+    """Earlier turns since the bot last took over, as the scorer sees them, the count of
+    consecutive unanswered turns, and (vector, article) of the questions it answered."""
     marks = store.helpful_marks(session, conversation_id=conversation_id)
     turns: list[Turn] = []
     unanswered = 0
+    answered: list[tuple[np.ndarray, str]] = []
     for message in store.list_messages(session, conversation_id=conversation_id, after=since_seq):
         if message.seq >= before_seq:
             break
         declined = False
+        vector = store.decode_embedding(message.embedding)
+        action = (message.decision or {}).get("action")
         if message.role == Role.BOT:
-            action = (message.decision or {}).get("action")
             declined = action == Action.CLARIFY
             if action in (Action.ANSWER, Action.CLARIFY):
                 unanswered = unanswered + 1 if declined else 0
+        elif (
+            action == Action.ANSWER and vector is not None and (message.retrieval or {}).get("hits")
+        ):
+            answered.append((vector, message.retrieval["hits"][0]["article_id"]))
         turns.append(
             Turn(
                 role=str(message.role),
                 text=message.text,
                 at=message.created_at,
-                vector=store.decode_embedding(message.embedding),
+                vector=vector,
                 declined=declined,
                 unhelpful=marks.get(message.seq) is False,
                 scores=Scores.from_dict(message.scores) if message.scores else None,
             )
         )
-    return turns, unanswered
+    return turns, unanswered, answered
 
 
 def _understand(
@@ -211,12 +221,20 @@ def _understand(
     return scores, search
 
 
-def _decide(bot: Bot, accepted: _Accepted, scores: Scores, search: SearchResult | None) -> Decision:
+def _decide(
+    bot: Bot, accepted: _Accepted, scores: Scores, vector: np.ndarray, search: SearchResult | None
+) -> Decision:
     top = search.hits[0] if search and search.hits else None
+    same_article = [
+        float(np.dot(vector, earlier))
+        for earlier, article_id in accepted.answered
+        if top is not None and article_id == top.article_id
+    ]
     evidence = TurnEvidence(
         frustration=scores.frustration,
         human_request=scores.human_request,
         repeated=scores.repeated_of is not None,
+        same_article_similarity=max(same_article, default=0.0),
         small_talk=scores.small_talk,
         answerable=bool(search and search.answerable and top),
         top_article=top.article_id if top else None,

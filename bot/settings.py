@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     embed_max_batch: int = Field(64, ge=1, description="Largest embedding batch")
     # Escalation and the human queue
     frustration_threshold: float = Field(
-        0.7, ge=0, le=1, description="Escalate when a turn's frustration reaches this"
+        0.5, ge=0, le=1, description="Escalate when a turn's frustration reaches this"
     )
     max_unanswered: int = Field(
         2, ge=1, description="Escalate after this many consecutive turns without an answer"

@@ -41,9 +41,12 @@ class Decision:
 class PolicyConfig:
     """Thresholds; the defaults are calibrated with `supportbot eval escalation`."""
 
-    frustration_threshold: float = 0.7
+    frustration_threshold: float = 0.5
     max_unanswered: int = 2
     escalate_on_repeat: bool = True
+    # A paraphrase of a question already answered from the same article means the answer did
+    # not help. MiniLM puts paraphrases at 0.58-0.65 cosine and real follow-ups at 0.30-0.45.
+    repeat_same_article_similarity: float = 0.55
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class TurnEvidence:
     frustration: float
     human_request: bool = False
     repeated: bool = False
+    # Highest cosine similarity to an earlier question answered from this turn's top article.
+    same_article_similarity: float = 0.0
     small_talk: str | None = None
     answerable: bool = False
     top_article: str | None = None
@@ -76,7 +81,11 @@ def decide(evidence: TurnEvidence, config: PolicyConfig | None = None) -> Decisi
                 f"frustration {evidence.frustration:.2f} >= {config.frustration_threshold:.2f}",
             )
         )
-    if config.escalate_on_repeat and evidence.repeated and not evidence.small_talk:
+    asked_again = evidence.repeated or (
+        evidence.answerable
+        and evidence.same_article_similarity >= config.repeat_same_article_similarity
+    )
+    if config.escalate_on_repeat and asked_again and not evidence.small_talk:
         reasons.append(Reason("repeated_question", "the customer asked the same thing again"))
     if evidence.answerable and evidence.top_article_escalates:
         reasons.append(

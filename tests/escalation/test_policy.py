@@ -27,9 +27,18 @@ CALM = {"frustration": 0.1, "answerable": True, "top_article": "billing/invoices
             "small_talk",
         ),
         ({**CALM, "small_talk": "greeting", "repeated": True}, Action.SMALL_TALK, "small_talk"),
+        ({**CALM, "same_article_similarity": 0.6}, Action.ESCALATE, "repeated_question"),
+        ({**CALM, "same_article_similarity": 0.4}, Action.ANSWER, "answer"),
+        (
+            {**CALM, "answerable": False, "same_article_similarity": 0.9},
+            Action.CLARIFY,
+            "below_threshold",
+        ),
     ],
 )
 def test_decision_table(evidence, action, reason):
-    decision = decide(TurnEvidence(**evidence), PolicyConfig(max_unanswered=2))
+    decision = decide(
+        TurnEvidence(**evidence), PolicyConfig(max_unanswered=2, frustration_threshold=0.7)
+    )
     assert decision.action == action
     assert reason in [r.code for r in decision.reasons]
