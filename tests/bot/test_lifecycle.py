@@ -1,0 +1,133 @@
+"""Conversation lifecycle through the API: away notice, resolve, reopen, withdraw, hand back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.lifecycle import resolve_idle
+from bot.models import utcnow
+from retrieval.embedding import FakeEmbedder
+from tests.utils import make_client, make_cmes, make_settings, say, start_conversation
+
+
+@pytest.fixture
+def client(tmp_path, database_url):
+    with make_client(make_settings(tmp_path, database_url), FakeEmbedder()) as client:
+        yield client
+
+
+def cme_headers(client, count=1):
+    bot = client.app.state.bot
+    with bot.db.write() as session:
+        return [{"Authorization": f"Bearer {token}"} for _, token in make_cmes(session, count)]
+
+
+def messages(client, conversation_id, headers):
+    url = f"/api/conversations/{conversation_id}/messages"
+    return client.get(url, headers=headers).json()
+
+
+def test_outside_office_hours_the_notice_says_when_a_person_will_reply(tmp_path, database_url):
+    # Always closed: a one-minute window at 03:00 on Sundays, in a far-away zone.
+    settings = make_settings(
+        tmp_path, database_url, office_hours="sun 03:00-03:01", office_timezone="Pacific/Kiritimati"
+    )
+    with make_client(settings, FakeEmbedder()) as client:
+        conversation_id, headers = start_conversation(client)
+        reply = client.post(f"/api/conversations/{conversation_id}/handoff", headers=headers).json()
+        assert reply["status"] == "waiting"
+        assert "offline right now" in reply["reply"]["text"]
+        assert "Sunday at 03:00" in reply["reply"]["text"]
+        say(client, conversation_id, headers, "you can reach me at sam@example.com")
+        context = client.get(
+            f"/api/cme/conversations/{conversation_id}", headers=cme_headers(client)[0]
+        ).json()
+        assert context["conversation"]["customer"]["email"] == "sam@example.com"
+
+
+def test_goodbye_resolves_and_writing_again_reopens(client):
+    conversation_id, headers = start_conversation(client)
+    assert say(client, conversation_id, headers, "goodbye").json()["status"] == "resolved"
+    again = say(client, conversation_id, headers, "Where are my invoices?").json()
+    assert again["status"] == "bot"
+    assert again["reply"]["citations"][0]["article_id"] == "billing/invoices"
+
+
+def test_idle_bot_conversations_are_resolved_and_fresh_ones_are_not(client):
+    bot = client.app.state.bot
+    stale_id, stale_headers = start_conversation(client)
+    say(client, stale_id, stale_headers, "Where are my invoices?")
+    fresh_id, fresh_headers = start_conversation(client)
+    say(client, fresh_id, fresh_headers, "Where are my invoices?")
+    later = utcnow() + timedelta(seconds=bot.settings.idle_resolve_after_s + 1)
+    bot.clock = lambda: later
+    say(client, fresh_id, fresh_headers, "and how do I export my data?")
+    assert resolve_idle(bot) == [stale_id]
+    assert messages(client, stale_id, stale_headers)["status"] == "resolved"
+    assert messages(client, fresh_id, fresh_headers)["status"] == "bot"
+
+
+def test_customer_can_withdraw_while_waiting_but_not_once_claimed(client):
+    first, headers = start_conversation(client)
+    client.post(f"/api/conversations/{first}/handoff", headers=headers)
+    withdrawn = client.delete(f"/api/conversations/{first}/handoff", headers=headers)
+    assert withdrawn.json()["status"] == "bot"
+    second, second_headers = start_conversation(client)
+    client.post(f"/api/conversations/{second}/handoff", headers=second_headers)
+    client.post(f"/api/cme/conversations/{second}/claim", headers=cme_headers(client)[0])
+    refused = client.delete(f"/api/conversations/{second}/handoff", headers=second_headers)
+    assert refused.status_code == 409
+
+
+def test_hand_back_resets_the_bot_so_stale_signals_do_not_re_escalate(client):
+    conversation_id, headers = start_conversation(client)
+    # Two turns the bot cannot answer: the second escalates on "unanswered".
+    say(client, conversation_id, headers, "Can you book me a flight to Lisbon?")
+    assert say(client, conversation_id, headers, "Do you sell coffee machines?").json()[
+        "status"
+    ] == ("waiting")
+    cme = cme_headers(client)[0]
+    client.post(f"/api/cme/conversations/{conversation_id}/claim", headers=cme)
+    client.post(
+        f"/api/cme/conversations/{conversation_id}/messages", json={"text": "Hi!"}, headers=cme
+    )
+    back = client.post(f"/api/cme/conversations/{conversation_id}/hand-back", headers=cme).json()
+    assert back["status"] == "bot"
+    # One more unanswerable turn: without the reset it would be the third in a row.
+    turn = say(client, conversation_id, headers, "What's the weather in Lisbon?").json()
+    assert turn["status"] == "bot"
+    assert turn["reply"]["role"] == "bot"
+
+
+def test_only_the_owner_may_reply_and_a_released_chat_can_be_claimed_again(client):
+    conversation_id, headers = start_conversation(client)
+    client.post(f"/api/conversations/{conversation_id}/handoff", headers=headers)
+    alice, bob = cme_headers(client, 2)
+    url = f"/api/cme/conversations/{conversation_id}"
+    assert client.post(f"{url}/claim", headers=alice).status_code == 200
+    assert client.post(f"{url}/messages", json={"text": "hi"}, headers=bob).status_code == 409
+    assert client.post(f"{url}/release", headers=alice).json()["status"] == "waiting"
+    assert (
+        client.post(f"{url}/messages", json={"text": "still me"}, headers=alice).status_code == 409
+    )
+    assert client.post(f"{url}/claim", headers=bob).status_code == 200
+    assert client.post(f"{url}/messages", json={"text": "Bob here"}, headers=bob).status_code == 200
+    roles = [m["role"] for m in messages(client, conversation_id, headers)["messages"]]
+    assert roles[-1] == "agent"
+
+
+def test_vip_from_verified_identity_escalates_an_unanswered_question(tmp_path, database_url):
+    from bot import store
+    from bot.store import CustomerIdentity
+
+    with make_client(make_settings(tmp_path, database_url), FakeEmbedder()) as client:
+        bot = client.app.state.bot
+        with bot.db.write() as session:
+            conversation, token = store.create_conversation(
+                session, customer=CustomerIdentity(id="c1", verified=True, vip=True)
+            )
+        headers = {"Authorization": f"Bearer {token}"}
+        turn = say(client, conversation.id, headers, "Can you book me a flight to Lisbon?").json()
+    assert turn["status"] == "waiting"
