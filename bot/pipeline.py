@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot import replies, store
 from bot.events import QUEUE_TOPIC, agent_topic, conversation_topic
-from bot.models import Message, Role
+from bot.models import Conversation, Message, Role
 from bot.runtime import Bot
 from escalation import (
     Action,
@@ -139,7 +139,14 @@ def _accept(
             )
             if finished:
                 done = TurnResult(message, reply, Status(conversation.status))
-                return _Accepted(message, Status(conversation.status), False, [], 0, done)
+                return _Accepted(
+                    message=message,
+                    status=Status(conversation.status),
+                    vip=False,
+                    history=[],
+                    unanswered_before=0,
+                    done=done,
+                )
         else:
             if conversation.status == Status.RESOLVED:
                 store.change_status(
@@ -277,18 +284,7 @@ def _commit_reply(
         escalated = decision.action == Action.ESCALATE
         reply_fields: dict = {"decision": decision.to_dict(), "retrieval": retrieval}
         if escalated:
-            store.change_status(
-                session, conversation=conversation, action=Transition.ESCALATE, now=now
-            )
-            escalation = store.open_escalation(
-                session,
-                conversation_id=conversation_id,
-                reasons=[reason.to_dict() for reason in decision.reasons],
-                trigger_seq=seq,
-                now=now,
-            )
-            bot.status_changed(session, conversation, Transition.ESCALATE.value)
-            bot.escalated(session, conversation, escalation)
+            _escalate(bot, session, conversation, decision, trigger_seq=seq, now=now)
             text = bot.handoff_notice(now)
         elif decision.action == Action.ANSWER:
             text = replies.answer_text(search)
@@ -318,6 +314,28 @@ def _commit_reply(
             )
             bot.status_changed(session, conversation, Transition.RESOLVE.value)
         return TurnResult(message, reply, Status(conversation.status)), escalated
+
+
+def _escalate(
+    bot: Bot,
+    session: Session,
+    conversation: Conversation,
+    decision: Decision,
+    *,
+    trigger_seq: int | None,
+    now: datetime,
+) -> None:
+    """Move a locked conversation into the human queue and record why."""
+    store.change_status(session, conversation=conversation, action=Transition.ESCALATE, now=now)
+    escalation = store.open_escalation(
+        session,
+        conversation_id=conversation.id,
+        reasons=[reason.to_dict() for reason in decision.reasons],
+        trigger_seq=trigger_seq or None,
+        now=now,
+    )
+    bot.status_changed(session, conversation, Transition.ESCALATE.value)
+    bot.escalated(session, conversation, escalation)
 
 
 def message_event(message: Message) -> dict:
@@ -360,18 +378,9 @@ async def request_handoff(
             if not bot_may_answer(conversation.status):
                 return None, Status(conversation.status)
             decision = Decision(Action.ESCALATE, (Reason("human_request", reason),))
-            store.change_status(
-                session, conversation=conversation, action=Transition.ESCALATE, now=now
+            _escalate(
+                bot, session, conversation, decision, trigger_seq=conversation.last_seq, now=now
             )
-            escalation = store.open_escalation(
-                session,
-                conversation_id=conversation_id,
-                reasons=[r.to_dict() for r in decision.reasons],
-                trigger_seq=conversation.last_seq or None,
-                now=now,
-            )
-            bot.status_changed(session, conversation, Transition.ESCALATE.value)
-            bot.escalated(session, conversation, escalation)
             notice = store.add_message(
                 session,
                 conversation_id=conversation_id,
