@@ -21,6 +21,7 @@ from sentiment import looks_like_bot_failure
 
 REPLAY_START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 TURN_GAP = timedelta(seconds=30)
+PROBE_WAIT_S = 600
 
 
 class DialogueError(ValueError):
@@ -167,6 +168,8 @@ def evaluate_escalation(
         clock = [REPLAY_START]
         bot.clock = lambda: clock[0]
         bot.start_sync()
+        # The article probe trains in the background; replay against the finished ranking.
+        bot.kb.wait_for_probe(PROBE_WAIT_S)
         tally = _Tally()
 
         async def run() -> None:

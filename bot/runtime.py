@@ -24,6 +24,8 @@ from sentiment import Turn, TurnScorer
 
 log = logging.getLogger(__name__)
 
+PROBE_WARM_WAIT_S = 30
+
 
 @dataclass
 class Bot:
@@ -80,6 +82,10 @@ class Bot:
         self.scorer.score(Turn(role="customer", text="warm-up", vector=vector), [])
         self.model_ready = True
         report = self.kb.load()
+        # The article probe trains in the background; small KBs finish in seconds, so wait for
+        # it and answer with the full ranking from the first turn. A large first build serves
+        # with the plain ranking meanwhile.
+        self.kb.wait_for_probe(PROBE_WARM_WAIT_S)
         for problem in report.problems:
             log.warning("KB problem: %s", problem)
         log.info(

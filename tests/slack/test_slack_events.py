@@ -40,13 +40,16 @@ def conversations(bot) -> list[Conversation]:
     "sign_args",
     [
         pytest.param({"secret": "not-the-secret"}, id="wrong-secret"),
-        pytest.param({"timestamp": int(time.time()) - 6 * 60}, id="older-than-5-minutes"),
-        pytest.param({"timestamp": int(time.time()) + 6 * 60}, id="from-the-future"),
+        # Offsets, not times: parameters are built at collection, minutes before the test runs.
+        pytest.param({"age_s": 6 * 60}, id="older-than-5-minutes"),
+        pytest.param({"age_s": -6 * 60}, id="from-the-future"),
     ],
 )
 async def test_badly_signed_event_gets_401_and_is_not_stored(
     tmp_path, fake_slack, fake_embedder, sign_args
 ):
+    if "age_s" in sign_args:
+        sign_args = {"timestamp": int(time.time()) - sign_args["age_s"]}
     settings = slack_settings(tmp_path, f"sqlite:///{tmp_path / 'slack.db'}", fake_slack)
     async with running(settings, fake_embedder) as slack:
         response = await slack.deliver(dm("U1", "How do I export my data?"), **sign_args)
