@@ -32,6 +32,7 @@ chromium:
 	@test -x /usr/bin/chromium || { (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 test: $(STAMP) chromium
+	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest
 
 screenshots: $(STAMP) chromium

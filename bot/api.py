@@ -50,7 +50,9 @@ def conversation_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
     if credentials is None or not credentials.credentials:
-        raise store.Unauthorized("missing bearer token: send Authorization: Bearer <conversation token>")
+        raise store.Unauthorized(
+            "missing bearer token: send Authorization: Bearer <conversation token>"
+        )
     return credentials.credentials
 
 
@@ -95,7 +97,9 @@ async def create_conversation(
 
     def create() -> ConversationCreated:
         with bot.db.write() as session:
-            conversation, token = store.create_conversation(session, customer=identity, now=bot.clock())
+            conversation, token = store.create_conversation(
+                session, customer=identity, now=bot.clock()
+            )
             return ConversationCreated(id=conversation.id, token=token, status=conversation.status)
 
     return await run_in_threadpool(create)

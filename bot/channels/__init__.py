@@ -18,7 +18,9 @@ class ChannelHooks(Protocol):
         """A customer-visible bot/agent/system message was added (same transaction)."""
         ...
 
-    def escalated(self, session: Session, conversation: Conversation, escalation: Escalation) -> None:
+    def escalated(
+        self, session: Session, conversation: Conversation, escalation: Escalation
+    ) -> None:
         """The conversation entered the human queue (same transaction)."""
         ...
 

@@ -247,3 +247,21 @@ def test_real_model_ranks_the_right_article_first_and_gates_off_topic(
     off_topic = kb.search("what's the weather like in Paris tomorrow?")
     assert not off_topic.answerable
     assert off_topic.reason and off_topic.reason.startswith("no passage scored above")
+
+
+def test_short_opening_is_shown_with_the_section_that_follows(tmp_path):
+    write_article(
+        tmp_path / "kb",
+        "account/reset",
+        "---\ntitle: How do I reset my password?\n---\n\nYou can set a new one in minutes.\n\n"
+        "## Reset a forgotten password\n\n"
+        "Click **Forgot password?** and follow the emailed link.\n",
+    )
+    write_article(tmp_path / "kb", "billing/vat", "# VAT\n\nWe charge VAT in the EU.\n")
+    kb = make_kb(tmp_path, answer_threshold=0.0)
+    kb.load()
+    hit = kb.search("can I set a new one in minutes").hits[0]  # the opening matches best
+    assert hit.article_id == "account/reset"
+    assert hit.passage.startswith("You can set a new one in minutes.")
+    assert "**Reset a forgotten password**" in hit.passage
+    assert "Forgot password?" in hit.passage
