@@ -58,6 +58,15 @@ async def _run(bot: Bot, conversation_id: str, work: Callable[[Session, Conversa
     return await asyncio.to_thread(transaction)
 
 
+async def _perform(
+    bot: Bot, conversation_id: str, work: Callable[[Session, Conversation], Change]
+) -> Change:
+    """Apply a handoff operation in one locked transaction, then announce it."""
+    change = await _run(bot, conversation_id, work)
+    await _announce(bot, change)
+    return change
+
+
 async def _announce(bot: Bot, change: Change) -> None:
     from bot.pipeline import message_event
 
@@ -111,9 +120,7 @@ async def claim(bot: Bot, *, conversation_id: str, user: User) -> Change:
         )
         return _change(conversation, notice)
 
-    change = await _run(bot, conversation_id, work)
-    await _announce(bot, change)
-    return change
+    return await _perform(bot, conversation_id, work)
 
 
 async def agent_message(
@@ -139,9 +146,7 @@ async def agent_message(
             bot.message_added(session, conversation, message)
         return _change(conversation, message)
 
-    change = await _run(bot, conversation_id, work)
-    await _announce(bot, change)
-    return change
+    return await _perform(bot, conversation_id, work)
 
 
 async def release(bot: Bot, *, conversation_id: str, user: User) -> Change:
@@ -152,9 +157,7 @@ async def release(bot: Bot, *, conversation_id: str, user: User) -> Change:
         _apply(bot, session, conversation, Transition.RELEASE)
         return _change(conversation)
 
-    change = await _run(bot, conversation_id, work)
-    await _announce(bot, change)
-    return change
+    return await _perform(bot, conversation_id, work)
 
 
 async def transfer(bot: Bot, *, conversation_id: str, user: User, to: User) -> Change:
@@ -173,9 +176,7 @@ async def transfer(bot: Bot, *, conversation_id: str, user: User, to: User) -> C
         )
         return _change(conversation, note)
 
-    change = await _run(bot, conversation_id, work)
-    await _announce(bot, change)
-    return change
+    return await _perform(bot, conversation_id, work)
 
 
 async def hand_back(bot: Bot, *, conversation_id: str, user: User) -> Change:
@@ -188,9 +189,7 @@ async def hand_back(bot: Bot, *, conversation_id: str, user: User) -> Change:
         notice = _system(bot, session, conversation, "You're back with the support assistant.")
         return _change(conversation, notice)
 
-    change = await _run(bot, conversation_id, work)
-    await _announce(bot, change)
-    return change
+    return await _perform(bot, conversation_id, work)
 
 
 async def resolve(bot: Bot, *, conversation_id: str, user: User | None) -> Change:
@@ -204,9 +203,7 @@ async def resolve(bot: Bot, *, conversation_id: str, user: User | None) -> Chang
         notice = _system(bot, session, conversation, "This conversation has been resolved.")
         return _change(conversation, notice)
 
-    change = await _run(bot, conversation_id, work)
-    await _announce(bot, change)
-    return change
+    return await _perform(bot, conversation_id, work)
 
 
 async def withdraw(bot: Bot, *, conversation_id: str) -> Change:
@@ -217,9 +214,7 @@ async def withdraw(bot: Bot, *, conversation_id: str) -> Change:
         _close_escalation(bot, session, conversation, "withdrawn")
         return _change(conversation)
 
-    change = await _run(bot, conversation_id, work)
-    await _announce(bot, change)
-    return change
+    return await _perform(bot, conversation_id, work)
 
 
 async def set_vip(bot: Bot, *, conversation_id: str, vip: bool) -> Change:
