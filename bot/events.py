@@ -56,9 +56,6 @@ class LocalEventBus:
                     queue.get_nowait()
                 queue.put_nowait(None)
 
-    def subscriber_count(self, topic: str) -> int:
-        return len(self._subscribers.get(topic, ()))
-
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self._max_queue)

@@ -140,8 +140,3 @@ class CsatIn(BaseModel):
 class Ok(BaseModel):
     ok: bool = True
     status: StatusName | None = None
-
-
-class ErrorOut(BaseModel):
-    detail: str | list[dict]
-    error_id: str | None = None
