@@ -159,7 +159,7 @@ def cmd_kb_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    out = Path(args.out) if args.out else None
+    out = Path(args.out) if getattr(args, "out", None) else None
     if args.what == "retrieval":
         from retrieval.embedding import load_embedder
         from retrieval.evaluate import evaluate_retrieval
@@ -171,6 +171,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
             out_path=out,
             embedder=load_embedder(settings.model, device=settings.device),
             threshold=settings.answer_threshold,
+        )
+    elif args.what == "indexing":
+        from retrieval.benchmark import benchmark_indexing
+        from retrieval.embedding import load_embedder
+
+        settings = load_settings()
+        result = benchmark_indexing(
+            embedder=load_embedder(settings.model, device=settings.device),
+            source=Path(args.source) if args.source else settings.kb_dir,
+            articles=args.articles,
+            kb_dir=Path(args.kb) if args.kb else None,
         )
     elif args.what == "sentiment":
         from sentiment.evaluate import evaluate_sentiment
@@ -246,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (retrieval, sentiment, frustration, escalation):
         sub.add_argument("--out", help="write one JSON line per item here")
         sub.set_defaults(func=cmd_eval)
+    indexing = kinds.add_parser(
+        "indexing", help="cold build vs raw encoding rate, and an unchanged restart"
+    )
+    indexing.add_argument("--kb", help="index this KB instead of a generated one")
+    indexing.add_argument("--source", help="articles to vary (default SUPPORTBOT_KB_DIR)")
+    indexing.add_argument("--articles", type=int, default=1000, help="generated KB size")
+    indexing.set_defaults(func=cmd_eval)
     return parser
 
 
@@ -253,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `supportbot` console script."""
     _offline()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "faiss", "httpx", "sentence_transformers"):
+    for noisy in ("alembic", "bm25s", "faiss", "httpx", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)

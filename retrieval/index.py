@@ -57,6 +57,7 @@ class VectorCache:
         self.vectors: dict[str, np.ndarray] = {}
         self.chunks: dict[str, list[Passage]] = {}
         self.probe_texts: dict[str, list[str]] = {}
+        self.lexical: dict[str, list[str]] = {}  # BM25 terms per article version
         self._loaded = False
         self._dirty = False  # in memory differs from disk
 
@@ -97,6 +98,7 @@ class VectorCache:
             for key, records in meta["chunks"].items()
         }
         self.probe_texts = meta.get("probe_texts", {})
+        self.lexical = meta.get("lexical", {})
 
     def passages_for(self, article: Article, embedder: Embedder) -> list[Passage]:
         """The article's passages, from the cache when the file is unchanged."""
@@ -113,6 +115,15 @@ class VectorCache:
             self.probe_texts[key] = training_texts(article)
             self._dirty = True
         return self.probe_texts[key]
+
+    def lexical_tokens_for(self, article: Article) -> list[str]:
+        """The article's BM25 terms, from the cache when the file is unchanged (tokenizing a
+        thousand articles is most of an unchanged restart otherwise)."""
+        key = f"{article.id}:{article.content_hash}"
+        if key not in self.lexical:
+            self.lexical[key] = lexical_tokens(article_document(article)) or ["_"]
+            self._dirty = True
+        return self.lexical[key]
 
     def add_vectors(self, vectors: dict[str, np.ndarray]) -> None:
         """Remember newly embedded passages (written by the next `save`)."""
@@ -137,6 +148,7 @@ class VectorCache:
             return
         self.chunks = {key: value for key, value in self.chunks.items() if key in keys}
         self.probe_texts = {key: value for key, value in self.probe_texts.items() if key in keys}
+        self.lexical = {key: value for key, value in self.lexical.items() if key in keys}
         self.vectors = {digest: self.vectors[digest] for digest in hashes}
         self._dirty = False
         matrix = (
@@ -154,6 +166,7 @@ class VectorCache:
                 key: [asdict(passage) for passage in value] for key, value in self.chunks.items()
             },
             "probe_texts": self.probe_texts,
+            "lexical": self.lexical,
         }
         _atomic_write(self._vectors_path, lambda handle: np.save(handle, matrix))
         _atomic_write(self._meta_path, lambda handle: json.dump(meta, handle), mode="w")
@@ -217,8 +230,13 @@ def build_snapshot(
     vectors: dict[str, np.ndarray],
     dim: int,
     problems: list[KBProblem],
+    lexical_corpus: Sequence[list[str]] | None = None,
 ) -> Snapshot:
-    """Assemble the FAISS and BM25 indexes for one consistent view of the knowledge base."""
+    """Assemble the FAISS and BM25 indexes for one consistent view of the knowledge base.
+
+    `lexical_corpus` holds each article's BM25 terms in `sorted(articles)` order (tokenized here
+    when not given).
+    """
     article_ids = sorted(articles)
     if not article_ids:
         return Snapshot.empty(dim, problems)
@@ -229,10 +247,14 @@ def build_snapshot(
     index = faiss.IndexFlatIP(dim)
     index.add(matrix)
     lexical = bm25s.BM25()
-    corpus = [
-        lexical_tokens(article_document(articles[article_id])) or ["_"]
-        for article_id in article_ids
-    ]
+    corpus = (
+        list(lexical_corpus)
+        if lexical_corpus is not None
+        else [
+            lexical_tokens(article_document(articles[article_id])) or ["_"]
+            for article_id in article_ids
+        ]
+    )
     lexical.index(corpus, show_progress=False)
     return Snapshot(
         articles=dict(articles),

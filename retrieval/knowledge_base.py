@@ -174,9 +174,15 @@ class KnowledgeBase:
                 cache.add_vectors(self._encode_sorted(list(missing.items()), progress=progress))
 
             report = self._diff(articles, problems, len(missing))
+            lexical = [cache.lexical_tokens_for(articles[key]) for key in sorted(articles)]
             cache.save(list(articles.values()), passages, list(texts))
             snapshot = build_snapshot(
-                articles, passages, cache.vectors, self.embedder.dim, problems
+                articles,
+                passages,
+                cache.vectors,
+                self.embedder.dim,
+                problems,
+                lexical,
             )
             key = probe_key(self.embedder.model_id, examples)
             probe = ArticleProbe.load(cache.probe_path, key)

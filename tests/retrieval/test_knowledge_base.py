@@ -55,6 +55,33 @@ def test_changed_article_re_embeds_only_its_new_passages(
     assert make_kb(tmp_path, FakeEmbedder()).load().embedded_passages == 0
 
 
+def test_restart_reuses_cached_bm25_terms_and_an_edit_retokenizes_one_article(
+    tmp_path: Path, small_kb_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retrieval.index
+
+    make_kb(tmp_path).load()
+    tokenized: list[str] = []
+    original = retrieval.index.lexical_tokens
+
+    def counting(text: str) -> list[str]:
+        tokenized.append(text)
+        return original(text)
+
+    monkeypatch.setattr(retrieval.index, "lexical_tokens", counting)
+    restarted = make_kb(tmp_path)
+    restarted.load()
+    assert tokenized == []
+    # The cached terms still rank: only the refunds article mentions a refund.
+    assert restarted.search("refund").hits[0].article_id == "billing/refunds"
+    tokenized.clear()  # the query itself
+
+    write_article(small_kb_dir, "shipping", SHIPPING + "\nWe also ship to Iceland.\n")
+    restarted.reload()
+    assert len(tokenized) == 1 and "Iceland" in tokenized[0]
+    assert restarted.search("Iceland").hits[0].article_id == "shipping"
+
+
 def test_deleted_article_is_removed_from_index_and_cache(
     tmp_path: Path, small_kb_dir: Path
 ) -> None:
