@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.benchmark import indexed_texts, raw_encode_rate
 from retrieval.embedding import Embedder
 from retrieval.knowledge_base import ENCODE_BATCH, KnowledgeBase, SearchResult
 from retrieval.ranking import RankingConfig
@@ -48,16 +49,6 @@ def auroc(positive: list[float], negative: list[float]) -> float | None:
     return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * len(negative)))
 
 
-def _encode_rate(embedder: Embedder, texts: list[str]) -> float:
-    """Raw model throughput on `texts`, batched the same way indexing batches them."""
-    ordered = sorted(texts, key=len)
-    started = time.perf_counter()
-    for start in range(0, len(ordered), ENCODE_BATCH):
-        embedder.encode(ordered[start : start + ENCODE_BATCH])
-    elapsed = time.perf_counter() - started
-    return len(ordered) / elapsed if elapsed > 0 else float("inf")
-
-
 def evaluate_retrieval(
     *,
     kb_dir: Path,
@@ -82,8 +73,10 @@ def evaluate_retrieval(
         report = kb.load()
         kb.wait_for_probe()
         index_rate = report.embedded_passages / report.seconds if report.embedded_passages else None
-        passages = [passage.embed_text for passage in kb._snapshot.passages] if kb._snapshot else []
-        raw_rate = _encode_rate(embedder, passages) if report.embedded_passages else None
+        # Against the same texts the build embedded (passages and the probe's short texts).
+        raw_rate = (
+            raw_encode_rate(embedder, indexed_texts(kb)) if report.embedded_passages else None
+        )
 
         started = time.perf_counter()
         texts = [text for text, _ in queries]
