@@ -159,7 +159,7 @@ def cmd_kb_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    out = Path(args.out) if getattr(args, "out", None) else None
+    out = Path(args.out) if args.out else None
     if args.what == "retrieval":
         from retrieval.embedding import load_embedder
         from retrieval.evaluate import evaluate_retrieval
@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     indexing.add_argument("--kb", help="index this KB instead of a generated one")
     indexing.add_argument("--source", help="articles to vary (default SUPPORTBOT_KB_DIR)")
     indexing.add_argument("--articles", type=int, default=1000, help="generated KB size")
-    indexing.set_defaults(func=cmd_eval)
+    indexing.set_defaults(func=cmd_eval, out=None)
     return parser
 
 

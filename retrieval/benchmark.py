@@ -44,17 +44,6 @@ def synthetic_kb(source: Path, destination: Path, count: int, seed: int = 0) -> 
     return count
 
 
-def indexed_texts(kb: KnowledgeBase) -> list[str]:
-    """Every distinct text the index embeds: passages, plus the probe's titles and sentences."""
-    snapshot, cache = kb._snapshot, kb._cache
-    if snapshot is None or cache is None:
-        return []
-    texts = [passage.embed_text for passage in snapshot.passages]
-    for article_id in snapshot.article_ids:
-        texts.extend(cache.probe_texts_for(snapshot.articles[article_id]))
-    return list(dict.fromkeys(texts))
-
-
 def raw_encode_rate(embedder: Embedder, texts: list[str]) -> float:
     """The model's own throughput on `texts`, batched the way indexing batches them."""
     ordered = sorted(texts, key=len)
@@ -80,7 +69,7 @@ def benchmark_indexing(
         report = cold.load()
         snapshot = cold._snapshot
         assert snapshot is not None
-        texts = indexed_texts(cold)
+        texts = cold.embedded_texts()
         index_rate = report.embedded_passages / report.seconds if report.seconds else None
         # The probe trains in the background after the build; let it finish so it does not
         # share the CPU with the raw-rate measurement.

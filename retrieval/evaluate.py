@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.benchmark import indexed_texts, raw_encode_rate
+from retrieval.benchmark import raw_encode_rate
 from retrieval.embedding import Embedder
 from retrieval.knowledge_base import ENCODE_BATCH, KnowledgeBase, SearchResult
 from retrieval.ranking import RankingConfig
@@ -75,7 +75,7 @@ def evaluate_retrieval(
         index_rate = report.embedded_passages / report.seconds if report.embedded_passages else None
         # Against the same texts the build embedded (passages and the probe's short texts).
         raw_rate = (
-            raw_encode_rate(embedder, indexed_texts(kb)) if report.embedded_passages else None
+            raw_encode_rate(embedder, kb.embedded_texts()) if report.embedded_passages else None
         )
 
         started = time.perf_counter()

@@ -45,6 +45,11 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") ->
         raise
 
 
+def _version_key(article: Article) -> str:
+    """Cache key of one version of an article: what is derived from it changes with its text."""
+    return f"{article.id}:{article.content_hash}"
+
+
 class VectorCache:
     """Passage vectors and article chunkings on disk, under `index_dir/<model id>/`."""
 
@@ -102,7 +107,7 @@ class VectorCache:
 
     def passages_for(self, article: Article, embedder: Embedder) -> list[Passage]:
         """The article's passages, from the cache when the file is unchanged."""
-        key = f"{article.id}:{article.content_hash}"
+        key = _version_key(article)
         if key not in self.chunks:
             self.chunks[key] = chunk_article(article, embedder.count_tokens, embedder.max_tokens)
             self._dirty = True
@@ -110,7 +115,7 @@ class VectorCache:
 
     def probe_texts_for(self, article: Article) -> list[str]:
         """The article's extra probe training texts, from the cache when the file is unchanged."""
-        key = f"{article.id}:{article.content_hash}"
+        key = _version_key(article)
         if key not in self.probe_texts:
             self.probe_texts[key] = training_texts(article)
             self._dirty = True
@@ -119,7 +124,7 @@ class VectorCache:
     def lexical_tokens_for(self, article: Article) -> list[str]:
         """The article's BM25 terms, from the cache when the file is unchanged (tokenizing a
         thousand articles is most of an unchanged restart otherwise)."""
-        key = f"{article.id}:{article.content_hash}"
+        key = _version_key(article)
         if key not in self.lexical:
             self.lexical[key] = lexical_tokens(article_document(article)) or ["_"]
             self._dirty = True
@@ -142,7 +147,7 @@ class VectorCache:
         extra_hashes: Sequence[str] = (),
     ) -> None:
         """Keep only what the current articles use, written atomically; a no-op when unchanged."""
-        keys = {f"{article.id}:{article.content_hash}" for article in articles}
+        keys = {_version_key(article) for article in articles}
         hashes = sorted({passage.hash for passage in passages} | set(extra_hashes))
         if not self._dirty and len(self.chunks) == len(keys) and len(self.vectors) == len(hashes):
             return
@@ -230,12 +235,12 @@ def build_snapshot(
     vectors: dict[str, np.ndarray],
     dim: int,
     problems: list[KBProblem],
-    lexical_corpus: Sequence[list[str]] | None = None,
+    lexical_corpus: Sequence[list[str]],
 ) -> Snapshot:
     """Assemble the FAISS and BM25 indexes for one consistent view of the knowledge base.
 
-    `lexical_corpus` holds each article's BM25 terms in `sorted(articles)` order (tokenized here
-    when not given).
+    `lexical_corpus` holds each article's BM25 terms (`VectorCache.lexical_tokens_for`) in
+    `sorted(articles)` order.
     """
     article_ids = sorted(articles)
     if not article_ids:
@@ -247,15 +252,7 @@ def build_snapshot(
     index = faiss.IndexFlatIP(dim)
     index.add(matrix)
     lexical = bm25s.BM25()
-    corpus = (
-        list(lexical_corpus)
-        if lexical_corpus is not None
-        else [
-            lexical_tokens(article_document(articles[article_id])) or ["_"]
-            for article_id in article_ids
-        ]
-    )
-    lexical.index(corpus, show_progress=False)
+    lexical.index(list(lexical_corpus), show_progress=False)
     return Snapshot(
         articles=dict(articles),
         article_ids=article_ids,

@@ -241,6 +241,16 @@ class KnowledgeBase:
                         self._snapshot = dataclasses.replace(snapshot, probe=probe)
                     self._probe_settled.set()
 
+    def embedded_texts(self) -> list[str]:
+        """Every distinct text the index embeds: passages, and the probe's titles and sentences."""
+        snapshot, cache = self._snapshot, self._cache
+        if snapshot is None or cache is None:
+            return []
+        texts = [passage.embed_text for passage in snapshot.passages]
+        for article_id in snapshot.article_ids:
+            texts.extend(cache.probe_texts_for(snapshot.articles[article_id]))
+        return list(dict.fromkeys(texts))
+
     def wait_for_probe(self, timeout: float | None = None) -> bool:
         """Block until the current snapshot's probe is trained (or known unneeded)."""
         return self._probe_settled.wait(timeout)
