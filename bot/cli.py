@@ -122,8 +122,12 @@ def cmd_index(args: argparse.Namespace) -> int:
         load_embedder(settings.model, device=settings.device),
         public_url=settings.public_url,
         answer_threshold=settings.answer_threshold,
+        adapt=settings.kb_adapt,
     )
     report = kb.rebuild(progress=True) if args.full else kb.load()
+    if kb.adapt:
+        print("adapting the model to the knowledge base (minutes on a CPU)...", file=sys.stderr)
+        kb.wait_for_adaptation()
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
     print(
@@ -171,6 +175,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             out_path=out,
             embedder=load_embedder(settings.model, device=settings.device),
             threshold=settings.answer_threshold,
+            adapt=settings.kb_adapt,
         )
     elif args.what == "indexing":
         from retrieval.benchmark import benchmark_indexing

@@ -168,7 +168,9 @@ def evaluate_escalation(
         clock = [REPLAY_START]
         bot.clock = lambda: clock[0]
         bot.start_sync()
-        # The article probe trains in the background; replay against the finished ranking.
+        # The adapted model and the article probe are built in the background; replay against
+        # the finished ranking.
+        bot.kb.wait_for_adaptation()
         bot.kb.wait_for_probe(PROBE_WAIT_S)
         tally = _Tally()
 

@@ -88,7 +88,11 @@ async def handle_customer_message(
         await bot.bus.publish(conversation_topic(conversation_id), typing_event("bot", True))
     try:
         vector = await bot.embedder.embed(text)
-        scores, search = await asyncio.to_thread(_understand, bot, accepted, text, vector)
+        query = _Query(vector, bot.embedder.embedder.model_id)
+        retriever = bot.kb.query_embedder  # the KB-adapted model once there is one
+        if answering and retriever is not bot.embedder.embedder:
+            query = _Query(await bot.embedder.embed(text, retriever), retriever.model_id)
+        scores, search = await asyncio.to_thread(_understand, bot, accepted, text, vector, query)
     except Exception as exc:
         if answering:
             await bot.bus.publish(conversation_topic(conversation_id), typing_event("bot", False))
@@ -215,8 +219,16 @@ def _history(
     return turns, unanswered, answered
 
 
+@dataclass(frozen=True)
+class _Query:
+    """The message embedded for retrieval, and by which model."""
+
+    vector: np.ndarray
+    model_id: str
+
+
 def _understand(
-    bot: Bot, accepted: _Accepted, text: str, vector: np.ndarray
+    bot: Bot, accepted: _Accepted, text: str, vector: np.ndarray, query: _Query
 ) -> tuple[Scores, SearchResult | None]:
     """Score the turn and, while the bot owns the conversation, search the KB."""
     turn = Turn(role="customer", text=text, at=accepted.message.created_at, vector=vector)
@@ -224,7 +236,7 @@ def _understand(
     search = None
     if bot_may_answer(accepted.status):
         earlier = [t.text for t in accepted.history if t.role == "customer"]
-        search = bot.kb.search(text, vector, history=earlier)
+        search = bot.kb.search(text, query.vector, history=earlier, vector_model=query.model_id)
     return scores, search
 
 

@@ -59,6 +59,7 @@ class Bot:
             model,
             public_url=settings.public_url,
             answer_threshold=settings.answer_threshold,
+            adapt=settings.kb_adapt,
         )
         return cls(
             settings=settings,

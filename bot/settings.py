@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         description="Retrieval confidence needed to answer; empty uses the calibrated default",
     )
     kb_watch: bool = Field(True, description="Watch KB_DIR and serve edits without a restart")
+    kb_adapt: bool = Field(
+        True,
+        description="Fine-tune a copy of the model on the KB's own text in the background "
+        "(minutes on a CPU) and retrieve with it; off retrieves with MODEL as is",
+    )
     embed_batch_wait_ms: float = Field(
         2.0, ge=0, le=1000, description="How long a turn waits to share an embedding batch"
     )

@@ -66,7 +66,14 @@ def resolve_model(name: str) -> str:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from disk, never from the hub."""
 
-    def __init__(self, model: str, device: str | None = None, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model: str,
+        device: str | None = None,
+        batch_size: int = 64,
+        *,
+        model_id: str | None = None,
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
@@ -85,6 +92,9 @@ class SentenceTransformerEmbedder:
         self.model_id = f"{Path(location).name if Path(location).exists() else location}"
         if model.lower() in BUNDLED_MODEL_NAMES:
             self.model_id = "all-MiniLM-L6-v2"
+        if model_id is not None:
+            self.model_id = model_id
+        self.location = location
         self.dim = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
         self.device = device
@@ -161,6 +171,9 @@ def load_embedder(model: str, device: str | None = None) -> Embedder:
 class BatchingEmbedder:
     """Shares one model between concurrent turns: requests made within a few milliseconds
     of each other are embedded together in one batch, on one worker thread, off the event loop.
+
+    A request may name another model (the knowledge base's adapted copy, see
+    `retrieval.adaptation`); requests for the same model in one window still share a batch.
     """
 
     def __init__(
@@ -169,28 +182,29 @@ class BatchingEmbedder:
         self.embedder = embedder
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
-        self._queue: asyncio.Queue[tuple[str, asyncio.Future[np.ndarray]]] | None = None
+        self._queue: asyncio.Queue[_Request] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
         self._lock = threading.Lock()
         self.batch_sizes: list[int] = []
 
-    async def embed(self, text: str) -> np.ndarray:
-        """Embed one text, batched with whatever else is waiting."""
+    async def embed(self, text: str, model: Embedder | None = None) -> np.ndarray:
+        """Embed one text with `model` (default the shared one), batched with whatever else
+        is waiting."""
         loop = asyncio.get_running_loop()
         if self._queue is None or self._worker is None or self._worker.done():
             self._queue = asyncio.Queue()
             self._worker = loop.create_task(self._run(self._queue))
         future: asyncio.Future[np.ndarray] = loop.create_future()
-        await self._queue.put((text, future))
+        await self._queue.put((text, model or self.embedder, future))
         return await future
 
-    def encode_sync(self, texts: Sequence[str]) -> np.ndarray:
+    def encode_sync(self, texts: Sequence[str], model: Embedder | None = None) -> np.ndarray:
         """Encode from a worker thread (CLI, indexing), serialised with the batches."""
         with self._lock:
-            return self.embedder.encode(texts)
+            return (model or self.embedder).encode(texts)
 
-    async def _run(self, queue: asyncio.Queue[tuple[str, asyncio.Future[np.ndarray]]]) -> None:
+    async def _run(self, queue: asyncio.Queue[_Request]) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await queue.get()]
@@ -203,21 +217,33 @@ class BatchingEmbedder:
                     batch.append(await asyncio.wait_for(queue.get(), max(timeout, 0)))
                 except TimeoutError:
                     break
-            texts = [text for text, _ in batch]
-            self.batch_sizes.append(len(texts))
-            try:
-                vectors = await loop.run_in_executor(self._executor, self.encode_sync, texts)
-            except Exception as exc:  # delivered to every waiting turn, which reports it
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(EmbeddingError(f"embedding failed: {exc}"))
-                continue
-            for (_, future), vector in zip(batch, vectors, strict=True):
+            groups: dict[int, list[_Request]] = {}
+            for request in batch:
+                groups.setdefault(id(request[1]), []).append(request)
+            for group in groups.values():
+                await self._encode_group(loop, group)
+
+    async def _encode_group(self, loop: asyncio.AbstractEventLoop, group: list[_Request]) -> None:
+        texts = [text for text, _, _ in group]
+        self.batch_sizes.append(len(texts))
+        try:
+            vectors = await loop.run_in_executor(
+                self._executor, self.encode_sync, texts, group[0][1]
+            )
+        except Exception as exc:  # delivered to every waiting turn, which reports it
+            for _, _, future in group:
                 if not future.done():
-                    future.set_result(vector)
+                    future.set_exception(EmbeddingError(f"embedding failed: {exc}"))
+            return
+        for (_, _, future), vector in zip(group, vectors, strict=True):
+            if not future.done():
+                future.set_result(vector)
 
     def close(self) -> None:
         """Stop the worker and its thread."""
         if self._worker is not None:
             self._worker.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+_Request = tuple[str, Embedder, "asyncio.Future[np.ndarray]"]

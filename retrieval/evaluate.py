@@ -58,6 +58,7 @@ def evaluate_retrieval(
     index_dir: Path | None = None,
     threshold: float | None = None,
     ranking: RankingConfig | None = None,
+    adapt: bool = False,
 ) -> dict[str, Any]:
     """hit@1/3, MRR, AUROC, answered precision and coverage at the threshold, and throughput."""
     queries = read_queries(queries_path)
@@ -69,30 +70,36 @@ def evaluate_retrieval(
             public_url="http://localhost",
             answer_threshold=threshold,
             ranking=ranking,
+            adapt=adapt,
         )
         report = kb.load()
-        kb.wait_for_probe()
         index_rate = report.embedded_passages / report.seconds if report.embedded_passages else None
-        # Against the same texts the build embedded (passages and the probe's short texts).
+        kb.wait_for_probe()
+        kb.wait_for_adaptation()  # then retrieval has switched to the adapted model
+        kb.wait_for_probe()
+        # Against the same texts the build embedded (passages and the probe's short texts),
+        # once background training no longer shares the CPU.
         raw_rate = (
             raw_encode_rate(embedder, kb.embedded_texts()) if report.embedded_passages else None
         )
+        model = kb.query_embedder
 
         started = time.perf_counter()
         texts = [text for text, _ in queries]
-        vectors = np.zeros((0, embedder.dim), np.float32)
+        vectors = np.zeros((0, model.dim), np.float32)
         if texts:
             order = sorted(range(len(texts)), key=lambda row: len(texts[row]))
             encoded = np.concatenate(
                 [
-                    embedder.encode([texts[row] for row in order[s : s + ENCODE_BATCH]])
+                    model.encode([texts[row] for row in order[s : s + ENCODE_BATCH]])
                     for s in range(0, len(order), ENCODE_BATCH)
                 ]
             )
             vectors = np.empty_like(encoded)
             vectors[order] = encoded
         results = [
-            kb.search(text, vector, k=10) for text, vector in zip(texts, vectors, strict=True)
+            kb.search(text, vector, k=10, vector_model=model.model_id)
+            for text, vector in zip(texts, vectors, strict=True)
         ]
         seconds = time.perf_counter() - started
 

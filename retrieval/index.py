@@ -190,6 +190,7 @@ class Snapshot:
     lexical: bm25s.BM25 | None
     problems: list[KBProblem]
     probe: ArticleProbe | None = None  # trained after the snapshot is first served
+    embedder: Embedder | None = None  # the model the vectors come from; queries must use it
 
     @classmethod
     def empty(cls, dim: int, problems: list[KBProblem] | None = None) -> Snapshot:

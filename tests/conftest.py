@@ -15,6 +15,8 @@ from retrieval.embedding import Embedder, FakeEmbedder
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Adapting the model to a KB takes minutes of CPU; the tests that cover it turn it on.
+os.environ.setdefault("SUPPORTBOT_KB_ADAPT", "false")
 
 REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get(

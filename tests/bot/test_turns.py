@@ -110,3 +110,20 @@ def test_stored_embedding_round_trips(tmp_path, database_url):
         vector = decode_embedding(message.embedding)
     database.dispose()
     assert np.allclose(vector, embedder.encode(["Where are my invoices?"])[0])
+
+
+@pytest.mark.real_model
+def test_turns_retrieve_with_the_kb_adapted_model_once_it_is_ready(tmp_path, real_embedder):
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'adapted.db'}", kb_adapt=True)
+    with make_client(settings, real_embedder) as client:
+        bot = client.app.state.bot
+        assert bot.kb.wait_for_adaptation(600)
+        adapted = bot.kb.query_embedder
+        assert bot.kb.adapted_model is not None and adapted is not real_embedder
+        conversation_id, headers = start_conversation(client)
+        before = list(bot.embedder.batch_sizes)
+        turn = say(client, conversation_id, headers, "where do I find my invoice PDFs?").json()
+        assert turn["reply"]["citations"][0]["article_id"] == "billing/invoices"
+        # One pass of the shared model for scoring, one of the adapted model for retrieval,
+        # both through the batcher.
+        assert bot.embedder.batch_sizes[len(before) :] == [1, 1]
