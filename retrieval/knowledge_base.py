@@ -19,7 +19,7 @@ import numpy as np
 from retrieval.adaptation import (
     READAPT_DRIFT,
     AdaptedModel,
-    adapt,
+    adapt_in_subprocess,
     adaptation_key,
     current_adapted,
     load_adapted,
@@ -351,7 +351,9 @@ class KnowledgeBase:
         if saved is None:
             log.info("adapting the embedding model to %d articles in the background", len(articles))
             root = self._adapted_root
-            saved = adapt(base.location, base.model_id, pairs, versions, root, device=base.device)
+            saved = adapt_in_subprocess(
+                base.location, base.model_id, pairs, versions, root, device=base.device
+            )
         if saved is None or (current is not None and saved.key == current.key):
             return
         embedder = self._load_adapted(saved)

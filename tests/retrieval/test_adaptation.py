@@ -190,3 +190,20 @@ def test_real_model_is_adapted_to_the_kb_reused_on_restart_and_retrained_on_drif
     assert caches == ["all-MiniLM-L6-v2", f"all-MiniLM-L6-v2_kb-{retrained.key[:16]}"]
     assert restarted.search(question).hits[0].article_id == "billing/refunds"
     shutil.rmtree(index_dir)
+
+
+@pytest.mark.real_model
+def test_a_failed_adaptation_keeps_serving_with_the_base_model(
+    tmp_path: Path, small_kb_dir: Path, real_embedder: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("training ran out of memory")
+
+    monkeypatch.setattr("retrieval.knowledge_base.adapt_in_subprocess", crash)
+    kb = KnowledgeBase(
+        small_kb_dir, tmp_path / "index", real_embedder, public_url="https://h.example", adapt=True
+    )  # type: ignore[arg-type]
+    kb.load()
+    assert kb.wait_for_adaptation(60)
+    assert kb.adapted_model is None and kb.query_embedder is real_embedder
+    assert kb.search("I want my money back").hits[0].article_id == "billing/refunds"
