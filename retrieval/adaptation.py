@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from retrieval.articles import Article
 from retrieval.chunking import Passage
@@ -248,24 +248,14 @@ def adapt(
     return load_adapted(root, key)
 
 
-def adapt_in_subprocess(
-    base_location: str,
-    base_model_id: str,
-    pairs: Sequence[Pair],
-    articles: Sequence[str],
-    root: Path,
-    *,
-    device: str | None = None,
-) -> AdaptedModel | None:
-    """`adapt` in a child process. Training peaks at several GB (6 GB for 2,000 pairs of long
-    passages); in a child, that memory goes back to the system when it ends, and a crash in
-    it cannot take the server down."""
+def adapt_in_subprocess(*args: Any, **kwargs: Any) -> AdaptedModel | None:
+    """`adapt(*args, **kwargs)` in a child process. Training peaks at several GB (6 GB for
+    2,000 pairs of long passages); in a child, that memory goes back to the system when it
+    ends, and a crash in it cannot take the server down."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")  # no forking a process that runs threads
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        job = pool.submit(
-            adapt, base_location, base_model_id, list(pairs), list(articles), root, device=device
-        )
-        return job.result()
+        result: AdaptedModel | None = pool.submit(adapt, *args, **kwargs).result()
+        return result
