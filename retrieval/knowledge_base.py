@@ -365,6 +365,7 @@ class KnowledgeBase:
         if stale is not None:
             shutil.rmtree(stale.folder, ignore_errors=True)
         self._refresh(progress=False)  # re-embeds the KB with the adapted model, then swaps
+        log.info("retrieving with %s, the model adapted to this knowledge base", saved.model_id)
 
     def wait_for_adaptation(self, timeout: float | None = None) -> bool:
         """Block until the model is adapted to the current KB (or adaptation is not needed)."""
