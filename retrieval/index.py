@@ -45,7 +45,7 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") ->
         raise
 
 
-def _version_key(article: Article) -> str:
+def version_key(article: Article) -> str:
     """Cache key of one version of an article: what is derived from it changes with its text."""
     return f"{article.id}:{article.content_hash}"
 
@@ -107,7 +107,7 @@ class VectorCache:
 
     def passages_for(self, article: Article, embedder: Embedder) -> list[Passage]:
         """The article's passages, from the cache when the file is unchanged."""
-        key = _version_key(article)
+        key = version_key(article)
         if key not in self.chunks:
             self.chunks[key] = chunk_article(article, embedder.count_tokens, embedder.max_tokens)
             self._dirty = True
@@ -115,7 +115,7 @@ class VectorCache:
 
     def probe_texts_for(self, article: Article) -> list[str]:
         """The article's extra probe training texts, from the cache when the file is unchanged."""
-        key = _version_key(article)
+        key = version_key(article)
         if key not in self.probe_texts:
             self.probe_texts[key] = training_texts(article)
             self._dirty = True
@@ -124,7 +124,7 @@ class VectorCache:
     def lexical_tokens_for(self, article: Article) -> list[str]:
         """The article's BM25 terms, from the cache when the file is unchanged (tokenizing a
         thousand articles is most of an unchanged restart otherwise)."""
-        key = _version_key(article)
+        key = version_key(article)
         if key not in self.lexical:
             self.lexical[key] = lexical_tokens(article_document(article)) or ["_"]
             self._dirty = True
@@ -147,7 +147,7 @@ class VectorCache:
         extra_hashes: Sequence[str] = (),
     ) -> None:
         """Keep only what the current articles use, written atomically; a no-op when unchanged."""
-        keys = {_version_key(article) for article in articles}
+        keys = {version_key(article) for article in articles}
         hashes = sorted({passage.hash for passage in passages} | set(extra_hashes))
         if not self._dirty and len(self.chunks) == len(keys) and len(self.vectors) == len(hashes):
             return

@@ -29,7 +29,7 @@ from retrieval.adaptation import (
 from retrieval.articles import Article, KBProblem, load_articles
 from retrieval.chunking import Passage
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
-from retrieval.index import Snapshot, VectorCache, _version_key, build_snapshot
+from retrieval.index import Snapshot, VectorCache, build_snapshot, version_key
 from retrieval.probe import ArticleProbe, probe_key, train_probe
 from retrieval.ranking import RankingConfig, article_scores, confidence, fold_follow_up
 
@@ -341,7 +341,7 @@ class KnowledgeBase:
         for passage in snapshot.passages:
             by_article.setdefault(passage.article_id, []).append(passage)
         pairs = training_pairs(articles, lambda article: by_article.get(article.id, []))
-        versions = [_version_key(article) for article in articles]
+        versions = [version_key(article) for article in articles]
         current = self._adapted
         # Small edits are served by the current adapted model (new passages are embedded with
         # it like any other); retraining and re-embedding the whole KB waits for real drift.
