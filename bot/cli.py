@@ -55,9 +55,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_user_add(args: argparse.Namespace) -> int:
     import getpass
 
-    from bot import accounts
-    from bot.db import Database
-    from bot.store import Conflict
+    from bot.cme import accounts
+    from bot.storage import Conflict, Database
 
     password = args.password or getpass.getpass("Password for the new CME: ")
     if len(password) < 8:
@@ -88,8 +87,8 @@ def ensure_demo_user(settings: Settings) -> None:
     """On an empty database, create a demo CME and print how to sign in."""
     import secrets
 
-    from bot import accounts
-    from bot.db import Database
+    from bot.cme import accounts
+    from bot.storage import Database
 
     database = Database(settings.database_url)
     database.migrate()
@@ -112,8 +111,8 @@ def ensure_demo_user(settings: Settings) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from retrieval import KnowledgeBase
-    from retrieval.embedding import load_embedder
+    from embedding import load_embedder
+    from retrieval import KBMaintainer, KnowledgeBase
 
     settings = load_settings(kb_dir=args.kb)
     kb = KnowledgeBase(
@@ -122,12 +121,12 @@ def cmd_index(args: argparse.Namespace) -> int:
         load_embedder(settings.model, device=settings.device),
         public_url=settings.public_url,
         answer_threshold=settings.answer_threshold,
-        adapt=settings.kb_adapt,
     )
-    report = kb.rebuild(progress=True) if args.full else kb.load()
-    if kb.adapt:
+    maintainer = KBMaintainer(kb, adapt=settings.kb_adapt)
+    report = maintainer.load(progress=args.full)
+    if maintainer.adapt:
         print("adapting the model to the knowledge base (minutes on a CPU)...", file=sys.stderr)
-        kb.wait_for_adaptation()
+        maintainer.wait_for_adaptation()
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
     print(
@@ -165,8 +164,8 @@ def cmd_kb_lint(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if args.what == "retrieval":
-        from retrieval.embedding import load_embedder
-        from retrieval.evaluate import evaluate_retrieval
+        from embedding import load_embedder
+        from retrieval import evaluate_retrieval
 
         settings = load_settings()
         result = evaluate_retrieval(
@@ -178,8 +177,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             adapt=settings.kb_adapt,
         )
     elif args.what == "indexing":
-        from retrieval.benchmark import benchmark_indexing
-        from retrieval.embedding import load_embedder
+        from embedding import load_embedder
+        from retrieval import benchmark_indexing
 
         settings = load_settings()
         result = benchmark_indexing(
@@ -189,12 +188,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             kb_dir=Path(args.kb) if args.kb else None,
         )
     elif args.what == "sentiment":
-        from sentiment.evaluate import evaluate_sentiment
+        from sentiment import evaluate_sentiment
 
         result = evaluate_sentiment(texts_path=Path(args.texts), out_path=out)
     elif args.what == "frustration":
-        from retrieval.embedding import load_embedder
-        from sentiment.evaluate import evaluate_frustration
+        from embedding import load_embedder
+        from sentiment import evaluate_frustration
 
         settings = load_settings()
         result = evaluate_frustration(
@@ -203,7 +202,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             embedder=load_embedder(settings.model, device=settings.device),
         )
     else:
-        from bot.evaluation import evaluate_escalation
+        from bot.conversation.replay import evaluate_escalation
 
         result = evaluate_escalation(
             kb_dir=Path(args.kb),

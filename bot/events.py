@@ -1,4 +1,10 @@
-"""Event fan-out to live sockets, behind one small interface so it can move to Redis later."""
+"""Live events: the topics, the one place their payloads are built, and the bus that fans them
+out to sockets (behind one small interface, so it can move to Redis later).
+
+Topics: `conversation:{id}` carries what the customer may see (messages, status, typing);
+`agent:{id}` carries what a CME sees of one conversation (also notes, scores, VIP); `console`
+carries queue changes.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,11 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+from bot.schemas import MessageOut
+from bot.storage.models import Message, Role
+from escalation import Status
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +32,71 @@ def conversation_topic(conversation_id: str) -> str:
 def agent_topic(conversation_id: str) -> str:
     """Topic of one conversation's CME-side events (includes notes and scores)."""
     return f"agent:{conversation_id}"
+
+
+# -- payloads ----------------------------------------------------------------------------------
+
+
+def message_event(message: Message) -> dict[str, Any]:
+    """A new message, in the shape customers see it (REST and widget socket alike)."""
+    return {"type": "message", "message": MessageOut.of(message).model_dump(mode="json")}
+
+
+def note_event(note: Message) -> dict[str, Any]:
+    """A CME's internal note: it never reaches customers, so it has no customer-facing shape."""
+    return {
+        "type": "message",
+        "message": {
+            "seq": note.seq,
+            "role": note.role,
+            "text": note.text,
+            "created_at": note.created_at.isoformat(),
+            "author_id": note.author_id,
+        },
+    }
+
+
+def typing_event(who: Literal["bot", "agent"], on: bool) -> dict[str, Any]:
+    """Shown as a typing indicator in the widget."""
+    return {"type": "typing", "who": who, "on": on}
+
+
+def status_event(
+    status: Status, *, owner_id: int | None | Literal[False] = False
+) -> dict[str, Any]:
+    """The conversation's handoff status; CMEs also get its owner (`owner_id` given)."""
+    event: dict[str, Any] = {"type": "status", "status": status.value}
+    if owner_id is not False:
+        event["owner_id"] = owner_id
+    return event
+
+
+def scores_event(seq: int, scores: dict[str, Any]) -> dict[str, Any]:
+    """A customer turn's sentiment and frustration with their signals, for the console."""
+    return {"type": "scores", "seq": seq, "scores": scores}
+
+
+def vip_event(vip: bool) -> dict[str, Any]:
+    """The customer was marked or unmarked VIP."""
+    return {"type": "vip", "vip": vip}
+
+
+def queue_event(kind: Literal["escalated", "changed"], conversation_id: str) -> dict[str, Any]:
+    """Something changed about a conversation's place in the CME queue."""
+    return {"type": kind, "conversation_id": conversation_id}
+
+
+async def announce_message(bus: EventBus, conversation_id: str, message: Message) -> None:
+    """Publish a new message to CMEs, and to the customer unless it is an internal note."""
+    if message.role == Role.NOTE:
+        await bus.publish(agent_topic(conversation_id), note_event(message))
+        return
+    event = message_event(message)
+    await bus.publish(conversation_topic(conversation_id), event)
+    await bus.publish(agent_topic(conversation_id), event)
+
+
+# -- the bus -------------------------------------------------------------------------------------
 
 
 class EventBus(Protocol):

@@ -1,4 +1,5 @@
-"""The services one server process shares: database, model, knowledge base, scorer, bus."""
+"""The services one server process shares: database, models, knowledge base, scorer, bus, and
+the hooks through which channels hear about outgoing messages and handoff changes."""
 
 from __future__ import annotations
 
@@ -8,23 +9,40 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from bot.channels import ChannelHooks
-from bot.db import Database
 from bot.events import EventBus, LocalEventBus
-from bot.models import Conversation, Escalation, Message, utcnow
 from bot.settings import Settings
-from escalation import PolicyConfig
-from escalation.hours import OfficeHours
-from retrieval import KnowledgeBase
-from retrieval.embedding import BatchingEmbedder, Embedder, load_embedder
+from bot.storage import Conversation, Database, Escalation, Message, utcnow
+from embedding import BatchingEmbedder, Embedder, load_embedder
+from escalation import OfficeHours, PolicyConfig
+from retrieval import KBMaintainer, KnowledgeBase
 from sentiment import Turn, TurnScorer
 
 log = logging.getLogger(__name__)
 
 PROBE_WARM_WAIT_S = 30
+
+
+class ChannelHooks(Protocol):
+    """What a channel that needs more than the event bus (Slack posts through an outbox) is
+    told, inside the transaction that made the change, so its delivery is never lost."""
+
+    def message_added(self, session: Session, conversation: Conversation, message: Message) -> None:
+        """A customer-visible bot/agent/system message was added (same transaction)."""
+        ...
+
+    def escalated(
+        self, session: Session, conversation: Conversation, escalation: Escalation
+    ) -> None:
+        """The conversation entered the human queue (same transaction)."""
+        ...
+
+    def status_changed(self, session: Session, conversation: Conversation, action: str) -> None:
+        """A handoff transition was applied (same transaction)."""
+        ...
 
 
 @dataclass
@@ -35,6 +53,7 @@ class Bot:
     db: Database
     embedder: BatchingEmbedder
     kb: KnowledgeBase
+    maintainer: KBMaintainer
     scorer: TurnScorer
     bus: EventBus
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -42,9 +61,9 @@ class Bot:
     hours: OfficeHours = field(default_factory=lambda: OfficeHours.parse(""))
     model_ready: bool = False
     hooks: list[ChannelHooks] = field(default_factory=list)
+    # Coroutine functions run as tasks from `start` until `stop` (workers, sweeps, watchers).
     background: list[Callable[[], object]] = field(default_factory=list)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list)
-    _watch_task: asyncio.Task[None] | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, embedder: Embedder | None = None) -> Bot:
@@ -56,17 +75,18 @@ class Bot:
         kb = KnowledgeBase(
             settings.kb_dir,
             settings.index_dir,
-            model,
+            batching,
             public_url=settings.public_url,
             answer_threshold=settings.answer_threshold,
-            adapt=settings.kb_adapt,
         )
-        return cls(
+        maintainer = KBMaintainer(kb, adapt=settings.kb_adapt)
+        bot = cls(
             settings=settings,
             db=Database(settings.database_url),
             embedder=batching,
             kb=kb,
-            scorer=TurnScorer(model),
+            maintainer=maintainer,
+            scorer=TurnScorer(batching),
             bus=LocalEventBus(),
             hours=OfficeHours.parse(settings.office_hours, settings.office_timezone),
             policy=PolicyConfig(
@@ -74,19 +94,22 @@ class Bot:
                 max_unanswered=settings.max_unanswered,
             ),
         )
+        if settings.kb_watch:
+            bot.background.append(maintainer.watch)
+        return bot
 
     def start_sync(self) -> None:
         """Blocking start-up: migrate, warm the model, load the knowledge base."""
         started = time.perf_counter()
         self.db.migrate()
-        vector = self.embedder.encode_sync(["warm-up"])[0]
+        vector = self.embedder.encode(["warm-up"])[0]
         self.scorer.score(Turn(role="customer", text="warm-up", vector=vector), [])
         self.model_ready = True
-        report = self.kb.load()
+        report = self.maintainer.load()
         # The article probe trains in the background; small KBs finish in seconds, so wait for
         # it and answer with the full ranking from the first turn. A large first build serves
         # with the plain ranking meanwhile.
-        self.kb.wait_for_probe(PROBE_WARM_WAIT_S)
+        self.maintainer.wait_for_probe(PROBE_WARM_WAIT_S)
         for problem in report.problems:
             log.warning("KB problem: %s", problem)
         log.info(
@@ -97,21 +120,10 @@ class Bot:
         )
 
     async def start(self) -> None:
-        """Start-up off the event loop, then watch the KB if configured."""
+        """Start-up off the event loop, then the background tasks."""
         await asyncio.to_thread(self.start_sync)
-        if self.settings.kb_watch:
-            self._watch_task = asyncio.create_task(self.kb.watch(), name="kb-watch")
-        from bot.lifecycle import sweep_forever
-
-        self._tasks.append(asyncio.create_task(sweep_forever(self), name="idle-sweep"))
         for start in self.background:
             self._tasks.append(asyncio.ensure_future(start()))
-
-    def handoff_notice(self, now: datetime) -> str:
-        """What the customer is told, once, when the conversation enters the human queue."""
-        from bot.replies import handoff_text
-
-        return handoff_text(self.hours, now, self.settings.sla_first_response_s)
 
     def message_added(self, session: Session, conversation: Conversation, message: Message) -> None:
         """Run channel hooks for an outgoing message inside its transaction."""
@@ -131,17 +143,12 @@ class Bot:
             hook.status_changed(session, conversation, action)
 
     async def stop(self) -> None:
+        """Cancel the background tasks, then release the model and the database."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             try:
                 await task
-            except (asyncio.CancelledError, Exception):  # shutting down either way
-                pass
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            try:
-                await self._watch_task
             except (asyncio.CancelledError, Exception):  # shutting down either way
                 pass
         self.embedder.close()

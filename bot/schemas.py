@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from bot.models import Message
+from bot.storage.models import Message
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 CustomerRole = Literal["customer", "bot", "agent", "system"]

@@ -123,7 +123,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _valid_office_hours(self) -> Settings:
-        from escalation.hours import OfficeHours, OfficeHoursError
+        from escalation import OfficeHours, OfficeHoursError
 
         try:
             OfficeHours.parse(self.office_hours, self.office_timezone)
@@ -141,3 +141,21 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         """Where the persisted FAISS index and passage metadata live."""
         return self.data_dir / "index"
+
+
+def settings_table() -> str:
+    """The README's settings table: every setting, its default and its description
+    (`python -m bot.settings` prints it)."""
+    rows = ["| setting | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        if field.default_factory is not None:
+            default = ",".join(field.default_factory())  # type: ignore[call-arg]
+        else:
+            default = "" if field.default in (None, "") else str(field.default)
+        shown = f"`{default}`" if default else "(empty)"
+        rows.append(f"| `SUPPORTBOT_{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_table())

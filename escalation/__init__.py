@@ -1,6 +1,8 @@
 """Escalation: when the bot steps aside, and the one-owner handoff state machine."""
 
-from escalation.handoff import (
+from escalation.hours import OfficeHours, OfficeHoursError
+from escalation.policy import Action, Decision, PolicyConfig, Reason, TurnEvidence, decide
+from escalation.transitions import (
     HandoffConflict,
     HandoffError,
     IllegalTransition,
@@ -9,7 +11,6 @@ from escalation.handoff import (
     bot_may_answer,
     transition,
 )
-from escalation.policy import Action, Decision, PolicyConfig, Reason, TurnEvidence, decide
 
 __all__ = [
     "Action",
@@ -17,6 +18,8 @@ __all__ = [
     "HandoffConflict",
     "HandoffError",
     "IllegalTransition",
+    "OfficeHours",
+    "OfficeHoursError",
     "PolicyConfig",
     "Reason",
     "Status",

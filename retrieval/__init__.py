@@ -1,28 +1,32 @@
 """Knowledge-base retrieval: articles, passages, a hybrid index, and the answer gate."""
 
 from retrieval.articles import Article, KBError, KBProblem, lint_kb
-from retrieval.embedding import Embedder, FakeEmbedder, load_embedder
+from retrieval.benchmark import benchmark_indexing
+from retrieval.evaluate import evaluate_retrieval
 from retrieval.knowledge_base import (
     DEFAULT_ANSWER_THRESHOLD,
     Hit,
     KnowledgeBase,
+    Query,
     ReloadReport,
     SearchResult,
 )
+from retrieval.maintenance import KBMaintainer
 from retrieval.render import render_article_html
 
 __all__ = [
     "DEFAULT_ANSWER_THRESHOLD",
     "Article",
-    "Embedder",
-    "FakeEmbedder",
     "Hit",
     "KBError",
+    "KBMaintainer",
     "KBProblem",
     "KnowledgeBase",
+    "Query",
     "ReloadReport",
     "SearchResult",
+    "benchmark_indexing",
+    "evaluate_retrieval",
     "lint_kb",
-    "load_embedder",
     "render_article_html",
 ]

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from embedding import Embedder
 from retrieval.benchmark import raw_encode_rate
-from retrieval.embedding import Embedder
-from retrieval.knowledge_base import ENCODE_BATCH, KnowledgeBase, SearchResult
+from retrieval.knowledge_base import KnowledgeBase, SearchResult
+from retrieval.maintenance import KBMaintainer
 from retrieval.ranking import RankingConfig
 
 log = logging.getLogger(__name__)
@@ -70,37 +71,21 @@ def evaluate_retrieval(
             public_url="http://localhost",
             answer_threshold=threshold,
             ranking=ranking,
-            adapt=adapt,
         )
-        report = kb.load()
+        upkeep = KBMaintainer(kb, adapt=adapt)
+        report = upkeep.load()
         index_rate = report.embedded_passages / report.seconds if report.embedded_passages else None
-        kb.wait_for_probe()
-        kb.wait_for_adaptation()  # then retrieval has switched to the adapted model
-        kb.wait_for_probe()
+        upkeep.wait_for_probe()
+        upkeep.wait_for_adaptation()  # then retrieval has switched to the adapted model
+        upkeep.wait_for_probe()
         # Against the same texts the build embedded (passages and the probe's short texts),
         # once background training no longer shares the CPU.
         raw_rate = (
             raw_encode_rate(embedder, kb.embedded_texts()) if report.embedded_passages else None
         )
-        model = kb.query_embedder
 
         started = time.perf_counter()
-        texts = [text for text, _ in queries]
-        vectors = np.zeros((0, model.dim), np.float32)
-        if texts:
-            order = sorted(range(len(texts)), key=lambda row: len(texts[row]))
-            encoded = np.concatenate(
-                [
-                    model.encode([texts[row] for row in order[s : s + ENCODE_BATCH]])
-                    for s in range(0, len(order), ENCODE_BATCH)
-                ]
-            )
-            vectors = np.empty_like(encoded)
-            vectors[order] = encoded
-        results = [
-            kb.search(text, vector, k=10, vector_model=model.model_id)
-            for text, vector in zip(texts, vectors, strict=True)
-        ]
+        results = [kb.search(query, k=10) for query in kb.queries([text for text, _ in queries])]
         seconds = time.perf_counter() - started
 
     metrics = _metrics(queries, results, kb.threshold)

@@ -22,9 +22,9 @@ import bm25s
 import faiss
 import numpy as np
 
+from embedding import Embedder
 from retrieval.articles import Article, KBProblem
 from retrieval.chunking import Passage, chunk_article
-from retrieval.embedding import Embedder
 from retrieval.probe import ArticleProbe, training_texts
 from retrieval.ranking import lexical_tokens
 

@@ -1,39 +1,33 @@
-"""The served knowledge base: load, reload incrementally, watch for edits, search with a gate."""
+"""The served knowledge base: snapshots of the articles, indexed, and search with a gate.
+
+`refresh` re-reads the folder, embeds only what changed and swaps in a new snapshot; searches
+read whichever snapshot is current, from any thread. Training the article probe, adapting the
+model and watching the folder are background work, in `retrieval.maintenance`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import logging
-import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from retrieval.adaptation import (
-    READAPT_DRIFT,
-    AdaptedModel,
-    adapt_in_subprocess,
-    adaptation_key,
-    current_adapted,
-    load_adapted,
-    make_current,
-    training_pairs,
-)
+from embedding import BatchingEmbedder, Embedder
 from retrieval.articles import Article, KBProblem, load_articles
 from retrieval.chunking import Passage
-from retrieval.embedding import Embedder, SentenceTransformerEmbedder
-from retrieval.index import Snapshot, VectorCache, build_snapshot, version_key
-from retrieval.probe import ArticleProbe, probe_key, train_probe
+from retrieval.index import Snapshot, VectorCache, build_snapshot
+from retrieval.probe import ArticleProbe, probe_key
 from retrieval.ranking import RankingConfig, article_scores, confidence, fold_follow_up
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
 
 # An article opening shorter than this is shown together with the section that follows it.
 SHORT_OPENING_CHARS = 300
@@ -47,6 +41,16 @@ SHORT_OPENING_CHARS = 300
 DEFAULT_ANSWER_THRESHOLD = 0.5
 ADAPTED_ANSWER_THRESHOLD = 0.7
 ENCODE_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Query:
+    """A customer message as retrieval searches it: the text (a follow-up folded into the
+    question it follows) and its vector by the model named `model_id`."""
+
+    text: str
+    vector: np.ndarray = field(compare=False, repr=False)
+    model_id: str
 
 
 @dataclass(frozen=True)
@@ -90,39 +94,54 @@ class ReloadReport:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class ProbeExamples:
+    """What the article probe of a snapshot learns from: unit vectors and their article rows."""
+
+    key: str
+    vectors: np.ndarray | None
+    labels: np.ndarray | None
+    path: Path
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """The outcome of a refresh: what changed, the new snapshot and its probe's material."""
+
+    report: ReloadReport
+    snapshot: Snapshot
+    generation: int
+    probe: ProbeExamples
+
+
 class KnowledgeBase:
-    """Articles under `kb_dir`, indexed with `embedder`, searchable from any thread."""
+    """Articles under `kb_dir`, indexed with the model behind `encoder`, searchable from any
+    thread. Every encode goes through `encoder` (a plain model is wrapped in a batcher)."""
 
     def __init__(
         self,
         kb_dir: Path,
         index_dir: Path,
-        embedder: Embedder,
+        encoder: BatchingEmbedder | Embedder,
         *,
         public_url: str,
         answer_threshold: float | None = None,
         ranking: RankingConfig | None = None,
-        adapt: bool = False,
     ) -> None:
         self.kb_dir = Path(kb_dir)
         self.index_dir = Path(index_dir)
-        self.embedder = embedder
-        # Fine-tune a copy of the model on the KB in the background and retrieve with it.
-        self.adapt = adapt and isinstance(embedder, SentenceTransformerEmbedder)
-        self._active: Embedder = embedder  # the model new snapshots are built with
-        self._adapted: AdaptedModel | None = None
+        self.encoder = (
+            encoder if isinstance(encoder, BatchingEmbedder) else BatchingEmbedder(encoder)
+        )
+        self.embedder: Embedder = self.encoder.embedder  # the base model
+        self._active: Embedder = self.embedder  # the model new snapshots are built with
         self._caches: dict[str, VectorCache] = {}
-        self._adapt_lock = threading.Lock()
-        self._adapt_settled = threading.Event()
-        self._adapt_settled.set()
-        self._generation = 0  # counts refreshes
+        self.generation = 0  # counts refreshes; a probe swap keeps it
         self.public_url = public_url.rstrip("/")
         self._configured_threshold = answer_threshold
         self.ranking = ranking or RankingConfig()
         self._snapshot: Snapshot | None = None
         self._reload_lock = threading.Lock()
-        self._probe_lock = threading.Lock()  # one training at a time
-        self._probe_settled = threading.Event()  # the current snapshot has its probe (or none)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -130,6 +149,11 @@ class KnowledgeBase:
     def ready(self) -> bool:
         """True once a first load has finished."""
         return self._snapshot is not None
+
+    @property
+    def current(self) -> Snapshot | None:
+        """The snapshot searches read now."""
+        return self._snapshot
 
     @property
     def problems(self) -> list[KBProblem]:
@@ -162,15 +186,6 @@ class KnowledgeBase:
         snapshot = self._snapshot
         return snapshot.embedder if snapshot and snapshot.embedder else self._active
 
-    @property
-    def adapted_model(self) -> AdaptedModel | None:
-        """The KB-adapted model retrieval uses, once there is one."""
-        return self._adapted
-
-    @property
-    def _adapted_root(self) -> Path:
-        return self.index_dir / "adapted"
-
     def url(self, article_id: str, anchor: str = "") -> str:
         """Public link to an article, at a section when `anchor` is given."""
         return f"{self.public_url}/kb/{article_id}" + (f"#{anchor}" if anchor else "")
@@ -179,21 +194,17 @@ class KnowledgeBase:
 
     def load(self) -> ReloadReport:
         """Parse the KB, embed passages not in the cache, and swap in a new index."""
-        return self._refresh(progress=False)
+        return self.refresh().report
 
     def reload(self) -> ReloadReport:
         """Pick up edits: only new or changed passages are embedded."""
-        return self._refresh(progress=False)
+        return self.refresh().report
 
-    def rebuild(self, progress: bool = False) -> ReloadReport:
-        """Refresh with an optional progress bar on stderr (the `supportbot index` command)."""
-        return self._refresh(progress=progress)
-
-    def _refresh(self, *, progress: bool) -> ReloadReport:
+    def refresh(self, *, progress: bool = False) -> Refreshed:
+        """Re-read the folder, embed what no cache holds, and swap in a new snapshot (with the
+        probe saved for exactly these articles, if any). `progress` shows a bar on stderr."""
         with self._reload_lock:
             started = time.perf_counter()
-            if self.adapt and not self._caches:  # first load: resume with the saved adaptation
-                self._resume_adaptation()
             embedder = self._active
             cache = self._cache_for(embedder)
             articles, problems = load_articles(self.kb_dir)
@@ -229,69 +240,50 @@ class KnowledgeBase:
             )
             key = probe_key(embedder.model_id, examples)
             probe = ArticleProbe.load(cache.probe_path, key)
-            self._probe_settled.clear()
             if probe is not None and probe.article_ids == tuple(snapshot.article_ids):
                 snapshot = dataclasses.replace(snapshot, probe=probe)
-                self._probe_settled.set()
+            vectors = labels = None
+            if snapshot.probe is None and examples:
+                row = {article_id: i for i, article_id in enumerate(snapshot.article_ids)}
+                vectors = np.stack([cache.vectors[digest] for _, digest in examples])
+                labels = np.array([row[article_id] for article_id, _ in examples], np.int64)
             self._snapshot = snapshot
-            self._generation += 1  # the probe swaps in a copy of the snapshot; this stays
-            if snapshot.probe is None:
-                vectors = labels = None
-                if examples:
-                    row = {article_id: i for i, article_id in enumerate(snapshot.article_ids)}
-                    vectors = np.stack([cache.vectors[digest] for _, digest in examples])
-                    labels = np.array([row[article_id] for article_id, _ in examples], np.int64)
-                threading.Thread(
-                    target=self._train_probe,
-                    args=(snapshot, key, vectors, labels, cache.probe_path),
-                    name="kb-probe",
-                    daemon=True,
-                ).start()
-            if self.adapt:
-                self._adapt_settled.clear()
-                threading.Thread(
-                    target=self._adapt_to,
-                    args=(snapshot, self._generation),
-                    name="kb-adapt",
-                    daemon=True,
-                ).start()
+            self.generation += 1
             report.seconds = time.perf_counter() - started
             log.info(
                 "knowledge base loaded: %d articles, %d passages (%d embedded) in %.2fs",
                 len(articles), len(passages), report.embedded_passages, report.seconds,
             )  # fmt: skip
-            return report
+            return Refreshed(
+                report,
+                snapshot,
+                self.generation,
+                ProbeExamples(key, vectors, labels, cache.probe_path),
+            )
 
-    def _train_probe(
-        self,
-        snapshot: Snapshot,
-        key: str,
-        vectors: np.ndarray | None,
-        labels: np.ndarray | None,
-        path: Path,
-    ) -> None:
-        """Fit the probe off the serving path and swap it in if the KB has not changed since."""
-        with self._probe_lock:
+    def use_probe(self, snapshot: Snapshot, probe: ArticleProbe) -> bool:
+        """Serve `snapshot` with its trained probe, unless a newer refresh replaced it."""
+        with self._reload_lock:
             if self._snapshot is not snapshot:
-                return  # a newer reload started its own training
-            probe = None
-            if vectors is not None and labels is not None:
-                started = time.perf_counter()
-                try:
-                    probe = train_probe(key, snapshot.article_ids, vectors, labels)
-                except Exception:
-                    log.exception("training the article probe failed; ranking without it")
-                if probe is not None:
-                    probe.save(path)
-                    log.info(
-                        "article probe trained on %d examples in %.1fs",
-                        len(labels), time.perf_counter() - started,
-                    )  # fmt: skip
-            with self._reload_lock:
-                if self._snapshot is snapshot:
-                    if probe is not None:
-                        self._snapshot = dataclasses.replace(snapshot, probe=probe)
-                    self._probe_settled.set()
+                return False
+            self._snapshot = dataclasses.replace(snapshot, probe=probe)
+            return True
+
+    def use_model(self, embedder: Embedder) -> Path | None:
+        """Build the next snapshots with `embedder` (e.g. the KB-adapted model); returns the
+        folder of the vector cache that no model uses any more, for the caller to delete."""
+        with self._reload_lock:
+            previous = self._active
+            self._active = embedder
+            if previous is self.embedder or previous is embedder:
+                return None
+            stale = self._caches.pop(previous.model_id, None)
+            return stale.folder if stale is not None else None
+
+    @property
+    def active_model(self) -> Embedder:
+        """The model new snapshots are built with."""
+        return self._active
 
     def _cache_for(self, embedder: Embedder) -> VectorCache:
         cache = self._caches.get(embedder.model_id)
@@ -299,77 +291,6 @@ class KnowledgeBase:
             cache = self._caches[embedder.model_id] = VectorCache(self.index_dir, embedder)
             cache.load()
         return cache
-
-    # -- adaptation (see retrieval.adaptation) -------------------------------------------------
-
-    def _resume_adaptation(self) -> None:
-        """Retrieve with the model adapted at an earlier run, so a restart embeds nothing."""
-        saved = current_adapted(self._adapted_root, self.embedder.model_id)
-        if saved is None:
-            return
-        try:
-            self._active = self._load_adapted(saved)
-            self._adapted = saved
-        except Exception:
-            log.exception("cannot load the adapted model in %s; using the base model", saved.path)
-
-    def _load_adapted(self, saved: AdaptedModel) -> Embedder:
-        base = self.embedder
-        assert isinstance(base, SentenceTransformerEmbedder)
-        return SentenceTransformerEmbedder(
-            str(saved.path), device=base.device, batch_size=base.batch_size, model_id=saved.model_id
-        )
-
-    def _adapt_to(self, snapshot: Snapshot, generation: int) -> None:
-        """Adapt the model to this snapshot's articles and switch retrieval to it (background)."""
-        self._probe_settled.wait()  # the probe is quick; let it have the CPU first
-        with self._adapt_lock:
-            try:
-                if self._generation == generation:  # else a newer reload adapts its own
-                    self._adapt_snapshot(snapshot)
-            except Exception:
-                log.exception("adapting the model to the KB failed; retrieval keeps its model")
-            finally:
-                if self._generation == generation:
-                    self._adapt_settled.set()
-
-    def _adapt_snapshot(self, snapshot: Snapshot) -> None:
-        base = self.embedder
-        assert isinstance(base, SentenceTransformerEmbedder)
-        articles = [snapshot.articles[article_id] for article_id in snapshot.article_ids]
-        by_article: dict[str, list[Passage]] = {}
-        for passage in snapshot.passages:
-            by_article.setdefault(passage.article_id, []).append(passage)
-        pairs = training_pairs(articles, lambda article: by_article.get(article.id, []))
-        versions = [version_key(article) for article in articles]
-        current = self._adapted
-        # Small edits are served by the current adapted model (new passages are embedded with
-        # it like any other); retraining and re-embedding the whole KB waits for real drift.
-        if current is not None and current.drift(versions) < READAPT_DRIFT:
-            return
-        saved = load_adapted(self._adapted_root, adaptation_key(base.model_id, pairs))
-        if saved is None:
-            log.info("adapting the embedding model to %d articles in the background", len(articles))
-            root = self._adapted_root
-            saved = adapt_in_subprocess(
-                base.location, base.model_id, pairs, versions, root, device=base.device
-            )
-        if saved is None or (current is not None and saved.key == current.key):
-            return
-        embedder = self._load_adapted(saved)
-        with self._reload_lock:
-            previous = self._active
-            self._active, self._adapted = embedder, saved
-            stale = self._caches.pop(previous.model_id) if previous is not base else None
-        make_current(self._adapted_root, saved)  # and deletes the superseded model
-        if stale is not None:
-            shutil.rmtree(stale.folder, ignore_errors=True)
-        self._refresh(progress=False)  # re-embeds the KB with the adapted model, then swaps
-        log.info("retrieving with %s, the model adapted to this knowledge base", saved.model_id)
-
-    def wait_for_adaptation(self, timeout: float | None = None) -> bool:
-        """Block until the model is adapted to the current KB (or adaptation is not needed)."""
-        return self._adapt_settled.wait(timeout)
 
     def embedded_texts(self) -> list[str]:
         """Every distinct text the index embeds: passages, and the probe's titles and sentences."""
@@ -381,10 +302,6 @@ class KnowledgeBase:
         for article_id in snapshot.article_ids:
             texts.extend(cache.probe_texts_for(snapshot.articles[article_id]))
         return list(dict.fromkeys(texts))
-
-    def wait_for_probe(self, timeout: float | None = None) -> bool:
-        """Block until the current snapshot's probe is trained (or known unneeded)."""
-        return self._probe_settled.wait(timeout)
 
     def _diff(
         self, articles: dict[str, Article], problems: list[KBProblem], embedded: int
@@ -402,13 +319,13 @@ class KnowledgeBase:
             problems=problems,
         )
 
-    @staticmethod
     def _encode_sorted(
-        embedder: Embedder, items: list[tuple[str, str]], *, progress: bool
-    ) -> dict[str, np.ndarray]:
-        """Embed in big batches of similar length, so padding wastes little work."""
+        self, embedder: Embedder, items: list[tuple[K, str]], *, progress: bool
+    ) -> dict[K, np.ndarray]:
+        """Embed (key, text) items in big batches of similar length, so padding wastes little
+        work; returns the vectors by key."""
         items.sort(key=lambda item: len(item[1]))
-        out: dict[str, np.ndarray] = {}
+        out: dict[K, np.ndarray] = {}
         bar = None
         if progress:
             from tqdm import tqdm
@@ -416,44 +333,58 @@ class KnowledgeBase:
             bar = tqdm(total=len(items), desc="embedding passages", unit="passage")
         for start in range(0, len(items), ENCODE_BATCH):
             batch = items[start : start + ENCODE_BATCH]
-            vectors = embedder.encode([text for _, text in batch])
-            out.update({digest: vector for (digest, _), vector in zip(batch, vectors, strict=True)})
+            vectors = self.encoder.encode([text for _, text in batch], embedder)
+            out.update({key: vector for (key, _), vector in zip(batch, vectors, strict=True)})
             if bar is not None:
                 bar.update(len(batch))
         if bar is not None:
             bar.close()
         return out
 
-    async def watch(self, debounce_ms: int = 200) -> None:
-        """Reload whenever a file under `kb_dir` changes; runs until cancelled."""
-        from watchfiles import awatch
+    # -- queries -------------------------------------------------------------------------------
 
-        self.kb_dir.mkdir(parents=True, exist_ok=True)
-        async for changes in awatch(self.kb_dir, debounce=debounce_ms, step=50, recursive=True):
-            log.info("knowledge base changed (%d files); reloading", len(changes))
-            try:
-                await asyncio.to_thread(self.reload)
-            except Exception:
-                # A failed reload keeps the previous snapshot serving; the next save retries.
-                log.exception("knowledge base reload failed")
+    async def embed_query(
+        self,
+        text: str,
+        *,
+        history: Sequence[str] = (),
+        known: Mapping[str, np.ndarray] | None = None,
+    ) -> Query:
+        """Embed a customer message for search, with the model serving the index, through the
+        batcher. `history` holds the customer's earlier messages (a short follow-up is folded
+        into the question it follows); `known` holds vectors of `text` already computed, by
+        model id, so a turn that scored with the same model does not encode twice."""
+        folded = fold_follow_up(text, history)
+        model = self.query_embedder
+        vector = (known or {}).get(model.model_id) if folded == text else None
+        if vector is None:
+            vector = await self.encoder.embed(folded, model)
+        return Query(folded, np.asarray(vector, dtype=np.float32), model.model_id)
+
+    def query(self, text: str, *, history: Sequence[str] = ()) -> Query:
+        """`embed_query` for worker threads: encodes synchronously, through the batcher."""
+        folded = fold_follow_up(text, history)
+        model = self.query_embedder
+        return Query(folded, self.encoder.encode([folded], model)[0], model.model_id)
+
+    def queries(self, texts: Sequence[str]) -> list[Query]:
+        """Many queries at once (evaluation), in big batches of similar length."""
+        model = self.query_embedder
+        vectors = self._encode_sorted(model, list(enumerate(texts)), progress=False)
+        return [Query(text, vectors[row], model.model_id) for row, text in enumerate(texts)]
 
     # -- search --------------------------------------------------------------------------------
 
     def search(
-        self,
-        text: str,
-        vector: np.ndarray | None = None,
-        *,
-        history: Sequence[str] = (),
-        k: int = 3,
-        vector_model: str | None = None,
+        self, query: Query | str, *, history: Sequence[str] = (), k: int = 3
     ) -> SearchResult:
         """Rank distinct articles for a customer message and decide whether to answer.
 
-        `vector` is the message's embedding by the model named `vector_model` (default the base
-        model); it is used when that is the model the served index was built with.
+        A plain string is embedded first (see `query`). A query embedded by another model than
+        the served index's (the index switched models meanwhile) is embedded again.
         """
-        query = fold_follow_up(text, history)
+        if isinstance(query, str):
+            query = self.query(query, history=history)
         snapshot = self._snapshot
         if snapshot is None or not snapshot.article_ids:
             reason = (
@@ -461,12 +392,12 @@ class KnowledgeBase:
                 if snapshot is None
                 else "the knowledge base is empty"
             )
-            return SearchResult([], 0.0, False, reason, query)
+            return SearchResult([], 0.0, False, reason, query.text)
         model = snapshot.embedder or self.embedder
-        stale = (vector_model or self.embedder.model_id) != model.model_id
-        if vector is None or query != text or stale:
-            vector = model.encode([query])[0]
-        return self._search_snapshot(snapshot, query, np.asarray(vector, dtype=np.float32), k)
+        vector = query.vector
+        if query.model_id != model.model_id:
+            vector = self.encoder.encode([query.text], model)[0]
+        return self._search_snapshot(snapshot, query.text, np.asarray(vector, np.float32), k)
 
     def _search_snapshot(
         self, snapshot: Snapshot, query: str, vector: np.ndarray, k: int

@@ -1,5 +1,6 @@
 """Sentiment and frustration scoring for customer turns: pure functions over dataclasses."""
 
+from sentiment.evaluate import evaluate_frustration, evaluate_sentiment
 from sentiment.model import Scores, SentimentError, Signal, Turn
 from sentiment.scorer import DEFAULT_WEIGHTS, ScoringConfig, TurnScorer
 from sentiment.text import (
@@ -18,6 +19,8 @@ __all__ = [
     "Turn",
     "TurnScorer",
     "classify_sentiment",
+    "evaluate_frustration",
+    "evaluate_sentiment",
     "detect_human_request",
     "detect_small_talk",
     "looks_like_bot_failure",

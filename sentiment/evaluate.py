@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve, roc_auc_score
 
-from retrieval.embedding import Embedder
+from embedding import Embedder
 from sentiment.model import LABELS, SentimentError, Turn
 from sentiment.scorer import TurnScorer
 from sentiment.text import classify_sentiment, looks_like_bot_failure
@@ -140,6 +139,8 @@ def _ranking_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]
     if len(set(labels.tolist())) < 2:
         log.warning("frustration eval needs both labels to rank; got %s", set(labels.tolist()))
         return {"auroc": float("nan"), "best_f1": float("nan")}
+    from sklearn.metrics import precision_recall_curve, roc_auc_score  # only the eval needs it
+
     precision, recall, _ = precision_recall_curve(labels, scores)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     return {"auroc": float(roc_auc_score(labels, scores)), "best_f1": float(np.max(f1))}

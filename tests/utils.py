@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app import create_app
 from bot.settings import Settings
-from retrieval.embedding import Embedder
+from embedding import Embedder
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -108,8 +108,8 @@ def make_cmes(session, count: int, prefix: str = "cme") -> list[tuple[Any, str]]
     """Insert CMEs without argon2's deliberate cost; returns (user, api_token) pairs."""
     import secrets
 
-    from bot.models import User
-    from bot.store import hash_token
+    from bot.storage import User
+    from bot.storage.store import hash_token
 
     made = []
     for i in range(count):

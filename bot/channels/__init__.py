@@ -1,32 +1,23 @@
-"""Channels deliver what the pipeline and CMEs say: web widget, Slack, plain REST.
+"""Channels deliver what the pipeline and CMEs say: the web widget always, Slack when configured.
 
-A channel that needs more than the event bus (Slack posts through an outbox) registers hooks
-that run inside the transaction which adds the outgoing message, so delivery is never lost.
+A channel parses and authenticates what arrives, calls one function of `bot.conversation`, and
+delivers the outcome. One that needs more than the event bus (Slack posts through an outbox)
+registers `bot.runtime.ChannelHooks`, which run inside the transaction that adds the message.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from fastapi import FastAPI
 
-from sqlalchemy.orm import Session
+from bot.runtime import Bot
 
-from bot.models import Conversation, Escalation, Message
-
-
-class ChannelHooks(Protocol):
-    def message_added(self, session: Session, conversation: Conversation, message: Message) -> None:
-        """A customer-visible bot/agent/system message was added (same transaction)."""
-        ...
-
-    def escalated(
-        self, session: Session, conversation: Conversation, escalation: Escalation
-    ) -> None:
-        """The conversation entered the human queue (same transaction)."""
-        ...
-
-    def status_changed(self, session: Session, conversation: Conversation, action: str) -> None:
-        """A handoff transition was applied (same transaction)."""
-        ...
+__all__ = ["install"]
 
 
-__all__ = ["ChannelHooks"]
+def install(app: FastAPI, bot: Bot) -> None:
+    """Mount the web widget always, and Slack when it is configured."""
+    from bot.channels import slack, web
+
+    web.install(app, bot)
+    if bot.settings.slack_bot_token:
+        slack.install(app, bot)

@@ -9,12 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from bot import handoff, store
-from bot.models import Message, Role
-from bot.pipeline import handle_customer_message, request_handoff
+from bot.conversation import handle_customer_message, handoff, request_handoff
 from bot.runtime import Bot
+from bot.storage import Message, Role, store
+from embedding import FakeEmbedder
 from escalation import HandoffConflict, Status
-from retrieval.embedding import FakeEmbedder
 from tests.utils import make_client, make_cmes, make_settings, start_conversation
 
 CLAIMERS = 50

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bot.evaluation import DialogueError, evaluate_escalation, read_dialogues
-from retrieval.embedding import FakeEmbedder
+from bot.conversation.replay import DialogueError, evaluate_escalation, read_dialogues
+from embedding import FakeEmbedder
 from tests.utils import REPO, make_settings
 
 SCENARIOS = REPO / "evals" / "escalation_scenarios.jsonl"

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.lifecycle import resolve_idle
-from bot.models import utcnow
-from retrieval.embedding import FakeEmbedder
+from bot.conversation.lifecycle import resolve_idle
+from bot.storage import utcnow
+from embedding import FakeEmbedder
 from tests.utils import make_client, make_cmes, make_settings, say, start_conversation
 
 
@@ -119,8 +119,8 @@ def test_only_the_owner_may_reply_and_a_released_chat_can_be_claimed_again(clien
 
 
 def test_vip_from_verified_identity_escalates_an_unanswered_question(tmp_path, database_url):
-    from bot import store
-    from bot.store import CustomerIdentity
+    from bot.storage import store
+    from bot.storage.store import CustomerIdentity
 
     with make_client(make_settings(tmp_path, database_url), FakeEmbedder()) as client:
         bot = client.app.state.bot

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.embedding import FakeEmbedder
+from embedding import FakeEmbedder
 from tests.utils import make_client, make_settings, say, start_conversation
 
 
@@ -94,8 +94,8 @@ def test_readme_curl_session_with_real_model(tmp_path, real_embedder):
 
 
 def test_stored_embedding_round_trips(tmp_path, database_url):
-    from bot.db import Database
-    from bot.store import decode_embedding
+    from bot.storage import Database
+    from bot.storage.store import decode_embedding
 
     embedder = FakeEmbedder()
     settings = make_settings(tmp_path, database_url)
@@ -103,7 +103,7 @@ def test_stored_embedding_round_trips(tmp_path, database_url):
         conversation_id, headers = start_conversation(client)
         say(client, conversation_id, headers, "Where are my invoices?")
     database = Database(settings.database_url)
-    from bot.models import Message
+    from bot.storage import Message
 
     with database.read() as session:
         message = session.query(Message).filter_by(conversation_id=conversation_id, seq=1).one()
@@ -117,9 +117,9 @@ def test_turns_retrieve_with_the_kb_adapted_model_once_it_is_ready(tmp_path, rea
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'adapted.db'}", kb_adapt=True)
     with make_client(settings, real_embedder) as client:
         bot = client.app.state.bot
-        assert bot.kb.wait_for_adaptation(600)
+        assert bot.maintainer.wait_for_adaptation(600)
         adapted = bot.kb.query_embedder
-        assert bot.kb.adapted_model is not None and adapted is not real_embedder
+        assert bot.maintainer.adapted_model is not None and adapted is not real_embedder
         conversation_id, headers = start_conversation(client)
         before = list(bot.embedder.batch_sizes)
         turn = say(client, conversation_id, headers, "where do I find my invoice PDFs?").json()

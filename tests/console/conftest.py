@@ -17,9 +17,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app import create_app
-from bot import accounts, console
+from bot.cme import accounts
 from bot.settings import Settings
-from retrieval.embedding import Embedder, FakeEmbedder
+from embedding import Embedder, FakeEmbedder
 from tests.browser import open_browser
 from tests.utils import MINI_KB, make_settings, write_kb
 
@@ -39,11 +39,8 @@ class Cme:
 
 
 def console_app(settings: Settings, embedder: Embedder) -> FastAPI:
-    """The real app with the console, whether or not create_app installs it yet."""
-    app = create_app(settings, embedder=embedder)
-    if not hasattr(app.state, "console_sessions"):
-        console.install(app, app.state.bot)
-    return app
+    """The real app, console included."""
+    return create_app(settings, embedder=embedder)
 
 
 def make_cme(app: FastAPI, *, email: str, name: str, password: str = PASSWORD) -> Cme:

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from bot.console import SESSION_COOKIE
+from bot.cme.auth import SESSION_COOKIE
 from tests.console.conftest import (
     PASSWORD,
     console_app,

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from bot.models import Escalation
+from bot.storage import Escalation
 from tests.console.conftest import PASSWORD, Cme, LiveServer, make_cme
 
 pytestmark = pytest.mark.browser

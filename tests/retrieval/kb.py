@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from retrieval import FakeEmbedder, KnowledgeBase
-from retrieval.embedding import Embedder
+from embedding import Embedder, FakeEmbedder
+from retrieval import KBMaintainer, KnowledgeBase
 
 
 def write_article(kb_dir: Path, article_id: str, text: str) -> Path:
@@ -26,6 +26,13 @@ def make_kb(tmp_path: Path, embedder: Embedder | None = None, **overrides: objec
         embedder or FakeEmbedder(),
         **options,  # type: ignore[arg-type]
     )
+
+
+def make_maintained(
+    tmp_path: Path, embedder: Embedder | None = None, *, adapt: bool = False, **overrides: object
+) -> KBMaintainer:
+    """`make_kb` with its background work (probe, adaptation, watcher); the KB is `.kb`."""
+    return KBMaintainer(make_kb(tmp_path, embedder, **overrides), adapt=adapt)
 
 
 REFUND = """---

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -10,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval import FakeEmbedder, KnowledgeBase
+from embedding import FakeEmbedder
+from retrieval import KBMaintainer, KnowledgeBase, Query
 from retrieval.adaptation import (
     AdaptedModel,
     Pair,
@@ -21,9 +21,8 @@ from retrieval.adaptation import (
 )
 from retrieval.articles import load_articles
 from retrieval.chunking import chunk_article
-from retrieval.embedding import BatchingEmbedder
 from retrieval.knowledge_base import ADAPTED_ANSWER_THRESHOLD, DEFAULT_ANSWER_THRESHOLD
-from tests.retrieval.kb import PASSWORD, REFUND, SHIPPING, make_kb, write_article
+from tests.retrieval.kb import PASSWORD, REFUND, SHIPPING, make_kb, make_maintained, write_article
 
 MORE = {
     "orders/cancel": "# Cancel an order\n\nOrders can be cancelled until they ship.\n\n"
@@ -95,10 +94,12 @@ def test_current_model_survives_and_others_are_pruned(tmp_path: Path) -> None:
 
 
 def test_fake_models_are_never_adapted(tmp_path: Path, small_kb_dir: Path) -> None:
-    kb = make_kb(tmp_path, adapt=True)
-    kb.load()
-    assert kb.wait_for_adaptation(5)
-    assert kb.adapted_model is None and kb.query_embedder is kb.embedder
+    maintained = make_maintained(tmp_path, adapt=True)
+    maintained.load()
+    assert maintained.wait_for_adaptation(5)
+    assert not maintained.adapt
+    assert maintained.adapted_model is None
+    assert maintained.kb.query_embedder is maintained.kb.embedder
     assert not (tmp_path / "index" / "adapted").exists()
 
 
@@ -109,26 +110,9 @@ def test_a_vector_from_another_model_is_re_embedded_with_the_index_model(
     kb.load()
     text = "how long do refunds take"
     wrong = FakeEmbedder(dim=64).encode([text])[0]  # another model's vector: unusable here
-    result = kb.search(text, wrong, vector_model="fake-hash-64")
+    result = kb.search(Query(text, wrong, "fake-hash-64"))
     expected = kb.search(text)
     assert [hit.article_id for hit in result.hits] == [hit.article_id for hit in expected.hits]
-
-
-async def test_batcher_embeds_each_request_with_its_model_and_batches_per_model() -> None:
-    base, other = FakeEmbedder(dim=32), FakeEmbedder(dim=48)
-    batcher = BatchingEmbedder(base, max_wait_ms=50)
-    try:
-        texts = ["refund please", "reset password", "where is my parcel"]
-        vectors = await asyncio.gather(
-            *(batcher.embed(text) for text in texts),
-            *(batcher.embed(text, other) for text in texts),
-        )
-    finally:
-        batcher.close()
-    assert base.calls == [3] and other.calls == [3]  # one batch per model
-    assert batcher.batch_sizes == [3, 3]
-    assert [vector.shape for vector in vectors] == [(32,)] * 3 + [(48,)] * 3
-    np.testing.assert_allclose(np.stack(vectors[3:]), other.encode(texts))
 
 
 @pytest.mark.real_model
@@ -138,18 +122,18 @@ def test_real_model_is_adapted_to_the_kb_reused_on_restart_and_retrained_on_drif
     kb_dir, index_dir = tmp_path / "kb", tmp_path / "index"
     _write_kb(kb_dir)
 
-    def open_kb() -> KnowledgeBase:
-        return KnowledgeBase(
-            kb_dir, index_dir, real_embedder, public_url="https://h.example", adapt=True
-        )  # type: ignore[arg-type]
+    def open_kb() -> KBMaintainer:
+        kb = KnowledgeBase(kb_dir, index_dir, real_embedder, public_url="https://h.example")  # type: ignore[arg-type]
+        return KBMaintainer(kb, adapt=True)
 
-    kb = open_kb()
-    kb.load()
+    maintained = open_kb()
+    kb = maintained.kb
+    maintained.load()
     assert kb.query_embedder is real_embedder  # serves with the base model meanwhile
     assert kb.threshold == DEFAULT_ANSWER_THRESHOLD
-    assert kb.wait_for_adaptation(600)
+    assert maintained.wait_for_adaptation(600)
     assert kb.threshold == ADAPTED_ANSWER_THRESHOLD  # calibrated for the adapted model
-    adapted = kb.adapted_model
+    adapted = maintained.adapted_model
     assert adapted is not None
     model = kb.query_embedder
     assert model.model_id == adapted.model_id == f"all-MiniLM-L6-v2+kb-{adapted.key[:16]}"
@@ -159,14 +143,15 @@ def test_real_model_is_adapted_to_the_kb_reused_on_restart_and_retrained_on_drif
     assert refund.hits[0].article_id == "billing/refunds" and refund.answerable
     # A vector from the base model (what the pipeline scores with) is not used for retrieval.
     base_vector = real_embedder.encode([question])[0]  # type: ignore[attr-defined]
-    assert kb.search(question, base_vector).confidence == pytest.approx(refund.confidence)
+    base_query = Query(question, base_vector, real_embedder.model_id)  # type: ignore[attr-defined]
+    assert kb.search(base_query).confidence == pytest.approx(refund.confidence)
     assert not kb.search("what's the weather like in Paris tomorrow?").answerable
 
     # A restart retrieves with the saved adapted model at once and embeds nothing.
     restarted = open_kb()
     report = restarted.load()
     assert report.embedded_passages == 0
-    assert restarted.query_embedder.model_id == adapted.model_id
+    assert restarted.kb.query_embedder.model_id == adapted.model_id
     assert restarted.wait_for_adaptation(60)
     assert restarted.adapted_model == adapted
 
@@ -184,11 +169,11 @@ def test_real_model_is_adapted_to_the_kb_reused_on_restart_and_retrained_on_drif
     assert restarted.wait_for_adaptation(600)
     retrained = restarted.adapted_model
     assert retrained is not None and retrained.key != adapted.key
-    assert restarted.query_embedder.model_id == retrained.model_id
+    assert restarted.kb.query_embedder.model_id == retrained.model_id
     assert not adapted.path.exists() and retrained.path.exists()
     caches = sorted(path.name for path in index_dir.iterdir() if path.name != "adapted")
     assert caches == ["all-MiniLM-L6-v2", f"all-MiniLM-L6-v2_kb-{retrained.key[:16]}"]
-    assert restarted.search(question).hits[0].article_id == "billing/refunds"
+    assert restarted.kb.search(question).hits[0].article_id == "billing/refunds"
     shutil.rmtree(index_dir)
 
 
@@ -199,11 +184,12 @@ def test_a_failed_adaptation_keeps_serving_with_the_base_model(
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("training ran out of memory")
 
-    monkeypatch.setattr("retrieval.knowledge_base.adapt_in_subprocess", crash)
+    monkeypatch.setattr("retrieval.maintenance.adapt_in_subprocess", crash)
     kb = KnowledgeBase(
-        small_kb_dir, tmp_path / "index", real_embedder, public_url="https://h.example", adapt=True
+        small_kb_dir, tmp_path / "index", real_embedder, public_url="https://h.example"
     )  # type: ignore[arg-type]
-    kb.load()
-    assert kb.wait_for_adaptation(60)
-    assert kb.adapted_model is None and kb.query_embedder is real_embedder
+    maintained = KBMaintainer(kb, adapt=True)
+    maintained.load()
+    assert maintained.wait_for_adaptation(60)
+    assert maintained.adapted_model is None and kb.query_embedder is real_embedder
     assert kb.search("I want my money back").hits[0].article_id == "billing/refunds"

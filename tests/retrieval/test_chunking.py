@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from embedding import FakeEmbedder
 from retrieval.articles import parse_article
 from retrieval.chunking import SPECIAL_TOKENS, chunk_article, slugify
-from retrieval.embedding import FakeEmbedder
 from tests.retrieval.kb import write_article
 
 ARTICLE = """---

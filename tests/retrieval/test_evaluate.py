@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from retrieval import FakeEmbedder
+from embedding import FakeEmbedder
 from retrieval.evaluate import auroc, evaluate_retrieval
 
 

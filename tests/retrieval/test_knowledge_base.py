@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import DEFAULT_ANSWER_THRESHOLD, FakeEmbedder, KnowledgeBase
+from embedding import FakeEmbedder
+from retrieval import DEFAULT_ANSWER_THRESHOLD, KnowledgeBase
 from retrieval.ranking import fold_follow_up
-from tests.retrieval.kb import SHIPPING, make_kb, write_article
+from tests.retrieval.kb import SHIPPING, make_kb, make_maintained, write_article
 
 
 def test_load_serves_articles_and_reports_them_added(tmp_path: Path, small_kb_dir: Path) -> None:
@@ -135,20 +136,20 @@ def test_escalate_flag_is_carried_on_hits(tmp_path: Path, small_kb_dir: Path) ->
 def test_gate_answers_at_the_threshold_and_not_just_below_it(
     tmp_path: Path, small_kb_dir: Path
 ) -> None:
-    probe = make_kb(tmp_path, answer_threshold=0.0)
+    probe = make_maintained(tmp_path, answer_threshold=0.0)
     probe.load()
     probe.wait_for_probe(30)
-    score = probe.search("postage for a parcel abroad").confidence
+    score = probe.kb.search("postage for a parcel abroad").confidence
     assert 0.0 < score < 1.0
-    at = make_kb(tmp_path, answer_threshold=score)
-    above = make_kb(tmp_path, answer_threshold=min(score + 1e-6, 1.0))
-    for kb in (at, above):
-        kb.load()
-        kb.wait_for_probe(30)
-    assert at.search("postage for a parcel abroad").answerable
-    gated = above.search("postage for a parcel abroad")
+    at = make_maintained(tmp_path, answer_threshold=score)
+    above = make_maintained(tmp_path, answer_threshold=min(score + 1e-6, 1.0))
+    for maintained in (at, above):
+        maintained.load()
+        maintained.wait_for_probe(30)
+    assert at.kb.search("postage for a parcel abroad").answerable
+    gated = above.kb.search("postage for a parcel abroad")
     assert not gated.answerable and gated.hits  # hits are kept for the console, not presented
-    assert gated.reason == f"no passage scored above {above.threshold:.2f} (best {score:.2f})"
+    assert gated.reason == f"no passage scored above {above.kb.threshold:.2f} (best {score:.2f})"
 
 
 def test_threshold_defaults_to_the_calibrated_constant(tmp_path: Path) -> None:
@@ -189,19 +190,41 @@ def test_short_follow_up_is_folded_into_previous_question(
     assert fold_follow_up(text, history) == folded
 
 
-def test_search_uses_folded_query_and_embeds_it(tmp_path: Path, small_kb_dir: Path) -> None:
+async def test_a_folded_follow_up_is_embedded_once_and_searched(
+    tmp_path: Path, small_kb_dir: Path
+) -> None:
     embedder = FakeEmbedder()
     kb = make_kb(tmp_path, embedder, answer_threshold=0.0)
     kb.load()
-    embedder.calls.clear()
     unrelated_vector = embedder.encode(["shipping orders"])[0]
     embedder.calls.clear()
-    result = kb.search(
-        "and how long does that take?", unrelated_vector, history=["request a refund invoice"]
+    query = await kb.embed_query(
+        "and how long does that take?",
+        history=["request a refund invoice"],
+        known={embedder.model_id: unrelated_vector},  # the unfolded text's: not what is searched
     )
-    assert result.query == "request a refund invoice and how long does that take?"
+    assert query.text == "request a refund invoice and how long does that take?"
+    assert embedder.calls == [1]
+    result = kb.search(query)
+    assert result.query == query.text
     assert embedder.calls == [1]
     assert result.hits[0].article_id == "billing/refunds"
+    kb.encoder.close()
+
+
+async def test_a_message_embedded_by_the_serving_model_is_not_embedded_again(
+    tmp_path: Path, small_kb_dir: Path
+) -> None:
+    embedder = FakeEmbedder()
+    kb = make_kb(tmp_path, embedder, answer_threshold=0.0)
+    kb.load()
+    vector = embedder.encode(["How do I request a refund?"])[0]
+    embedder.calls.clear()
+    query = await kb.embed_query("How do I request a refund?", known={embedder.model_id: vector})
+    assert query.text == "How do I request a refund?" and embedder.calls == []
+    assert kb.search(query).hits[0].article_id == "billing/refunds"
+    assert embedder.calls == []
+    kb.encoder.close()
 
 
 def test_searches_keep_working_while_reloading(tmp_path: Path, small_kb_dir: Path) -> None:
@@ -232,9 +255,10 @@ def test_searches_keep_working_while_reloading(tmp_path: Path, small_kb_dir: Pat
 async def test_watcher_serves_a_saved_edit_within_seconds(
     tmp_path: Path, small_kb_dir: Path
 ) -> None:
-    kb = make_kb(tmp_path, answer_threshold=0.0)
-    kb.load()
-    watcher = asyncio.create_task(kb.watch(debounce_ms=50))
+    maintained = make_maintained(tmp_path, answer_threshold=0.0)
+    kb = maintained.kb
+    maintained.load()
+    watcher = asyncio.create_task(maintained.watch(debounce_ms=50))
     try:
         await asyncio.sleep(0.3)  # let awatch start
         write_article(small_kb_dir, "gift-cards", "# Gift cards\n\nGift cards never expire.\n")
@@ -250,10 +274,10 @@ async def test_watcher_serves_a_saved_edit_within_seconds(
             await watcher
 
 
-def test_rebuild_with_progress_reports_embedded_passages(
+def test_refresh_with_progress_reports_embedded_passages(
     tmp_path: Path, small_kb_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    report = make_kb(tmp_path).rebuild(progress=True)
+    report = make_kb(tmp_path).refresh(progress=True).report
     assert report.embedded_passages > 0
     assert "embedding passages" in capsys.readouterr().err
 

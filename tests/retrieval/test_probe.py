@@ -8,7 +8,7 @@ import numpy as np
 
 from retrieval.articles import parse_article
 from retrieval.probe import ArticleProbe, probe_key, train_probe, training_texts
-from tests.retrieval.kb import make_kb, write_article
+from tests.retrieval.kb import make_maintained, write_article
 
 
 def test_training_texts_are_title_questions_headings_and_plain_sentences(tmp_path: Path) -> None:
@@ -63,28 +63,29 @@ def test_probe_key_changes_with_model_and_text_not_order() -> None:
 
 
 def test_restart_of_unchanged_kb_loads_the_cached_probe(tmp_path: Path, small_kb_dir: Path) -> None:
-    first = make_kb(tmp_path)
+    first = make_maintained(tmp_path)
     first.load()
     assert first.wait_for_probe(30)
-    assert first._snapshot is not None and first._snapshot.probe is not None
+    assert first.kb.current is not None and first.kb.current.probe is not None
     cached = next((tmp_path / "index").rglob("probe.npz"))
     written = cached.stat().st_mtime_ns
-    restarted = make_kb(tmp_path)
+    restarted = make_maintained(tmp_path)
     restarted.load()
     # Ready with the probe as soon as load returns: nothing was trained again.
     assert restarted.wait_for_probe(0)
-    assert restarted._snapshot is not None and restarted._snapshot.probe is not None
+    assert restarted.kb.current is not None and restarted.kb.current.probe is not None
     assert cached.stat().st_mtime_ns == written
 
 
 def test_edit_retrains_the_probe_for_the_new_articles(tmp_path: Path, small_kb_dir: Path) -> None:
-    kb = make_kb(tmp_path, answer_threshold=0.0)
-    kb.load()
-    assert kb.wait_for_probe(30)
+    maintained = make_maintained(tmp_path, answer_threshold=0.0)
+    kb = maintained.kb
+    maintained.load()
+    assert maintained.wait_for_probe(30)
     write_article(small_kb_dir, "gift-cards", "# Gift cards\n\nGift cards never expire.\n")
-    kb.reload()
-    assert kb.wait_for_probe(30)
-    snapshot = kb._snapshot
+    maintained.reload()
+    assert maintained.wait_for_probe(30)
+    snapshot = kb.current
     assert snapshot is not None and snapshot.probe is not None
     assert "gift-cards" in snapshot.probe.article_ids
     assert kb.search("gift cards expire").hits[0].article_id == "gift-cards"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from retrieval.embedding import FakeEmbedder
+from embedding import FakeEmbedder
 from sentiment import DEFAULT_WEIGHTS, Scores, ScoringConfig, Signal, Turn, TurnScorer
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)

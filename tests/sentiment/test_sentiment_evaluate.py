@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.embedding import FakeEmbedder
+from embedding import FakeEmbedder
 from sentiment.evaluate import evaluate_frustration, evaluate_sentiment
 from sentiment.model import SentimentError
 

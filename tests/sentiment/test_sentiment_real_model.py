@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.embedding import Embedder
+from embedding import Embedder
 from sentiment import Turn, TurnScorer, looks_like_bot_failure
 
 pytestmark = pytest.mark.real_model

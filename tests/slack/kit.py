@@ -24,7 +24,7 @@ from bot.channels.slack import SlackOptions
 from bot.channels.slack.models import EventStatus, OutboxStatus, SlackEvent, SlackOutbox
 from bot.runtime import Bot
 from bot.settings import Settings
-from retrieval.embedding import Embedder
+from embedding import Embedder
 from tests.slack.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
 from tests.utils import make_settings
 

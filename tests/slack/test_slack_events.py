@@ -9,9 +9,9 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from bot import handoff
 from bot.channels.slack.models import EventStatus, SlackEvent
-from bot.models import Conversation
+from bot.conversation import handoff
+from bot.storage import Conversation
 from tests.slack.fake_slack import BOT_ID, BOT_USER_ID
 from tests.slack.kit import (
     channel_message,

@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from bot import accounts, handoff, store
 from bot.channels.slack.blocks import (
     CLAIM,
     HANDOFF,
@@ -16,7 +15,9 @@ from bot.channels.slack.blocks import (
     NOTE_SHORTCUT,
     OPEN_CONSOLE,
 )
-from bot.models import Conversation, Feedback, Message, User
+from bot.cme import accounts
+from bot.conversation import handoff
+from bot.storage import Conversation, Feedback, Message, User, store
 from tests.slack.kit import (
     CME_CHANNEL,
     SlackApp,

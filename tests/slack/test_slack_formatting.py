@@ -19,7 +19,6 @@ from bot.channels.slack.blocks import (
     split_note,
     to_mrkdwn,
 )
-from bot.channels.slack.hooks import summarize
 from bot.channels.slack.routing import RouteKind, message_key, route
 
 BOT = "U_BOT"
@@ -164,12 +163,6 @@ def test_escalation_post_offers_claim_only_while_waiting(status, claimable):
     assert (CLAIM in elements) is claimable
     assert elements[OPEN_CONSOLE]["url"] == "https://sb.test/console/conversations/c1"
     assert "Sam &lt;admin&gt;" in content["blocks"][1]["text"]["text"]
-
-
-def test_summary_skips_small_talk_and_keeps_the_latest_message():
-    texts = [("hi", True), ("my export fails with an error", False), ("hello?", False)]
-    assert summarize(texts) == ("my export fails with an error", "hello?")
-    assert summarize([]) == (None, None)
 
 
 @pytest.mark.parametrize(

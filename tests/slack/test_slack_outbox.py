@@ -6,10 +6,10 @@ import asyncio
 
 from sqlalchemy import select
 
-from bot import accounts, handoff
 from bot.channels.slack.models import OutboxStatus, SlackOutbox
-from bot.models import Conversation, User
-from bot.pipeline import request_handoff
+from bot.cme import accounts
+from bot.conversation import handoff, request_handoff
+from bot.storage import Conversation, User
 from tests.slack.kit import SlackApp, dm, running, slack_settings, wait_for
 
 

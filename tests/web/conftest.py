@@ -25,10 +25,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from app import create_app
-from bot import accounts
-from bot.channels.web_feed import Feeds
+from bot.channels.web.feed import Feeds
+from bot.cme import accounts
 from bot.runtime import Bot
-from retrieval.embedding import Embedder, FakeEmbedder
+from embedding import Embedder, FakeEmbedder
 from tests.browser import open_browser
 from tests.utils import MINI_KB, copy_repo_kb, make_settings, write_kb
 

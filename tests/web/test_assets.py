@@ -17,7 +17,7 @@ WIDGET_GZIP_BUDGET = 16_000  # bytes, JS and CSS gzipped separately, summed
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    from retrieval.embedding import FakeEmbedder
+    from embedding import FakeEmbedder
 
     tmp = tmp_path_factory.mktemp("assets")
     with make_client(

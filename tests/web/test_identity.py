@@ -7,8 +7,8 @@ import hmac
 
 import pytest
 
-from bot.identity import ClaimedIdentity, IdentityRejected, canonical_string, sign, verify
-from bot.models import Conversation
+from bot.http.identity import ClaimedIdentity, IdentityRejected, canonical_string, sign, verify
+from bot.storage import Conversation
 from tests.utils import make_client, make_settings
 
 SECRET = "s3cret"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.identity import sign
-from bot.ratelimit import RateLimited, RateLimits, SlidingWindow
+from bot.http.identity import sign
+from bot.http.ratelimit import RateLimited, RateLimits, SlidingWindow
 from tests.utils import make_client, make_settings, say, start_conversation
 
 

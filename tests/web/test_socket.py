@@ -8,10 +8,8 @@ import pytest
 from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
-from bot import store
-from bot.events import conversation_topic
-from bot.models import Role
-from bot.pipeline import message_event
+from bot.events import conversation_topic, message_event
+from bot.storage import Role, store
 from tests.utils import make_client, make_settings, say, start_conversation
 
 HOST = "https://shop.example"

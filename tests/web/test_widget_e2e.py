@@ -10,8 +10,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from bot import store
-from bot.models import Csat
+from bot.storage import Csat, store
 from tests.web.widget_page import Widget, assert_shows_everything_once, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_model]

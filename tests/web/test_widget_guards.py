@@ -12,9 +12,9 @@ from playwright.sync_api import expect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from bot.identity import sign
-from bot.models import Conversation
-from bot.ratelimit import RateLimits, SlidingWindow
+from bot.http.identity import sign
+from bot.http.ratelimit import RateLimits, SlidingWindow
+from bot.storage import Conversation
 from tests.web.conftest import IDENTITY_SECRET, Site
 from tests.web.widget_page import Widget
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from playwright.sync_api import Page, expect
 
-from bot import store
+from bot.storage import store
 from tests.web.conftest import Site
 
 WIDGET = "#supportbot-widget"

@@ -2,11 +2,11 @@
 
     Slack --(signed HTTP or Socket Mode)--> bolt AsyncApp
         -> record the event (slack_events, before the ack) -> ack
-        -> EventProcessor: route the message -> bot.pipeline / bot.handoff
+        -> EventInbox: route the message -> bot.conversation (pipeline or handoff)
     pipeline / handoff transaction -> SlackHooks -> slack_outbox row (same transaction)
-        -> OutboxWorker: chat.postMessage in id order per thread, honouring 429 Retry-After
+        -> Outbox: chat.postMessage in id order per thread, honouring 429 Retry-After
 
-This module stays import-light: `bot.models` imports `bot.channels.slack.models`, so the bolt
+This module stays import-light: the migrations import `bot.channels.slack.models`, so the bolt
 wiring is imported only when `install` runs.
 """
 

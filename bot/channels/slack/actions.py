@@ -8,14 +8,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import accounts, handoff, store
+from bot import conversation as conversations
 from bot.channels.slack.blocks import HELPFUL, NOT_LINKED, from_mrkdwn, parse_message_ref
 from bot.channels.slack.hooks import CHANNEL
 from bot.channels.slack.models import Side, SlackThread
 from bot.channels.slack.routing import address
-from bot.models import User
-from bot.pipeline import request_handoff
+from bot.cme import accounts
 from bot.runtime import Bot
+from bot.storage import User, store
 from escalation import HandoffConflict
 
 Tell = Callable[..., Awaitable[None]]
@@ -65,7 +65,7 @@ class Interactions:
         await self.tell(channel, user, THANKS if recorded else NOT_YOURS, thread_ts=thread_ts)
 
     async def talk_to_person(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """Talk to a person: pipeline.request_handoff (its notice reaches the thread by outbox)."""
+        """Talk to a person: request_handoff (its notice reaches the thread by the outbox)."""
         await ack()
         conversation_id, _ = parse_message_ref(action["value"])
         user = body["user"]["id"]
@@ -78,12 +78,14 @@ class Interactions:
         if not await asyncio.to_thread(allowed):
             await self.tell(channel, user, NOT_YOURS, thread_ts=thread_ts)
             return
-        notice, _status = await request_handoff(self.bot, conversation_id=conversation_id)
+        notice, _status = await conversations.request_handoff(
+            self.bot, conversation_id=conversation_id
+        )
         if notice is None:
             await self.tell(channel, user, ALREADY_QUEUED, thread_ts=thread_ts)
 
     async def claim(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """Claim in the CME channel: handoff.claim under the console's one-owner rule."""
+        """Claim in the CME channel: conversations.claim under the console's one-owner rule."""
         await ack()
         conversation_id = action["value"]
         slack_user = body["user"]["id"]
@@ -94,7 +96,7 @@ class Interactions:
             await self.tell(channel, slack_user, NOT_LINKED, thread_ts=thread_ts)
             return
         try:
-            await handoff.claim(self.bot, conversation_id=conversation_id, user=cme)
+            await conversations.claim(self.bot, conversation_id=conversation_id, user=cme)
         except (HandoffConflict, store.NotFound) as exc:
             await self.tell(
                 channel,
@@ -138,7 +140,7 @@ class Interactions:
             await self.tell(channel, slack_user, NOT_LINKED, thread_ts=thread_ts)
             return
         if text:
-            await handoff.agent_message(
+            await conversations.agent_message(
                 self.bot, conversation_id=conversation_id, user=cme, text=text, note=True
             )
             await self.tell(channel, slack_user, "Saved as an internal note.", thread_ts=thread_ts)

@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import store
 from bot.channels.slack.blocks import EscalationView, customer_message, escalation_message
 from bot.channels.slack.models import SlackOutbox
 from bot.channels.slack.outbox import ESCALATION, ESCALATION_UPDATE, MESSAGE, Outbox
 from bot.channels.slack.routing import split_address
-from bot.models import Conversation, Escalation, Message, Role, User
+from bot.conversation import summarize
 from bot.settings import Settings
+from bot.storage import Conversation, Escalation, Message, Role, User, store
 from escalation import Status, Transition
 
 CHANNEL = "slack"
@@ -116,33 +116,16 @@ class SlackHooks:
     def _view(
         self, session: Session, conversation: Conversation, *, status: Status, reasons: list[Any]
     ) -> EscalationView:
-        customer_texts = [
-            (m.text, bool((m.scores or {}).get("small_talk")))
-            for m in store.list_messages(session, conversation_id=conversation.id)
-            if m.role == Role.CUSTOMER
-        ]
-        main_question, latest = summarize(customer_texts)
+        summary = summarize(store.list_messages(session, conversation_id=conversation.id))
         owner = session.get(User, conversation.owner_id) if conversation.owner_id else None
         return EscalationView(
             conversation_id=conversation.id,
             customer=conversation.customer_name or conversation.customer_id or "Anonymous visitor",
             channel=conversation.channel,
             reasons=[str(r.get("detail") or r.get("code")) for r in reasons if isinstance(r, dict)],
-            main_question=main_question,
-            latest_message=latest,
+            main_question=summary.main_question,
+            latest_message=summary.latest_message,
             status=status.value,
             owner=owner.name if owner else None,
             console_url=f"{self.settings.public_url}/console/conversations/{conversation.id}",
         )
-
-
-def summarize(customer_texts: list[tuple[str, bool]]) -> tuple[str | None, str | None]:
-    """(main question, latest message) from (text, is_small_talk) of the customer's messages.
-
-    The main question is the longest of the first three substantive messages, as the console's
-    context packet has it.
-    """
-    substantive = [text for text, small_talk in customer_texts if not small_talk]
-    main = max(substantive[:3], key=len) if substantive else None
-    latest = customer_texts[-1][0] if customer_texts else None
-    return main, latest

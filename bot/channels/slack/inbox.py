@@ -19,16 +19,17 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bot import accounts, handoff, store
+from bot import conversation as conversations
 from bot.channels.slack.blocks import NOT_LINKED, from_mrkdwn, split_note
 from bot.channels.slack.hooks import CHANNEL
 from bot.channels.slack.models import EventStatus, Side, SlackEvent, SlackThread
 from bot.channels.slack.options import SlackOptions
 from bot.channels.slack.outbox import error_name, finish_before_cancel
 from bot.channels.slack.routing import Route, RouteKind, message_key, route, split_address
-from bot.models import Conversation, User, utcnow
-from bot.pipeline import handle_customer_message
+from bot.cme import accounts
+from bot.conversation.lifecycle import is_idle
 from bot.runtime import Bot
+from bot.storage import Conversation, User, store, utcnow
 from escalation import HandoffConflict, Status
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class EventInbox:
                 if conversation_id is None:
                     return EventStatus.IGNORED, "not addressed to the app"
                 client_msg_id = work.event.get("client_msg_id") or work.event_id
-                await handle_customer_message(
+                await conversations.handle_customer_message(
                     self.bot,
                     conversation_id=conversation_id,
                     text=from_mrkdwn(target.text) or EMPTY_MENTION_TEXT,
@@ -239,13 +240,11 @@ class EventInbox:
         return None, target.mentioned
 
     def _dm_finished(self, conversation: Conversation) -> bool:
-        """A DM starts a new conversation after resolve, or once the bot's turn sat idle past
-        IDLE_RESOLVE_AFTER_S (the idle sweep resolves those, but may not have run yet)."""
-        if conversation.status == Status.RESOLVED:
-            return True
-        idle = self.bot.clock() - conversation.updated_at
-        limit = timedelta(seconds=self.bot.settings.idle_resolve_after_s)
-        return conversation.status == Status.BOT and idle > limit
+        """A DM starts a new conversation after resolve, or once it is idle (the idle sweep
+        resolves those, but may not have run yet)."""
+        return conversation.status == Status.RESOLVED or is_idle(
+            self.bot, conversation, self.bot.clock()
+        )
 
     async def _display_name(self, user_id: str) -> str | None:
         try:
@@ -279,7 +278,7 @@ class EventInbox:
         if not text:
             return EventStatus.IGNORED, "empty reply"
         try:
-            await handoff.agent_message(
+            await conversations.agent_message(
                 self.bot, conversation_id=conversation_id, user=user, text=text, note=note
             )
         except HandoffConflict as exc:

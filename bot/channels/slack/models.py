@@ -1,6 +1,7 @@
 """Slack's tables: the event inbox, the outbox, and which Slack thread is which conversation.
 
-They share `bot.models.Base`, and `bot.models` imports this module, so Alembic sees them.
+They share `bot.storage.models.Base`; `bot/migrations/env.py` imports this module, so Alembic
+sees them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.models import Base, utcnow
+from bot.storage.models import Base, utcnow
 
 
 class EventStatus(StrEnum):

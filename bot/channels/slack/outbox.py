@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session
 from bot.channels.slack.models import OutboxStatus, Side, SlackOutbox, SlackThread
 from bot.channels.slack.options import SlackOptions
 from bot.channels.slack.routing import address, split_address
-from bot.db import Database
-from bot.models import utcnow
+from bot.storage import Database, utcnow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-import bot.models
+import bot.storage.models
 
 revision = "0001"
 down_revision = None
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=200), nullable=False),
         sa.Column("api_token_hash", sa.String(length=64), nullable=True),
         sa.Column("slack_user_id", sa.String(length=64), nullable=True),
-        sa.Column("created_at", bot.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", bot.storage.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("api_token_hash"),
         sa.UniqueConstraint("email"),
@@ -47,9 +47,9 @@ def upgrade() -> None:
         sa.Column("last_seq", sa.Integer(), nullable=False),
         sa.Column("bot_since_seq", sa.Integer(), nullable=False),
         sa.Column("reopened_from", sa.String(length=32), nullable=True),
-        sa.Column("created_at", bot.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", bot.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("resolved_at", bot.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", bot.storage.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["owner_id"],
             ["users.id"],
@@ -73,7 +73,7 @@ def upgrade() -> None:
         sa.Column("conversation_id", sa.String(length=32), nullable=False),
         sa.Column("rating", sa.Integer(), nullable=False),
         sa.Column("comment", sa.Text(), nullable=True),
-        sa.Column("created_at", bot.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", bot.storage.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("conversation_id"),
@@ -84,11 +84,13 @@ def upgrade() -> None:
         sa.Column("conversation_id", sa.String(length=32), nullable=False),
         sa.Column("reasons", sa.JSON(), nullable=False),
         sa.Column("trigger_seq", sa.Integer(), nullable=True),
-        sa.Column("created_at", bot.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("claimed_at", bot.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("claimed_at", bot.storage.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("claimed_by", sa.Integer(), nullable=True),
-        sa.Column("first_response_at", bot.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("closed_at", bot.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "first_response_at", bot.storage.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("closed_at", bot.storage.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("outcome", sa.String(length=16), nullable=True),
         sa.ForeignKeyConstraint(
             ["claimed_by"],
@@ -106,7 +108,7 @@ def upgrade() -> None:
         sa.Column("conversation_id", sa.String(length=32), nullable=False),
         sa.Column("message_seq", sa.Integer(), nullable=False),
         sa.Column("helpful", sa.Boolean(), nullable=False),
-        sa.Column("created_at", bot.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", bot.storage.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("conversation_id", "message_seq", name="uq_feedback_message"),
@@ -118,7 +120,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("created_at", bot.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", bot.storage.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("client_msg_id", sa.String(length=100), nullable=True),
         sa.Column("reply_to", sa.Integer(), nullable=True),
         sa.Column("author_id", sa.Integer(), nullable=True),

@@ -7,7 +7,7 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
-import bot.models
+import bot.storage.models
 
 revision = "0002"
 down_revision = "0001"
@@ -26,9 +26,9 @@ def upgrade() -> None:
         sa.Column("bot_user_id", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("locked_until", bot.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("received_at", bot.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", bot.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("locked_until", bot.storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", bot.storage.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("event_id"),
@@ -47,9 +47,9 @@ def upgrade() -> None:
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("locked_until", bot.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", bot.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("delivered_at", bot.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("locked_until", bot.storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", bot.storage.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("ts", sa.String(length=32), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"], ondelete="CASCADE"),
@@ -68,8 +68,8 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=100), nullable=False),
         sa.Column("conversation_id", sa.String(length=32), nullable=False),
         sa.Column("side", sa.String(length=16), nullable=False),
-        sa.Column("created_at", bot.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", bot.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", bot.storage.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("address"),
     )

@@ -9,8 +9,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import User
-from bot.store import Conflict, hash_token
+from bot.storage import Conflict, User
+from bot.storage.store import hash_token
 
 _hasher = PasswordHasher()
 
@@ -59,4 +59,5 @@ def user_for_slack(session: Session, *, slack_user_id: str) -> User | None:
 
 
 def list_users(session: Session) -> list[User]:
+    """Every CME, by id."""
     return list(session.scalars(select(User).order_by(User.id)))

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from bot.store import CustomerIdentity
+from bot.storage import CustomerIdentity
 
 CANONICAL_VERSION = "supportbot-identity-v1"
 

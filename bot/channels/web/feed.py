@@ -23,10 +23,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import store
 from bot.events import conversation_topic
 from bot.runtime import Bot
 from bot.schemas import MessageOut
+from bot.storage import store
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""`supportbot eval escalation`: replay labelled dialogues through the full pipeline."""
+"""`supportbot eval escalation`: replay labelled dialogues through the full pipeline and count
+when it escalated."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot import store
-from bot.models import Role
-from bot.pipeline import handle_customer_message
+from bot.conversation.pipeline import handle_customer_message
 from bot.runtime import Bot
 from bot.settings import Settings
+from bot.storage import Role, store
+from embedding import Embedder
 from escalation import Action, Status
-from retrieval.embedding import Embedder
 from sentiment import looks_like_bot_failure
 
 REPLAY_START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
@@ -170,8 +170,8 @@ def evaluate_escalation(
         bot.start_sync()
         # The adapted model and the article probe are built in the background; replay against
         # the finished ranking.
-        bot.kb.wait_for_adaptation()
-        bot.kb.wait_for_probe(PROBE_WAIT_S)
+        bot.maintainer.wait_for_adaptation()
+        bot.maintainer.wait_for_probe(PROBE_WAIT_S)
         tally = _Tally()
 
         async def run() -> None:

@@ -1,6 +1,6 @@
 """The web widget channel: `/widget.js`, the demo page, the live socket, CORS for the widget.
 
-The widget sends over REST (`bot/api.py`, idempotent on client_msg_id) and listens on a
+The widget sends over REST (`bot/http/customer.py`, idempotent on client_msg_id) and listens on a
 WebSocket; REST polling is its fallback when sockets are blocked. Both are open only to the
 origins in SUPPORTBOT_ALLOWED_ORIGINS (plus PUBLIC_URL's own pages).
 
@@ -25,20 +25,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot import ratelimit, store
-from bot.channels.web_feed import Feeds
-from bot.identity import IdentityRejected
+from bot.channels.web.feed import Feeds
 from bot.runtime import Bot
 from bot.settings import Settings
+from bot.storage import Forbidden, NotFound
 
 log = logging.getLogger(__name__)
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
+STATIC = Path(__file__).resolve().parents[2] / "static"
 WIDGET_API_PREFIX = "/api/conversations"
 HELLO_TIMEOUT_S = 10.0
 MAX_FRAME_CHARS = 2048
@@ -113,9 +112,9 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
         token, after = await _hello(websocket)
         try:
             welcome, queue = await feeds.attach(conversation_id, token=token, after=after)
-        except store.NotFound as exc:
+        except NotFound as exc:
             raise SocketRefused(4404, str(exc)) from exc
-        except store.Forbidden as exc:
+        except Forbidden as exc:
             raise SocketRefused(4403, str(exc)) from exc
         except ConnectionResetError as exc:
             raise SocketRefused(1013, str(exc)) from exc
@@ -262,14 +261,9 @@ class WidgetCORS:
 
 
 def install(app: FastAPI, bot: Bot) -> None:
-    """Mount the widget's routes, its socket feeds, CORS and its error answers on the app."""
+    """Mount the widget's routes, its socket feeds and CORS on the app."""
     feeds = Feeds(bot, forget_after_s=bot.settings.socket_forget_after_s)
     app.state.widget_feeds = feeds
     bot.background.append(feeds.run)
     app.include_router(router)
     app.add_middleware(WidgetCORS, origins=list(bot.settings.allowed_origins))
-    ratelimit.install_handler(app)
-
-    @app.exception_handler(IdentityRejected)
-    async def identity_rejected(_: Request, exc: IdentityRejected) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=403)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"  # bot/migrations
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 

@@ -1,17 +1,16 @@
-"""Housekeeping that runs in the server: resolving idle bot conversations."""
+"""How conversations end on their own: the idle rule, and the sweep that applies it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot import store
-from bot.events import conversation_topic
-from bot.models import Conversation
+from bot.events import conversation_topic, status_event
 from bot.runtime import Bot
+from bot.storage import Conversation, store
 from escalation import Status, Transition
 
 log = logging.getLogger(__name__)
@@ -19,14 +18,27 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY_S = 60
 
 
+def idle_cutoff(bot: Bot, now: datetime) -> datetime:
+    """A bot-owned conversation last updated before this is finished (IDLE_RESOLVE_AFTER_S)."""
+    return now - timedelta(seconds=bot.settings.idle_resolve_after_s)
+
+
+def is_idle(bot: Bot, conversation: Conversation, now: datetime) -> bool:
+    """The idle rule: the bot owns the conversation and nobody wrote for IDLE_RESOLVE_AFTER_S.
+
+    The sweep resolves such conversations; a Slack DM treats one as finished even before the
+    sweep ran, and starts a new conversation."""
+    return conversation.status == Status.BOT and conversation.updated_at < idle_cutoff(bot, now)
+
+
 def resolve_idle(bot: Bot) -> list[str]:
     """Resolve bot-owned conversations idle past the timeout; returns their ids."""
-    cutoff = bot.clock() - timedelta(seconds=bot.settings.idle_resolve_after_s)
+    now = bot.clock()
     with bot.db.read() as session:
         candidates = session.scalars(
             select(Conversation.id).where(
                 Conversation.status == Status.BOT,
-                Conversation.updated_at < cutoff,
+                Conversation.updated_at < idle_cutoff(bot, now),
                 Conversation.last_seq > 0,
             )
         ).all()
@@ -36,10 +48,10 @@ def resolve_idle(bot: Bot) -> list[str]:
             conversation = store.get_conversation(
                 session, conversation_id=conversation_id, lock=True
             )
-            if conversation.status != Status.BOT or conversation.updated_at >= cutoff:
+            if not is_idle(bot, conversation, now):
                 continue  # the customer wrote meanwhile
             store.change_status(
-                session, conversation=conversation, action=Transition.RESOLVE, now=bot.clock()
+                session, conversation=conversation, action=Transition.RESOLVE, now=now
             )
             bot.status_changed(session, conversation, Transition.RESOLVE.value)
             resolved.append(conversation_id)
@@ -47,13 +59,13 @@ def resolve_idle(bot: Bot) -> list[str]:
 
 
 async def sweep_forever(bot: Bot) -> None:
-    """Resolve idle conversations every minute until cancelled."""
+    """Resolve idle conversations every minute until cancelled (a Bot background task)."""
     while True:
         await asyncio.sleep(SWEEP_EVERY_S)
         try:
             for conversation_id in await asyncio.to_thread(resolve_idle, bot):
                 await bot.bus.publish(
-                    conversation_topic(conversation_id), {"type": "status", "status": "resolved"}
+                    conversation_topic(conversation_id), status_event(Status.RESOLVED)
                 )
         except Exception:  # a failed sweep is retried next minute; the server keeps serving
             log.exception("idle sweep failed")

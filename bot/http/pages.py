@@ -1,4 +1,4 @@
-"""HTML pages, health probes and the admin API."""
+"""Pages and probes: API docs, health and readiness, KB article pages, and the admin API."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot.api import BotDep
+from bot.http.deps import BotDep
 from retrieval import render_article_html
 
 router = APIRouter()
@@ -81,7 +81,7 @@ def require_admin(
 @router.post("/api/admin/kb/reload", tags=["admin"], dependencies=[Depends(require_admin)])
 async def reload_kb(bot: BotDep) -> dict:
     """Re-read KB_DIR now; returns what changed and any broken articles."""
-    report = await run_in_threadpool(bot.kb.reload)
+    report = await run_in_threadpool(bot.maintainer.reload)
     return {
         "added": report.added,
         "changed": report.changed,

@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot import handoff, store
-from bot.identity import ClaimedIdentity, verify
-from bot.pipeline import handle_customer_message, request_handoff
-from bot.ratelimit import RateLimits, client_ip
-from bot.runtime import Bot
+from bot.conversation import handle_customer_message, request_handoff, withdraw
+from bot.http.deps import BotDep, LimitsDep, TokenDep, authorized
+from bot.http.identity import ClaimedIdentity, verify
+from bot.http.ratelimit import client_ip
 from bot.schemas import (
     ConversationCreated,
     ConversationIn,
@@ -26,46 +24,9 @@ from bot.schemas import (
     Ok,
     TurnOut,
 )
-from escalation import Status
+from bot.storage import store
 
 router = APIRouter(prefix="/api", tags=["customer"])
-bearer = HTTPBearer(auto_error=False, description="The conversation token")
-
-
-def get_bot(request: Request) -> Bot:
-    return request.app.state.bot
-
-
-BotDep = Annotated[Bot, Depends(get_bot)]
-
-
-def get_rate_limits(request: Request) -> RateLimits:
-    return RateLimits.of(request.app)
-
-
-LimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
-
-
-def conversation_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> str:
-    if credentials is None or not credentials.credentials:
-        raise store.Unauthorized(
-            "missing bearer token: send Authorization: Bearer <conversation token>"
-        )
-    return credentials.credentials
-
-
-TokenDep = Annotated[str, Depends(conversation_token)]
-
-
-async def authorized(bot: Bot, conversation_id: str, token: str) -> Status:
-    def check() -> Status:
-        with bot.db.read() as session:
-            conversation = store.authorize(session, conversation_id=conversation_id, token=token)
-            return Status(conversation.status)
-
-    return await run_in_threadpool(check)
 
 
 @router.post("/conversations", status_code=201, response_model=ConversationCreated)
@@ -74,7 +35,7 @@ async def create_conversation(
 ) -> ConversationCreated:
     """Start a conversation; the returned token authorises every later call for it.
 
-    A signed customer (see bot.identity) is verified and exempt from the per-IP limit on new
+    A signed customer (see bot.http.identity) is verified and exempt from the per-IP limit on new
     conversations; a wrong signature is refused with 403.
     """
     customer = body.customer if body and body.customer else None
@@ -169,7 +130,7 @@ async def post_handoff(conversation_id: str, bot: BotDep, token: TokenDep) -> Ha
 async def cancel_handoff(conversation_id: str, bot: BotDep, token: TokenDep) -> HandoffOut:
     """The customer no longer wants a person while still queued: back to the bot."""
     await authorized(bot, conversation_id, token)
-    change = await handoff.withdraw(bot, conversation_id=conversation_id)
+    change = await withdraw(bot, conversation_id=conversation_id)
     return HandoffOut(reply=None, status=change.status.value)
 
 

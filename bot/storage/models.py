@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from escalation.handoff import Status
+from escalation import Status
 
 
 def utcnow() -> datetime:
@@ -173,7 +173,3 @@ class Csat(Base):
     rating: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-# The Slack channel's tables live with the channel but must be on this metadata for Alembic.
-from bot.channels.slack import models as _slack_models  # noqa: E402, F401

@@ -1,18 +1,15 @@
-"""Sentence embeddings: the real model, a deterministic fake for tests, and a batcher.
+"""Sentence embedding models: the real one (loaded from disk, never the hub) and a fake for tests.
 
 Every vector is float32 and L2-normalised, so inner product is cosine similarity.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
 import re
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -166,84 +163,3 @@ def load_embedder(model: str, device: str | None = None) -> Embedder:
         dim = int(model.split(":", 1)[1]) if ":" in model else 256
         return FakeEmbedder(dim=dim)
     return SentenceTransformerEmbedder(model, device=device)
-
-
-class BatchingEmbedder:
-    """Shares one model between concurrent turns: requests made within a few milliseconds
-    of each other are embedded together in one batch, on one worker thread, off the event loop.
-
-    A request may name another model (the knowledge base's adapted copy, see
-    `retrieval.adaptation`); requests for the same model in one window still share a batch.
-    """
-
-    def __init__(
-        self, embedder: Embedder, *, max_batch: int = 64, max_wait_ms: float = 2.0
-    ) -> None:
-        self.embedder = embedder
-        self.max_batch = max_batch
-        self.max_wait = max_wait_ms / 1000
-        self._queue: asyncio.Queue[_Request] | None = None
-        self._worker: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
-        self._lock = threading.Lock()
-        self.batch_sizes: list[int] = []
-
-    async def embed(self, text: str, model: Embedder | None = None) -> np.ndarray:
-        """Embed one text with `model` (default the shared one), batched with whatever else
-        is waiting."""
-        loop = asyncio.get_running_loop()
-        if self._queue is None or self._worker is None or self._worker.done():
-            self._queue = asyncio.Queue()
-            self._worker = loop.create_task(self._run(self._queue))
-        future: asyncio.Future[np.ndarray] = loop.create_future()
-        await self._queue.put((text, model or self.embedder, future))
-        return await future
-
-    def encode_sync(self, texts: Sequence[str], model: Embedder | None = None) -> np.ndarray:
-        """Encode from a worker thread (CLI, indexing), serialised with the batches."""
-        with self._lock:
-            return (model or self.embedder).encode(texts)
-
-    async def _run(self, queue: asyncio.Queue[_Request]) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            batch = [await queue.get()]
-            deadline = loop.time() + self.max_wait
-            while len(batch) < self.max_batch:
-                timeout = deadline - loop.time()
-                if timeout <= 0 and queue.empty():
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(queue.get(), max(timeout, 0)))
-                except TimeoutError:
-                    break
-            groups: dict[int, list[_Request]] = {}
-            for request in batch:
-                groups.setdefault(id(request[1]), []).append(request)
-            for group in groups.values():
-                await self._encode_group(loop, group)
-
-    async def _encode_group(self, loop: asyncio.AbstractEventLoop, group: list[_Request]) -> None:
-        texts = [text for text, _, _ in group]
-        self.batch_sizes.append(len(texts))
-        try:
-            vectors = await loop.run_in_executor(
-                self._executor, self.encode_sync, texts, group[0][1]
-            )
-        except Exception as exc:  # delivered to every waiting turn, which reports it
-            for _, _, future in group:
-                if not future.done():
-                    future.set_exception(EmbeddingError(f"embedding failed: {exc}"))
-            return
-        for (_, _, future), vector in zip(group, vectors, strict=True):
-            if not future.done():
-                future.set_result(vector)
-
-    def close(self) -> None:
-        """Stop the worker and its thread."""
-        if self._worker is not None:
-            self._worker.cancel()
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-_Request = tuple[str, Embedder, "asyncio.Future[np.ndarray]"]

@@ -1,7 +1,9 @@
-"""Handoff operations on stored conversations: claim, reply, note, release, transfer, hand back,
-resolve. Each runs in one short locked transaction, then announces the change on the bus.
+"""Every handoff operation on a stored conversation: the customer's request for a person and
+its withdrawal, the escalation the pipeline decides, and the CME's claim, reply, note, release,
+transfer, hand back and resolve. Each runs in one short locked transaction through the state
+machine in `escalation`, then announces the change on the bus.
 
-Used by the CME console and by Slack alike, so both follow the same one-owner rule.
+Used by the pipeline, the CME console and Slack alike, so all follow the same one-owner rule.
 """
 
 from __future__ import annotations
@@ -9,15 +11,33 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from bot import store
-from bot.events import QUEUE_TOPIC, agent_topic, conversation_topic
-from bot.models import Conversation, Message, Role, User
+from bot.conversation.replies import handoff_text
+from bot.events import (
+    QUEUE_TOPIC,
+    agent_topic,
+    announce_message,
+    conversation_topic,
+    queue_event,
+    status_event,
+    vip_event,
+)
 from bot.runtime import Bot
-from escalation import HandoffConflict, IllegalTransition, Status, Transition
+from bot.storage import Conversation, Message, Role, User, store
+from escalation import (
+    Action,
+    Decision,
+    HandoffConflict,
+    IllegalTransition,
+    Reason,
+    Status,
+    Transition,
+    bot_may_answer,
+)
 
 T = TypeVar("T")
 
@@ -68,37 +88,13 @@ async def _perform(
 
 
 async def _announce(bot: Bot, change: Change) -> None:
-    from bot.pipeline import message_event
-
-    status_event = {"type": "status", "status": change.status.value}
-    await bot.bus.publish(conversation_topic(change.conversation_id), status_event)
+    await bot.bus.publish(conversation_topic(change.conversation_id), status_event(change.status))
     await bot.bus.publish(
-        agent_topic(change.conversation_id), {**status_event, "owner_id": change.owner_id}
+        agent_topic(change.conversation_id), status_event(change.status, owner_id=change.owner_id)
     )
-    await bot.bus.publish(
-        QUEUE_TOPIC, {"type": "changed", "conversation_id": change.conversation_id}
-    )
+    await bot.bus.publish(QUEUE_TOPIC, queue_event("changed", change.conversation_id))
     if change.message is not None:
-        if change.message.role == Role.NOTE:
-            await bot.bus.publish(agent_topic(change.conversation_id), _note_event(change.message))
-            return
-        event = message_event(change.message)
-        await bot.bus.publish(agent_topic(change.conversation_id), event)
-        await bot.bus.publish(conversation_topic(change.conversation_id), event)
-
-
-def _note_event(note: Message) -> dict:
-    # Notes never reach customers, so they have no customer-facing MessageOut shape.
-    return {
-        "type": "message",
-        "message": {
-            "seq": note.seq,
-            "role": note.role,
-            "text": note.text,
-            "created_at": note.created_at.isoformat(),
-            "author_id": note.author_id,
-        },
-    }
+        await announce_message(bot.bus, change.conversation_id, change.message)
 
 
 def _change(conversation: Conversation, message: Message | None = None) -> Change:
@@ -226,8 +222,8 @@ async def set_vip(bot: Bot, *, conversation_id: str, vip: bool) -> Change:
         return _change(conversation)
 
     change = await _run(bot, conversation_id, work)
-    await bot.bus.publish(agent_topic(conversation_id), {"type": "vip", "vip": vip})
-    await bot.bus.publish(QUEUE_TOPIC, {"type": "changed", "conversation_id": conversation_id})
+    await bot.bus.publish(agent_topic(conversation_id), vip_event(vip))
+    await bot.bus.publish(QUEUE_TOPIC, queue_event("changed", conversation_id))
     return change
 
 
@@ -244,3 +240,68 @@ def _close_escalation(bot: Bot, session: Session, conversation: Conversation, ou
     if escalation is not None:
         escalation.closed_at, escalation.outcome = bot.clock(), outcome
         session.flush()
+
+
+# -- into the human queue ---------------------------------------------------------------------
+
+
+def handoff_notice(bot: Bot, now: datetime) -> str:
+    """What the customer is told, once, when the conversation enters the human queue."""
+    return handoff_text(bot.hours, now, bot.settings.sla_first_response_s)
+
+
+def escalate(
+    bot: Bot,
+    session: Session,
+    conversation: Conversation,
+    decision: Decision,
+    *,
+    trigger_seq: int | None,
+    now: datetime,
+) -> None:
+    """Move a locked conversation into the human queue and record why (inside the caller's
+    transaction: the pipeline's, when its policy decides to escalate)."""
+    store.change_status(session, conversation=conversation, action=Transition.ESCALATE, now=now)
+    escalation = store.open_escalation(
+        session,
+        conversation_id=conversation.id,
+        reasons=[reason.to_dict() for reason in decision.reasons],
+        trigger_seq=trigger_seq or None,
+        now=now,
+    )
+    bot.status_changed(session, conversation, Transition.ESCALATE.value)
+    bot.escalated(session, conversation, escalation)
+
+
+async def request_handoff(
+    bot: Bot, *, conversation_id: str, reason: str = "the customer pressed Talk to a person"
+) -> tuple[Message | None, Status]:
+    """Escalate on the customer's explicit request; returns the notice (None if already queued)."""
+
+    def work(session: Session, conversation: Conversation) -> tuple[Message | None, Status]:
+        now = bot.clock()
+        if conversation.status == Status.RESOLVED:
+            store.change_status(
+                session, conversation=conversation, action=Transition.REOPEN, now=now
+            )
+        if not bot_may_answer(conversation.status):
+            return None, Status(conversation.status)
+        decision = Decision(Action.ESCALATE, (Reason("human_request", reason),))
+        escalate(bot, session, conversation, decision, trigger_seq=conversation.last_seq, now=now)
+        notice = store.add_message(
+            session,
+            conversation_id=conversation_id,
+            role=Role.BOT,
+            text=handoff_notice(bot, now),
+            decision=decision.to_dict(),
+            at=now,
+        )
+        bot.message_added(session, conversation, notice)
+        return notice, Status(conversation.status)
+
+    notice, status = await _run(bot, conversation_id, work)
+    if notice is not None:
+        await announce_message(bot.bus, conversation_id, notice)
+        await bot.bus.publish(conversation_topic(conversation_id), status_event(status))
+        await bot.bus.publish(QUEUE_TOPIC, queue_event("escalated", conversation_id))
+    return notice, status

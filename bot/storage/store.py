@@ -15,8 +15,8 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.models import Conversation, Csat, Escalation, Feedback, Message, Role, utcnow
-from escalation.handoff import Status, Transition, transition
+from bot.storage.models import Conversation, Csat, Escalation, Feedback, Message, Role, utcnow
+from escalation import Status, Transition, transition
 
 CUSTOMER_VISIBLE_ROLES = (Role.CUSTOMER, Role.BOT, Role.AGENT, Role.SYSTEM)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from escalation.hours import OfficeHours
+from escalation import OfficeHours
 from retrieval import SearchResult
 
 SMALL_TALK = {

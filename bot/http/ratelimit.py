@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 
 from bot.settings import Settings
 
@@ -133,18 +132,6 @@ class RateLimits:
 def client_ip(request: Request) -> str:
     """The peer address (behind a proxy, run uvicorn with --proxy-headers to get the client's)."""
     return request.client.host if request.client else "unknown"
-
-
-def install_handler(app: FastAPI) -> None:
-    """Answer RateLimited with 429, a Retry-After header and a message naming the limit."""
-
-    @app.exception_handler(RateLimited)
-    async def rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
-        return JSONResponse(
-            {"detail": str(exc), "retry_after": int(exc.retry_after_header)},
-            status_code=429,
-            headers={"Retry-After": exc.retry_after_header},
-        )
 
 
 def _human(seconds: float) -> str:

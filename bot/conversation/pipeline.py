@@ -16,21 +16,22 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy.orm import Session
 
-from bot import replies, store
-from bot.events import QUEUE_TOPIC, agent_topic, conversation_topic
-from bot.models import Conversation, Message, Role
-from bot.runtime import Bot
-from escalation import (
-    Action,
-    Decision,
-    Reason,
-    Status,
-    Transition,
-    TurnEvidence,
-    bot_may_answer,
-    decide,
+from bot.conversation import replies
+from bot.conversation.handoff import escalate, handoff_notice
+from bot.events import (
+    QUEUE_TOPIC,
+    agent_topic,
+    announce_message,
+    conversation_topic,
+    queue_event,
+    scores_event,
+    status_event,
+    typing_event,
 )
-from retrieval import SearchResult
+from bot.runtime import Bot
+from bot.storage import Message, Role, store
+from escalation import Action, Decision, Status, Transition, TurnEvidence, bot_may_answer, decide
+from retrieval import Query, SearchResult
 from sentiment import Scores, Turn
 
 log = logging.getLogger(__name__)
@@ -81,17 +82,19 @@ async def handle_customer_message(
     if accepted.done is not None:
         return accepted.done
     if accepted.is_new:
-        await _publish(bot, conversation_id, [accepted.message])
+        await announce_message(bot.bus, conversation_id, accepted.message)
 
     answering = bot_may_answer(accepted.status)
     if answering:
         await bot.bus.publish(conversation_topic(conversation_id), typing_event("bot", True))
     try:
-        vector = await bot.embedder.embed(text)
-        query = _Query(vector, bot.embedder.embedder.model_id)
-        retriever = bot.kb.query_embedder  # the KB-adapted model once there is one
-        if answering and retriever is not bot.embedder.embedder:
-            query = _Query(await bot.embedder.embed(text, retriever), retriever.model_id)
+        vector = await bot.embedder.embed(text)  # the shared model: scores and repeats
+        query = None
+        if answering:  # retrieval embeds with the model serving the index (maybe KB-adapted)
+            earlier = [t.text for t in accepted.history if t.role == "customer"]
+            query = await bot.kb.embed_query(
+                text, history=earlier, known={bot.embedder.model_id: vector}
+            )
         scores, search = await asyncio.to_thread(_understand, bot, accepted, text, vector, query)
     except Exception as exc:
         if answering:
@@ -109,19 +112,16 @@ async def handle_customer_message(
     if answering:
         await bot.bus.publish(conversation_topic(conversation_id), typing_event("bot", False))
     if result.reply is not None and result.reply.seq != accepted.message.seq:
-        await _publish(bot, conversation_id, [result.reply])
+        await announce_message(bot.bus, conversation_id, result.reply)
     await bot.bus.publish(
-        agent_topic(conversation_id),
-        {"type": "scores", "seq": accepted.message.seq, "scores": scores.to_dict()},
+        agent_topic(conversation_id), scores_event(accepted.message.seq, scores.to_dict())
     )
     if escalated:
-        await bot.bus.publish(
-            QUEUE_TOPIC, {"type": "escalated", "conversation_id": conversation_id}
-        )
-        await bot.bus.publish(conversation_topic(conversation_id), _status_event(result.status))
+        await bot.bus.publish(QUEUE_TOPIC, queue_event("escalated", conversation_id))
+        await bot.bus.publish(conversation_topic(conversation_id), status_event(result.status))
     elif not answering:
         # A queued or claimed customer wrote again: their place and scores in the queue changed.
-        await bot.bus.publish(QUEUE_TOPIC, {"type": "changed", "conversation_id": conversation_id})
+        await bot.bus.publish(QUEUE_TOPIC, queue_event("changed", conversation_id))
     return result
 
 
@@ -219,24 +219,13 @@ def _history(
     return turns, unanswered, answered
 
 
-@dataclass(frozen=True)
-class _Query:
-    """The message embedded for retrieval, and by which model."""
-
-    vector: np.ndarray
-    model_id: str
-
-
 def _understand(
-    bot: Bot, accepted: _Accepted, text: str, vector: np.ndarray, query: _Query
+    bot: Bot, accepted: _Accepted, text: str, vector: np.ndarray, query: Query | None
 ) -> tuple[Scores, SearchResult | None]:
     """Score the turn and, while the bot owns the conversation, search the KB."""
     turn = Turn(role="customer", text=text, at=accepted.message.created_at, vector=vector)
     scores = bot.scorer.score(turn, accepted.history)
-    search = None
-    if bot_may_answer(accepted.status):
-        earlier = [t.text for t in accepted.history if t.role == "customer"]
-        search = bot.kb.search(text, query.vector, history=earlier, vector_model=query.model_id)
+    search = bot.kb.search(query) if query is not None else None
     return scores, search
 
 
@@ -296,8 +285,8 @@ def _commit_reply(
         escalated = decision.action == Action.ESCALATE
         reply_fields: dict = {"decision": decision.to_dict(), "retrieval": retrieval}
         if escalated:
-            _escalate(bot, session, conversation, decision, trigger_seq=seq, now=now)
-            text = bot.handoff_notice(now)
+            escalate(bot, session, conversation, decision, trigger_seq=seq, now=now)
+            text = handoff_notice(bot, now)
         elif decision.action == Action.ANSWER:
             text = replies.answer_text(search)
             reply_fields |= {
@@ -326,89 +315,3 @@ def _commit_reply(
             )
             bot.status_changed(session, conversation, Transition.RESOLVE.value)
         return TurnResult(message, reply, Status(conversation.status)), escalated
-
-
-def _escalate(
-    bot: Bot,
-    session: Session,
-    conversation: Conversation,
-    decision: Decision,
-    *,
-    trigger_seq: int | None,
-    now: datetime,
-) -> None:
-    """Move a locked conversation into the human queue and record why."""
-    store.change_status(session, conversation=conversation, action=Transition.ESCALATE, now=now)
-    escalation = store.open_escalation(
-        session,
-        conversation_id=conversation.id,
-        reasons=[reason.to_dict() for reason in decision.reasons],
-        trigger_seq=trigger_seq or None,
-        now=now,
-    )
-    bot.status_changed(session, conversation, Transition.ESCALATE.value)
-    bot.escalated(session, conversation, escalation)
-
-
-def message_event(message: Message) -> dict:
-    """The customer-visible event for a new message."""
-    from bot.schemas import MessageOut
-
-    return {"type": "message", "message": MessageOut.of(message).model_dump(mode="json")}
-
-
-def typing_event(who: str, on: bool) -> dict:
-    """Shown as a typing indicator in the widget (who: bot or agent)."""
-    return {"type": "typing", "who": who, "on": on}
-
-
-def _status_event(status: Status) -> dict:
-    return {"type": "status", "status": status.value}
-
-
-async def _publish(bot: Bot, conversation_id: str, messages: list[Message]) -> None:
-    for message in messages:
-        await bot.bus.publish(conversation_topic(conversation_id), message_event(message))
-        await bot.bus.publish(agent_topic(conversation_id), message_event(message))
-
-
-async def request_handoff(
-    bot: Bot, *, conversation_id: str, reason: str = "the customer pressed Talk to a person"
-) -> tuple[Message | None, Status]:
-    """Escalate on the customer's explicit request; returns the notice (None if already queued)."""
-
-    def escalate() -> tuple[Message | None, Status]:
-        now = bot.clock()
-        with bot.db.write() as session:
-            conversation = store.get_conversation(
-                session, conversation_id=conversation_id, lock=True
-            )
-            if conversation.status == Status.RESOLVED:
-                store.change_status(
-                    session, conversation=conversation, action=Transition.REOPEN, now=now
-                )
-            if not bot_may_answer(conversation.status):
-                return None, Status(conversation.status)
-            decision = Decision(Action.ESCALATE, (Reason("human_request", reason),))
-            _escalate(
-                bot, session, conversation, decision, trigger_seq=conversation.last_seq, now=now
-            )
-            notice = store.add_message(
-                session,
-                conversation_id=conversation_id,
-                role=Role.BOT,
-                text=bot.handoff_notice(now),
-                decision=decision.to_dict(),
-                at=now,
-            )
-            bot.message_added(session, conversation, notice)
-            return notice, Status(conversation.status)
-
-    notice, status = await asyncio.to_thread(escalate)
-    if notice is not None:
-        await _publish(bot, conversation_id, [notice])
-        await bot.bus.publish(conversation_topic(conversation_id), _status_event(status))
-        await bot.bus.publish(
-            QUEUE_TOPIC, {"type": "escalated", "conversation_id": conversation_id}
-        )
-    return notice, status

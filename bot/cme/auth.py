@@ -1,0 +1,225 @@
+"""Console authentication: the cookie-signing key, signed session cookies, sign-in form tokens,
+the sign-in throttle, and the middleware that checks CSRF on cookie-authenticated writes.
+
+A signed session cookie authenticates the browser; `ConsoleSessionMiddleware` turns it into
+`request.state.cme_user_id` (read by `bot.http.deps.current_user`) and makes every
+cookie-authenticated state-changing request under /api/cme/ carry the session's `X-CSRF-Token`.
+Requests that send `Authorization: Bearer <API token>` (scripts) never use the cookie, so they
+need no CSRF token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi.responses import JSONResponse
+from itsdangerous import BadData, URLSafeTimedSerializer
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "supportbot_console"
+LOGIN_COOKIE = "supportbot_login"
+SESSION_MAX_AGE_S = 12 * 3600
+LOGIN_FORM_MAX_AGE_S = 3600
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_TRACKED = 10_000  # emails and addresses remembered by the sign-in throttle
+
+
+def console_secret(settings: Settings) -> bytes:
+    """The key that signs console cookies: derived from ADMIN_TOKEN, else kept in DATA_DIR."""
+    if settings.admin_token:
+        return hmac.new(
+            settings.admin_token.encode(), b"supportbot console sessions v1", hashlib.sha256
+        ).digest()
+    path = Path(settings.data_dir) / "console_secret"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(fd, "w") as secret_file:
+        secret = secrets.token_hex(32)
+        secret_file.write(secret)
+    log.info("generated the console session secret at %s", path)
+    return bytes.fromhex(secret)
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    """A signed-in browser: who, its CSRF token, and an id so that sign-out can revoke it."""
+
+    user_id: int
+    csrf: str
+    sid: str
+
+
+class Sessions:
+    """Issues and reads session cookies and login-form tokens.
+
+    Cookies are stateless and signed; sign-out revokes a session in this process's memory
+    until it would have expired anyway.
+    """
+
+    def __init__(self, secret: bytes, *, secure: bool, clock: Any = time.time) -> None:
+        self._cookies = URLSafeTimedSerializer(secret, salt="supportbot.console.session")
+        self._login_forms = URLSafeTimedSerializer(secret, salt="supportbot.console.login")
+        self.secure = secure
+        self._clock = clock
+        self._revoked: dict[str, float] = {}
+
+    def issue(self, user_id: int) -> tuple[ConsoleSession, str]:
+        """A new session for a CME, with the cookie value that carries it."""
+        session = ConsoleSession(user_id, secrets.token_urlsafe(32), secrets.token_urlsafe(16))
+        return session, self._cookies.dumps({"u": user_id, "c": session.csrf, "s": session.sid})
+
+    def read(self, cookie: str | None) -> ConsoleSession | None:
+        """The session a cookie carries, if it is genuine, fresh and not signed out."""
+        if not cookie:
+            return None
+        try:
+            data = self._cookies.loads(cookie, max_age=SESSION_MAX_AGE_S)
+            session = ConsoleSession(int(data["u"]), str(data["c"]), str(data["s"]))
+        except (BadData, KeyError, TypeError, ValueError):
+            return None
+        return None if session.sid in self._revoked else session
+
+    def revoke(self, session: ConsoleSession) -> None:
+        """Sign a session out: its cookie is refused from now on."""
+        now = self._clock()
+        self._revoked = {sid: until for sid, until in self._revoked.items() if until > now}
+        self._revoked[session.sid] = now + SESSION_MAX_AGE_S
+
+    def login_form(self) -> tuple[str, str]:
+        """A (cookie nonce, form token) pair: the form token is the nonce, signed."""
+        nonce = secrets.token_urlsafe(16)
+        return nonce, self._login_forms.dumps(nonce)
+
+    def login_form_valid(self, cookie: str | None, token: str | None) -> bool:
+        """True when the form's token is ours, fresh, and matches this browser's cookie."""
+        if not cookie or not token:
+            return False
+        try:
+            nonce = self._login_forms.loads(token, max_age=LOGIN_FORM_MAX_AGE_S)
+        except BadData:
+            return False
+        return isinstance(nonce, str) and secrets.compare_digest(nonce.encode(), cookie.encode())
+
+
+class LoginThrottle:
+    """Refuses sign-in after too many recent failures for one email or from one address."""
+
+    def __init__(
+        self,
+        *,
+        per_email: int = 5,
+        per_address: int = 20,
+        window_s: float = 300.0,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self._limits = {"email": per_email, "address": per_address}
+        self.window_s = window_s
+        self._clock = clock
+        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+
+    def retry_after(self, *, email: str, address: str) -> int:
+        """Seconds until another attempt is allowed; 0 when allowed now."""
+        now = self._clock()
+        wait = 0.0
+        for key in (("email", email), ("address", address)):
+            failures = self._failures.get(key)
+            if not failures:
+                continue
+            while failures and failures[0] <= now - self.window_s:
+                failures.popleft()
+            if len(failures) >= self._limits[key[0]]:
+                wait = max(wait, failures[0] + self.window_s - now)
+        return int(wait) + 1 if wait else 0
+
+    def failed(self, *, email: str, address: str) -> None:
+        """Count a failed sign-in against the email and the client address."""
+        now = self._clock()
+        if len(self._failures) > MAX_TRACKED:  # forget stale keys, so guessing cannot fill memory
+            self._failures = defaultdict(
+                deque,
+                {k: v for k, v in self._failures.items() if v and v[-1] > now - self.window_s},
+            )
+        self._failures[("email", email)].append(now)
+        self._failures[("address", address)].append(now)
+
+    def succeeded(self, *, email: str) -> None:
+        """Forget the email's failures after a successful sign-in."""
+        self._failures.pop(("email", email), None)
+
+
+def _bearer(headers: Headers) -> bool:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
+class ConsoleSessionMiddleware:
+    """Session cookie -> `state.cme_user_id`; CSRF check on cookie-authenticated writes."""
+
+    def __init__(self, app: ASGIApp, sessions: Sessions) -> None:
+        self.app = app
+        self.sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if _bearer(headers):  # scripts authenticate by API token alone; the cookie is ignored
+            await self.app(scope, receive, send)
+            return
+        session = self.sessions.read(cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE))
+        if session is None:
+            await self.app(scope, receive, send)
+            return
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in SAFE_METHODS
+            and scope["path"].startswith("/api/cme/")
+        ):
+            problem = csrf_problem(headers.get("x-csrf-token"), session)
+            if problem:
+                await JSONResponse({"detail": problem}, status_code=403)(scope, receive, send)
+                return
+        state = {**scope.get("state", {}), "cme_user_id": session.user_id, "console": session}
+        await self.app({**scope, "state": state}, receive, send)
+
+
+def csrf_problem(sent: str | None, session: ConsoleSession) -> str | None:
+    if not sent:
+        return (
+            "missing X-CSRF-Token header: cookie-authenticated requests must send the token "
+            "from the console page's csrf-token meta tag"
+        )
+    if not secrets.compare_digest(sent.encode(), session.csrf.encode()):
+        return "X-CSRF-Token does not match this session; reload the console"
+    return None
+
+
+def same_origin(origin: str | None, host: str | None, public_url: str) -> bool:
+    """True when a browser's Origin is the app itself: PUBLIC_URL, or the Host it connected to."""
+    if not origin:
+        return False
+    public = urlsplit(public_url)
+    if origin.rstrip("/") == f"{public.scheme}://{public.netloc}":
+        return True
+    parsed = urlsplit(origin)
+    return parsed.scheme in ("http", "https") and bool(host) and parsed.netloc == host

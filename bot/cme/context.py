@@ -1,0 +1,164 @@
+"""What a CME sees: the urgency-ordered queue and a conversation's context packet."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.cme.schemas import (
+    ContextPacket,
+    ConversationView,
+    CustomerView,
+    EscalationView,
+    FeedbackMark,
+    QueueItem,
+    Retrieved,
+    SummaryView,
+    TranscriptMessage,
+    TrendPoint,
+)
+from bot.conversation import summarize
+from bot.runtime import Bot
+from bot.storage import Conversation, Escalation, Message, Role, store
+from escalation import Status
+
+
+def _customer(conversation: Conversation) -> CustomerView:
+    return CustomerView(
+        id=conversation.customer_id,
+        name=conversation.customer_name,
+        email=conversation.customer_email,
+        verified=conversation.customer_verified,
+    )
+
+
+def _escalation(bot: Bot, escalation: Escalation | None, now: datetime) -> EscalationView | None:
+    if escalation is None:
+        return None
+    target = timedelta(seconds=bot.settings.sla_first_response_s)
+    answered = escalation.first_response_at
+    due = escalation.created_at + target
+    return EscalationView(
+        id=escalation.id,
+        reasons=escalation.reasons,
+        trigger_seq=escalation.trigger_seq,
+        created_at=escalation.created_at.isoformat(),
+        claimed_at=escalation.claimed_at.isoformat() if escalation.claimed_at else None,
+        claimed_by=escalation.claimed_by,
+        first_response_at=answered.isoformat() if answered else None,
+        waiting_seconds=round(((answered or now) - escalation.created_at).total_seconds(), 1),
+        sla_due_at=due.isoformat(),
+        sla_breached=(answered or now) > due,
+    )
+
+
+def _message(message: Message) -> TranscriptMessage:
+    return TranscriptMessage(
+        seq=message.seq,
+        role=message.role,
+        text=message.text,
+        created_at=message.created_at.isoformat(),
+        author_id=message.author_id,
+        citations=message.citations or [],
+        confidence=message.confidence,
+        scores=message.scores,
+        decision=message.decision,
+        retrieval=message.retrieval,
+    )
+
+
+def context_packet(bot: Bot, conversation_id: str) -> ContextPacket:
+    """Everything a CME needs to take over without asking the customer to repeat themselves."""
+    now = bot.clock()
+    with bot.db.read() as session:
+        conversation = store.get_conversation(session, conversation_id=conversation_id)
+        messages = list(
+            store.list_messages(session, conversation_id=conversation_id, internal=True)
+        )
+        escalation = session.scalars(
+            select(Escalation)
+            .where(Escalation.conversation_id == conversation_id)
+            .order_by(Escalation.id.desc())
+        ).first()
+        feedback = store.helpful_marks(session, conversation_id=conversation_id)
+    summary = summarize(messages)
+    return ContextPacket(
+        conversation=ConversationView(
+            id=conversation.id,
+            channel=conversation.channel,
+            channel_ref=conversation.channel_ref,
+            customer=_customer(conversation),
+            vip=conversation.vip,
+            status=conversation.status,  # type: ignore[arg-type]
+            owner_id=conversation.owner_id,
+            created_at=conversation.created_at.isoformat(),
+            reopened_from=conversation.reopened_from,
+        ),
+        escalation=_escalation(bot, escalation, now),
+        summary=SummaryView(
+            main_question=summary.main_question, latest_message=summary.latest_message
+        ),
+        frustration_trend=[
+            TrendPoint(seq=m.seq, frustration=(m.scores or {}).get("frustration"))
+            for m in messages
+            if m.role == Role.CUSTOMER and m.scores
+        ],
+        retrieved=[
+            Retrieved(
+                seq=m.seq,
+                query=(m.retrieval or {}).get("query"),
+                hits=(m.retrieval or {}).get("hits", []),
+            )
+            for m in messages
+            if m.role == Role.CUSTOMER and m.retrieval
+        ],
+        feedback=[
+            FeedbackMark(seq=seq, helpful=helpful) for seq, helpful in sorted(feedback.items())
+        ],
+        transcript=[_message(m) for m in messages],
+    )
+
+
+def queue(bot: Bot) -> list[QueueItem]:
+    """Waiting and claimed conversations, most urgent first."""
+    now = bot.clock()
+    sla = bot.settings.sla_first_response_s
+    rows = []
+    with bot.db.read() as session:
+        conversations = session.scalars(
+            select(Conversation).where(Conversation.status.in_([Status.WAITING, Status.AGENT]))
+        ).all()
+        for conversation in conversations:
+            escalation = store.current_escalation(session, conversation_id=conversation.id)
+            latest = session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation.id, Message.role == Role.CUSTOMER)
+                .order_by(Message.seq.desc())
+            ).first()
+            info = _escalation(bot, escalation, now)
+            frustration = float((latest.scores or {}).get("frustration") or 0) if latest else 0.0
+            waited = info.waiting_seconds if info else 0.0
+            unanswered = info is not None and info.first_response_at is None
+            urgency = (
+                frustration
+                + (min(waited / sla, 2.0) if unanswered else 0)
+                + (1.0 if info and info.sla_breached and unanswered else 0)
+                + (0.5 if conversation.vip else 0)
+            )
+            rows.append(
+                QueueItem(
+                    id=conversation.id,
+                    status=conversation.status,  # type: ignore[arg-type]
+                    owner_id=conversation.owner_id,
+                    channel=conversation.channel,
+                    customer=_customer(conversation),
+                    vip=conversation.vip,
+                    frustration=round(frustration, 3),
+                    latest_message=latest.text if latest else None,
+                    escalation=info,
+                    urgency=round(urgency, 3),
+                )
+            )
+    rows.sort(key=lambda row: (row.status != Status.WAITING, -row.urgency))
+    return rows

@@ -1,0 +1,161 @@
+"""What CMEs get as JSON: the queue, a conversation's context packet, CME accounts, canned replies
+and article suggestions (fields may be added, never renamed). Times are ISO-8601 strings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from bot.schemas import StatusName
+
+
+class CustomerView(BaseModel):
+    id: str | None
+    name: str | None
+    email: str | None
+    verified: bool
+
+
+class EscalationView(BaseModel):
+    """Why and when a conversation entered the human queue, and its first-response SLA."""
+
+    id: int
+    reasons: list[dict[str, Any]] = Field(description="[{code, detail}] as the policy gave them")
+    trigger_seq: int | None
+    created_at: str
+    claimed_at: str | None
+    claimed_by: int | None
+    first_response_at: str | None
+    waiting_seconds: float
+    sla_due_at: str
+    sla_breached: bool
+
+
+class QueueItem(BaseModel):
+    """One waiting or claimed conversation, as a queue card."""
+
+    id: str
+    status: StatusName
+    owner_id: int | None
+    channel: str
+    customer: CustomerView
+    vip: bool
+    frustration: float = Field(description="The latest customer turn's frustration, 0-1")
+    latest_message: str | None
+    escalation: EscalationView | None
+    urgency: float = Field(description="Frustration + wait against the SLA + breach + VIP")
+
+
+class QueueOut(BaseModel):
+    conversations: list[QueueItem]
+
+
+class ConversationView(BaseModel):
+    id: str
+    channel: str
+    channel_ref: str | None
+    customer: CustomerView
+    vip: bool
+    status: StatusName
+    owner_id: int | None
+    created_at: str
+    reopened_from: str | None
+
+
+class SummaryView(BaseModel):
+    main_question: str | None
+    latest_message: str | None
+
+
+class TrendPoint(BaseModel):
+    seq: int
+    frustration: float | None
+
+
+class Retrieved(BaseModel):
+    """What the bot found in the KB for one customer turn."""
+
+    seq: int
+    query: str | None
+    hits: list[dict[str, Any]]
+
+
+class FeedbackMark(BaseModel):
+    seq: int
+    helpful: bool
+
+
+class TranscriptMessage(BaseModel):
+    """A message with everything the pipeline stored about it (notes included)."""
+
+    seq: int
+    role: str
+    text: str
+    created_at: str
+    author_id: int | None
+    citations: list[dict[str, Any]]
+    confidence: float | None
+    scores: dict[str, Any] | None
+    decision: dict[str, Any] | None
+    retrieval: dict[str, Any] | None
+
+
+class ContextPacket(BaseModel):
+    """Everything a CME needs to take over without asking the customer to repeat themselves."""
+
+    conversation: ConversationView
+    escalation: EscalationView | None
+    summary: SummaryView
+    frustration_trend: list[TrendPoint]
+    retrieved: list[Retrieved]
+    feedback: list[FeedbackMark]
+    transcript: list[TranscriptMessage]
+
+
+class CmeView(BaseModel):
+    id: int
+    email: str
+    name: str
+
+
+class UsersOut(BaseModel):
+    users: list[CmeView]
+
+
+class CannedReply(BaseModel):
+    article_id: str
+    title: str
+    url: str
+    passage: str
+
+
+class CannedRepliesOut(BaseModel):
+    articles: list[CannedReply]
+
+
+class Suggestion(BaseModel):
+    article_id: str
+    title: str
+    section: str
+    url: str
+    passage: str
+    score: float
+
+
+class SuggestionsOut(BaseModel):
+    query: str | None
+    articles: list[Suggestion]
+
+
+class ChangeOut(BaseModel):
+    """A conversation after a handoff action; `seq` is the message the action added, if any."""
+
+    conversation_id: str
+    status: StatusName
+    owner_id: int | None
+    seq: int | None = None
+
+
+class Done(BaseModel):
+    ok: bool = True

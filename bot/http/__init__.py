@@ -1,0 +1,37 @@
+"""HTTP: the customer API, the CME API, the console's pages, docs, health and admin, with the
+dependencies, guards and error answers they share. Channels add their own routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from bot.cme.auth import ConsoleSessionMiddleware, LoginThrottle, Sessions, console_secret
+from bot.http import cme, customer, pages
+from bot.http.console import console_router
+from bot.http.errors import GuardMiddleware, install_error_handlers
+from bot.runtime import Bot
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+__all__ = ["STATIC", "install"]
+
+
+def install(app: FastAPI, bot: Bot) -> None:
+    """Mount every route, the console's session middleware, the guard and the error answers."""
+    sessions = Sessions(
+        console_secret(bot.settings), secure=bot.settings.public_url.startswith("https://")
+    )
+    app.state.console_sessions = sessions
+    app.add_middleware(ConsoleSessionMiddleware, sessions=sessions)
+    app.include_router(console_router(bot, sessions, LoginThrottle()))
+    app.add_middleware(GuardMiddleware)  # added last: the outermost middleware
+    app.include_router(customer.router)
+    app.include_router(cme.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    install_error_handlers(app)

@@ -1,0 +1,234 @@
+"""The CME JSON API under /api/cme/: queue, context packet, handoff actions, canned replies and
+suggestions. Each action is one call into `bot.conversation`; the console is just a client."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from bot import conversation
+from bot.cme import accounts, context_packet, queue
+from bot.cme.schemas import (
+    CannedRepliesOut,
+    CannedReply,
+    ChangeOut,
+    CmeView,
+    ContextPacket,
+    Done,
+    QueueOut,
+    Suggestion,
+    SuggestionsOut,
+    UsersOut,
+)
+from bot.conversation import Change
+from bot.events import conversation_topic, typing_event
+from bot.http.deps import BotDep, UserDep
+from bot.schemas import MAX_MESSAGE_CHARS
+from bot.storage import NotFound, Role, User, store
+from retrieval import Article, KnowledgeBase
+
+router = APIRouter(prefix="/api/cme", tags=["cme"])
+
+
+def _change(change: Change) -> ChangeOut:
+    return ChangeOut(
+        conversation_id=change.conversation_id,
+        status=change.status.value,
+        owner_id=change.owner_id,
+        seq=change.message.seq if change.message else None,
+    )
+
+
+class AgentMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS)
+    ]
+    note: bool = False
+
+
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to_user_id: int = Field(ge=1)
+
+
+class VipIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vip: bool
+
+
+class TypingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    on: bool = True
+
+
+@router.get("/me", response_model=CmeView)
+async def me(user: UserDep) -> CmeView:
+    """The signed-in CME."""
+    return CmeView(id=user.id, email=user.email, name=user.name)
+
+
+@router.get("/queue", response_model=QueueOut)
+async def get_queue(bot: BotDep, user: UserDep) -> QueueOut:
+    """Open conversations ordered by urgency (frustration, wait, SLA)."""
+    return QueueOut(conversations=await run_in_threadpool(queue, bot))
+
+
+@router.get("/conversations/{conversation_id}", response_model=ContextPacket)
+async def get_context(conversation_id: str, bot: BotDep, user: UserDep) -> ContextPacket:
+    """The context packet: transcript with scores, why it escalated, what the bot retrieved."""
+    return await run_in_threadpool(context_packet, bot, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/claim", response_model=ChangeOut)
+async def claim(conversation_id: str, bot: BotDep, user: UserDep) -> ChangeOut:
+    """Take a waiting conversation; of concurrent claims one wins, the rest get 409."""
+    return _change(await conversation.claim(bot, conversation_id=conversation_id, user=user))
+
+
+@router.post("/conversations/{conversation_id}/messages", response_model=ChangeOut)
+async def reply(
+    conversation_id: str, body: AgentMessageIn, bot: BotDep, user: UserDep
+) -> ChangeOut:
+    """Reply to the customer on their channel, or add an internal note (`note: true`)."""
+    change = await conversation.agent_message(
+        bot, conversation_id=conversation_id, user=user, text=body.text, note=body.note
+    )
+    return _change(change)
+
+
+@router.post("/conversations/{conversation_id}/release", response_model=ChangeOut)
+async def release(conversation_id: str, bot: BotDep, user: UserDep) -> ChangeOut:
+    """Put a claimed conversation back in the queue."""
+    return _change(await conversation.release(bot, conversation_id=conversation_id, user=user))
+
+
+@router.post("/conversations/{conversation_id}/transfer", response_model=ChangeOut)
+async def transfer(conversation_id: str, body: TransferIn, bot: BotDep, user: UserDep) -> ChangeOut:
+    """Hand a claimed conversation to another CME."""
+
+    def target() -> User:
+        with bot.db.read() as session:
+            to = session.get(User, body.to_user_id)
+            if to is None:
+                raise NotFound(f"CME {body.to_user_id} does not exist")
+            return to
+
+    to = await run_in_threadpool(target)
+    change = await conversation.transfer(bot, conversation_id=conversation_id, user=user, to=to)
+    return _change(change)
+
+
+@router.post("/conversations/{conversation_id}/hand-back", response_model=ChangeOut)
+async def hand_back(conversation_id: str, bot: BotDep, user: UserDep) -> ChangeOut:
+    """Return the conversation to the bot, which starts afresh."""
+    return _change(await conversation.hand_back(bot, conversation_id=conversation_id, user=user))
+
+
+@router.post("/conversations/{conversation_id}/resolve", response_model=ChangeOut)
+async def resolve(conversation_id: str, bot: BotDep, user: UserDep) -> ChangeOut:
+    """End the conversation (the owner, or anyone while it is not claimed)."""
+    return _change(await conversation.resolve(bot, conversation_id=conversation_id, user=user))
+
+
+@router.post("/conversations/{conversation_id}/vip", response_model=ChangeOut)
+async def vip(conversation_id: str, body: VipIn, bot: BotDep, user: UserDep) -> ChangeOut:
+    """Mark or unmark the customer as VIP."""
+    change = await conversation.set_vip(bot, conversation_id=conversation_id, vip=body.vip)
+    return _change(change)
+
+
+@router.post("/conversations/{conversation_id}/typing", response_model=Done)
+async def typing(conversation_id: str, body: TypingIn, bot: BotDep, user: UserDep) -> Done:
+    """Show the customer that a CME is typing."""
+    await bot.bus.publish(conversation_topic(conversation_id), typing_event("agent", body.on))
+    return Done()
+
+
+@router.get("/users", response_model=UsersOut)
+async def list_users(bot: BotDep, user: UserDep) -> UsersOut:
+    """Every CME, for choosing whom to transfer a conversation to."""
+
+    def load() -> list[CmeView]:
+        with bot.db.read() as session:
+            return [
+                CmeView(id=cme.id, name=cme.name, email=cme.email)
+                for cme in accounts.list_users(session)
+            ]
+
+    return UsersOut(users=await run_in_threadpool(load))
+
+
+@router.get("/articles", response_model=CannedRepliesOut)
+async def canned_replies(
+    bot: BotDep, user: UserDep, q: Annotated[str, Query(max_length=200)] = ""
+) -> CannedRepliesOut:
+    """Canned replies: KB articles whose title holds every word of `q`, with opening and link."""
+    words = q.lower().split()
+    matches = [
+        article
+        for article in bot.kb.articles()
+        if all(word in article.title.lower() for word in words)
+    ]
+    return CannedRepliesOut(articles=[_canned(bot.kb, article) for article in matches[:20]])
+
+
+@router.get("/conversations/{conversation_id}/suggestions", response_model=SuggestionsOut)
+async def suggestions(conversation_id: str, bot: BotDep, user: UserDep) -> SuggestionsOut:
+    """KB articles that may answer the customer's latest message, best first."""
+
+    def latest() -> str | None:
+        with bot.db.read() as session:
+            store.get_conversation(session, conversation_id=conversation_id)
+            customer = [
+                message
+                for message in store.list_messages(session, conversation_id=conversation_id)
+                if message.role == Role.CUSTOMER
+            ]
+            return customer[-1].text if customer else None
+
+    text = await run_in_threadpool(latest)
+    if not text:
+        return SuggestionsOut(query=None, articles=[])
+    query = await bot.kb.embed_query(text)
+    result = await run_in_threadpool(bot.kb.search, query, k=5)
+    return SuggestionsOut(
+        query=text,
+        articles=[
+            Suggestion(
+                article_id=hit.article_id,
+                title=hit.title,
+                section=hit.section,
+                url=hit.url,
+                passage=hit.passage,
+                score=round(hit.score, 3),
+            )
+            for hit in result.hits
+        ],
+    )
+
+
+def _canned(kb: KnowledgeBase, article: Article) -> CannedReply:
+    return CannedReply(
+        article_id=article.id,
+        title=article.title,
+        url=kb.url(article.id),
+        passage=first_passage(article.body),
+    )
+
+
+def first_passage(markdown: str) -> str:
+    """The article's opening paragraph, headings skipped."""
+    lines = [line for line in markdown.splitlines() if not line.lstrip().startswith("#")]
+    for block in re.split(r"\n\s*\n", "\n".join(lines)):
+        if block.strip():
+            return block.strip()
+    return ""

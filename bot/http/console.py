@@ -1,0 +1,261 @@
+"""The console's pages: sign-in and sign-out forms, the single-page console, and its live
+socket. Authentication itself is in `bot.cme.auth`; the console's actions are the JSON
+endpoints in `bot.http.cme`."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from bot.cme import accounts
+from bot.cme.auth import (
+    LOGIN_COOKIE,
+    LOGIN_FORM_MAX_AGE_S,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE_S,
+    ConsoleSession,
+    LoginThrottle,
+    Sessions,
+    csrf_problem,
+    same_origin,
+)
+from bot.cme.live import LiveFeed
+from bot.runtime import Bot
+from bot.storage import User
+
+log = logging.getLogger(__name__)
+
+CONSOLE_PATH = re.compile(r"^/console(/conversations/[A-Za-z0-9_-]{1,64})?$")
+
+SHELL = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>{meta}<link rel="stylesheet" href="/static/console.css">{script}</head>
+<body class="{body_class}">{body}</body></html>"""
+
+LOGIN_BODY = """<main class="signin">
+<h1><span class="brand">supportbot</span> console</h1>
+{error}<form method="post" action="/console/login" class="signin-form">
+<input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="next" value="{next}">
+<label>Email <input type="email" name="email" value="{email}" autocomplete="username" required
+ autofocus></label>
+<label>Password <input type="password" name="password" autocomplete="current-password" required>
+</label>
+<button type="submit">Sign in</button>
+</form></main>"""
+
+CONSOLE_BODY = """<header class="topbar">
+<span class="brand">supportbot</span><span class="product">console</span>
+<span id="connection" class="connection" role="status">connecting</span>
+<span class="spacer"></span><span id="me" class="me"></span>
+<form method="post" action="/console/logout" class="signout">
+<input type="hidden" name="csrf" value="{csrf}"><button type="submit">Sign out</button></form>
+</header>
+<div class="layout">
+<aside class="queue-pane" aria-label="Queue">
+<h2>Queue <span id="queue-count" class="count"></span></h2>
+<ol id="queue" class="queue"></ol>
+<p id="queue-empty" class="empty">Nobody is waiting. New escalations appear here.</p>
+</aside>
+<main id="conversation" class="conversation-pane">
+<p class="empty">Select a conversation from the queue.</p>
+</main>
+</div>
+<div id="toast" class="toast" role="alert" hidden></div>"""
+
+
+def console_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> APIRouter:
+    """The console's pages and WebSocket."""
+    router = APIRouter(tags=["console"], include_in_schema=False)
+
+    @router.get("/console/login")
+    async def login_page(next: str = "/console") -> Response:
+        return _login_form(sessions, next=next)
+
+    @router.post("/console/login")
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        email = (_str(form.get("email")) or "").strip().lower()
+        password = _str(form.get("password")) or ""
+        next_path = _safe_next(_str(form.get("next")) or "")
+        if not sessions.login_form_valid(request.cookies.get(LOGIN_COOKIE), _str(form.get("csrf"))):
+            return _login_form(
+                sessions,
+                next=next_path,
+                email=email,
+                status=403,
+                error="This sign-in form has expired or was not sent from this site; try again.",
+            )
+        address = request.client.host if request.client else "unknown"
+        wait = throttle.retry_after(email=email, address=address)
+        if wait:
+            response = _login_form(
+                sessions,
+                next=next_path,
+                email=email,
+                status=429,
+                error=f"Too many failed sign-ins. Try again in {wait} seconds.",
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
+
+        def check() -> User | None:
+            with bot.db.read() as session:
+                return accounts.user_for_login(session, email=email, password=password)
+
+        user = await run_in_threadpool(check) if email and password else None
+        if user is None:
+            throttle.failed(email=email, address=address)
+            log.info("console sign-in failed for %r from %s", email, address)
+            return _login_form(
+                sessions,
+                next=next_path,
+                email=email,
+                status=401,
+                error="Wrong email or password.",
+            )
+        throttle.succeeded(email=email)
+        _, cookie = sessions.issue(user.id)
+        response = RedirectResponse(next_path, status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            cookie,
+            max_age=SESSION_MAX_AGE_S,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=sessions.secure,
+        )
+        response.delete_cookie(LOGIN_COOKIE, path="/console/login")
+        log.info("CME %s signed in to the console", user.id)
+        return response
+
+    @router.post("/console/logout")
+    async def logout(request: Request) -> Response:
+        session = _session(request)
+        form = await request.form()
+        if session is not None:
+            sent = _str(form.get("csrf"))
+            if csrf_problem(sent, session):
+                return JSONResponse({"detail": "sign-out form is missing its CSRF token"}, 403)
+            sessions.revoke(session)
+        response = RedirectResponse("/console/login", status_code=303)
+        response.delete_cookie(
+            SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=sessions.secure
+        )
+        return response
+
+    @router.get("/console")
+    async def console_page(request: Request) -> Response:
+        return await _console_page(request, bot)
+
+    @router.get("/console/conversations/{conversation_id}")
+    async def conversation_page(request: Request, conversation_id: str) -> Response:
+        return await _console_page(request, bot)
+
+    @router.websocket("/api/cme/ws")
+    async def live(websocket: WebSocket) -> None:
+        session: ConsoleSession | None = websocket.scope.get("state", {}).get("console")
+        if session is None:
+            await websocket.close(code=4401, reason="sign in to the console first")
+            return
+        origin = websocket.headers.get("origin")
+        if not same_origin(origin, websocket.headers.get("host"), bot.settings.public_url):
+            log.warning("refused console WebSocket from origin %r", origin)
+            await websocket.close(code=4403, reason="cross-origin WebSocket refused")
+            return
+        if not await run_in_threadpool(_user_exists, bot, session.user_id):
+            await websocket.close(code=4401, reason="this CME account no longer exists")
+            return
+        await websocket.accept()
+        await LiveFeed(bot, websocket).run()
+
+    return router
+
+
+def _user_exists(bot: Bot, user_id: int) -> bool:
+    with bot.db.read() as session:
+        return session.get(User, user_id) is not None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _session(request: Request) -> ConsoleSession | None:
+    return request.scope.get("state", {}).get("console")
+
+
+def _safe_next(path: str) -> str:
+    # Only console paths: never an open redirect.
+    return path if CONSOLE_PATH.match(path or "") else "/console"
+
+
+def _shell(
+    title: str,
+    body: str,
+    *,
+    meta: dict[str, str] | None = None,
+    script: bool = False,
+    body_class: str = "",
+    status: int = 200,
+) -> HTMLResponse:
+    tags = "".join(
+        f'<meta name="{html.escape(name)}" content="{html.escape(value)}">'
+        for name, value in (meta or {}).items()
+    )
+    response = HTMLResponse(
+        SHELL.format(
+            title=html.escape(title),
+            meta=tags,
+            script='<script src="/static/console.js" defer></script>' if script else "",
+            body_class=body_class,
+            body=body,
+        ),
+        status_code=status,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _login_form(
+    sessions: Sessions, *, next: str, email: str = "", error: str = "", status: int = 200
+) -> HTMLResponse:
+    nonce, token = sessions.login_form()
+    body = LOGIN_BODY.format(
+        csrf=html.escape(token),
+        next=html.escape(_safe_next(next)),
+        email=html.escape(email),
+        error=f'<p class="error" role="alert">{html.escape(error)}</p>' if error else "",
+    )
+    response = _shell("Sign in · supportbot console", body, body_class="signin-page", status=status)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=LOGIN_FORM_MAX_AGE_S,
+        path="/console/login",
+        httponly=True,
+        samesite="strict",
+        secure=sessions.secure,
+    )
+    return response
+
+
+async def _console_page(request: Request, bot: Bot) -> Response:
+    session = _session(request)
+    if session is None or not await run_in_threadpool(_user_exists, bot, session.user_id):
+        target = quote(request.url.path, safe="/")
+        return RedirectResponse(f"/console/login?next={target}", status_code=303)
+    meta = {
+        "csrf-token": session.csrf,
+        "sla-first-response-s": str(bot.settings.sla_first_response_s),
+        "frustration-threshold": str(bot.settings.frustration_threshold),
+    }
+    body = CONSOLE_BODY.format(csrf=html.escape(session.csrf))
+    return _shell("supportbot console", body, meta=meta, script=True, body_class="console")

@@ -1,0 +1,81 @@
+"""What route handlers are given: the bot, the rate limits, and who is calling (a customer's
+conversation token, or a CME by API token or console session)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bot.cme import accounts
+from bot.http.ratelimit import RateLimits
+from bot.runtime import Bot
+from bot.storage import Unauthorized, User, store
+from escalation import Status
+
+conversation_bearer = HTTPBearer(auto_error=False, description="The conversation token")
+cme_bearer = HTTPBearer(auto_error=False, description="A CME's API token")
+
+
+def get_bot(request: Request) -> Bot:
+    """The app's Bot (built by `create_app`)."""
+    return request.app.state.bot
+
+
+BotDep = Annotated[Bot, Depends(get_bot)]
+
+
+def get_rate_limits(request: Request) -> RateLimits:
+    """The app's rate limits for anonymous visitors."""
+    return RateLimits.of(request.app)
+
+
+LimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
+
+
+def conversation_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(conversation_bearer)],
+) -> str:
+    """The bearer token of a customer's conversation."""
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized("missing bearer token: send Authorization: Bearer <conversation token>")
+    return credentials.credentials
+
+
+TokenDep = Annotated[str, Depends(conversation_token)]
+
+
+async def authorized(bot: Bot, conversation_id: str, token: str) -> Status:
+    """The conversation's status, if `token` is its token (else NotFound / Forbidden)."""
+
+    def check() -> Status:
+        with bot.db.read() as session:
+            conversation = store.authorize(session, conversation_id=conversation_id, token=token)
+            return Status(conversation.status)
+
+    return await run_in_threadpool(check)
+
+
+def current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(cme_bearer)],
+) -> User:
+    """The CME making this request: bearer API token, or the console's session cookie."""
+    bot = request.app.state.bot
+    session_user = getattr(request.state, "cme_user_id", None)
+    with bot.db.read() as session:
+        if credentials is not None and credentials.credentials:
+            user = accounts.user_for_token(session, token=credentials.credentials)
+            if user is None:
+                raise Unauthorized("unknown CME API token")
+            return user
+        if session_user is not None:
+            user = session.get(User, session_user)
+            if user is not None:
+                return user
+    raise Unauthorized("sign in, or send Authorization: Bearer <CME API token>")
+
+
+UserDep = Annotated[User, Depends(current_user)]

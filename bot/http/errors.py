@@ -1,0 +1,147 @@
+"""What every HTTP response gets: security headers, a body-size limit, and errors mapped to
+clear 4xx answers (or a 500 with an id that the log holds)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.conversation import PipelineError
+from bot.http.identity import IdentityRejected
+from bot.http.ratelimit import RateLimited
+from bot.storage import Conflict, Forbidden, NotFound, Unauthorized
+from escalation import HandoffConflict, IllegalTransition
+
+log = logging.getLogger("supportbot")
+
+MAX_BODY_BYTES = 64 * 1024
+SECURITY_HEADERS = {
+    b"content-security-policy": (
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; "
+        b"form-action 'self'"
+    ),
+    b"x-content-type-options": b"nosniff",
+    b"referrer-policy": b"strict-origin-when-cross-origin",
+}
+# Errors that name a client's mistake, and their status; the message is the detail.
+STATUS_BY_ERROR: dict[type[Exception], int] = {
+    Unauthorized: 401,
+    Forbidden: 403,
+    IdentityRejected: 403,
+    NotFound: 404,
+    Conflict: 409,
+    HandoffConflict: 409,
+    IllegalTransition: 409,
+}
+
+
+class GuardMiddleware:
+    """Security headers on every response; bodies over the limit get 413 before parsing."""
+
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            response = JSONResponse(
+                {"detail": f"request body is {int(length)} bytes; the limit is {self.max_body}"},
+                status_code=413,
+            )
+            await response(scope, receive, self._with_headers(send))
+            return
+        await self.app(scope, self._limited(receive), self._with_headers(send))
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise BodyTooLarge(self.max_body)
+            return message
+
+        return limited
+
+    @staticmethod
+    def _with_headers(send: Send) -> Send:
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                existing = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS.items() if k not in existing]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        return wrapped
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body exceeds the limit of {limit} bytes")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """4xx for client mistakes, with a message naming the problem; 500 with a logged id for
+    anything else."""
+    for error_type, status in STATUS_BY_ERROR.items():
+
+        async def handler(_: Request, exc: Exception, status: int = status) -> JSONResponse:
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+
+        app.add_exception_handler(error_type, handler)
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc), "retry_after": int(exc.retry_after_header)},
+            status_code=429,
+            headers={"Retry-After": exc.retry_after_header},
+        )
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=413)
+
+    @app.exception_handler(PipelineError)
+    async def pipeline_failed(_: Request, exc: PipelineError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "error_id": exc.error_id}, status_code=500)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+            problems.append(f"{where or 'body'}: {error.get('msg')}")
+        return JSONResponse(
+            {"detail": "; ".join(problems), "errors": _jsonable(exc.errors())}, status_code=422
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        error_id = uuid.uuid4().hex[:12]
+        log.error("unhandled error [%s]", error_id, exc_info=exc)
+        return JSONResponse(
+            {"detail": f"internal error (error id {error_id})", "error_id": error_id},
+            status_code=500,
+        )
+
+
+def _jsonable(errors: list[dict]) -> list[dict]:
+    return [
+        {key: value for key, value in error.items() if key in ("type", "loc", "msg")}
+        for error in errors
+    ]
