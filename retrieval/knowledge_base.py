@@ -76,6 +76,9 @@ class SearchResult:
     answerable: bool
     reason: str | None
     query: str
+    # False when the query is about something this KB does not cover at all (off-topic), as
+    # opposed to an in-scope question it happens not to answer.
+    in_scope: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form, stored with the bot's turn."""
