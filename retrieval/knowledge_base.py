@@ -12,7 +12,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,6 +65,8 @@ class Hit:
     passage: str
     score: float
     escalate: bool
+    # Anchors of the sections `passage` shows (an opening brings the section after it along).
+    sections: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -379,12 +381,20 @@ class KnowledgeBase:
     # -- search --------------------------------------------------------------------------------
 
     def search(
-        self, query: Query | str, *, history: Sequence[str] = (), k: int = 3
+        self,
+        query: Query | str,
+        *,
+        history: Sequence[str] = (),
+        k: int = 3,
+        shown: Collection[tuple[str, str]] = (),
     ) -> SearchResult:
         """Rank distinct articles for a customer message and decide whether to answer.
 
         A plain string is embedded first (see `query`). A query embedded by another model than
-        the served index's (the index switched models meanwhile) is embedded again.
+        the served index's (the index switched models meanwhile) is embedded again. `shown`
+        holds (article id, section anchor) passages the customer has already been given: an
+        article's next best section is preferred to repeating one (a follow-up such as "and on
+        mobile?" ranks the same article first, and should get the part that answers it).
         """
         if isinstance(query, str):
             query = self.query(query, history=history)
@@ -400,10 +410,17 @@ class KnowledgeBase:
         vector = query.vector
         if query.model_id != model.model_id:
             vector = self.encoder.encode([query.text], model)[0]
-        return self._search_snapshot(snapshot, query.text, np.asarray(vector, np.float32), k)
+        return self._search_snapshot(
+            snapshot, query.text, np.asarray(vector, np.float32), k, frozenset(shown)
+        )
 
     def _search_snapshot(
-        self, snapshot: Snapshot, query: str, vector: np.ndarray, k: int
+        self,
+        snapshot: Snapshot,
+        query: str,
+        vector: np.ndarray,
+        k: int,
+        shown: frozenset[tuple[str, str]] = frozenset(),
     ) -> SearchResult:
         considered = min(self.ranking.passages_considered, snapshot.index.ntotal)
         sims, ids = snapshot.index.search(vector.reshape(1, -1), considered)
@@ -421,6 +438,9 @@ class KnowledgeBase:
         for scored in ranked[:k]:
             article = snapshot.articles[snapshot.article_ids[scored.article]]
             passage = snapshot.passages[scored.passage]
+            if (article.id, passage.anchor) in shown:
+                passage = self._unshown(snapshot, ids[0], scored.article, shown) or passage
+            text, sections = self._answer_text(snapshot, article.id, passage)
             hits.append(
                 Hit(
                     article_id=article.id,
@@ -428,9 +448,10 @@ class KnowledgeBase:
                     section=passage.section,
                     anchor=passage.anchor,
                     url=self.url(article.id, passage.anchor),
-                    passage=self._answer_text(snapshot, article.id, passage),
+                    passage=text,
                     score=scored.dense,
                     escalate=article.escalate,
+                    sections=sections,
                 )
             )
         sure = confidence(ranked)
@@ -442,18 +463,36 @@ class KnowledgeBase:
         return SearchResult(hits, sure, answerable, reason, query)
 
     @staticmethod
-    def _answer_text(snapshot: Snapshot, article_id: str, best: Passage) -> str:
-        """The passage to show. A title or question match shows the article's opening; an
-        opening too short to answer anything ("You can reset it in minutes.") brings the
-        section after it along, which is where the steps are."""
+    def _unshown(
+        snapshot: Snapshot, ranked: np.ndarray, article: int, shown: frozenset[tuple[str, str]]
+    ) -> Passage | None:
+        """The best retrieved section of `article` the customer has not been given yet."""
+        for row in ranked.tolist():
+            if row < 0 or snapshot.passage_article[row] != article:
+                continue
+            passage = snapshot.passages[row]
+            if passage.kind == "section" and (passage.article_id, passage.anchor) not in shown:
+                return passage
+        return None
+
+    @staticmethod
+    def _answer_text(
+        snapshot: Snapshot, article_id: str, best: Passage
+    ) -> tuple[str, tuple[str, ...]]:
+        """The passage to show, and the anchors of the sections it covers. A title or question
+        match shows the article's opening; an opening too short to answer anything ("You can
+        reset it in minutes.") brings the section after it along, which is where the steps are."""
         sections = [
             p for p in snapshot.passages if p.article_id == article_id and p.kind == "section"
         ]
         if not sections:
-            return snapshot.articles[article_id].title
+            return snapshot.articles[article_id].title, ()
         chosen = best if best.kind == "section" else sections[0]
         if chosen.section or len(chosen.text) >= SHORT_OPENING_CHARS or len(sections) < 2:
-            return chosen.text
+            return chosen.text, (chosen.anchor,)
         following = sections[1]
         heading = following.section.split(" > ")[-1]
-        return f"{chosen.text}\n\n**{heading}**\n\n{following.text}"
+        return (
+            f"{chosen.text}\n\n**{heading}**\n\n{following.text}",
+            (chosen.anchor, following.anchor),
+        )

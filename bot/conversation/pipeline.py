@@ -62,6 +62,7 @@ class _Accepted:
     history: list[Turn]
     unanswered_before: int
     answered: list[tuple[np.ndarray, str]] = field(default_factory=list)
+    shown: frozenset[tuple[str, str]] = frozenset()  # (article, anchor) passages already given
     done: TurnResult | None = None
     is_new: bool = False
 
@@ -168,7 +169,7 @@ def _accept(
                 # Contact details left while waiting for a human (e.g. after the away message).
                 conversation.customer_email = email.group(0)
         is_new = message.scores is None and message.seq == conversation.last_seq
-        history, unanswered, answered = _history(
+        history, unanswered, answered, shown = _history(
             session, conversation.id, conversation.bot_since_seq, message.seq
         )
         return _Accepted(
@@ -179,18 +180,21 @@ def _accept(
             history=history,
             unanswered_before=unanswered,
             answered=answered,
+            shown=shown,
         )
 
 
 def _history(
     session: Session, conversation_id: str, since_seq: int, before_seq: int
-) -> tuple[list[Turn], int, list[tuple[np.ndarray, str]]]:
+) -> tuple[list[Turn], int, list[tuple[np.ndarray, str]], frozenset[tuple[str, str]]]:
     """Earlier turns since the bot last took over, as the scorer sees them, the count of
-    consecutive unanswered turns, and (vector, article) of the questions it answered."""
+    consecutive unanswered turns, (vector, article) of the questions it answered, and the
+    (article, section anchor) passages it answered with: a follow-up gets the next one."""
     marks = store.helpful_marks(session, conversation_id=conversation_id)
     turns: list[Turn] = []
     unanswered = 0
     answered: list[tuple[np.ndarray, str]] = []
+    shown: set[tuple[str, str]] = set()
     for message in store.list_messages(session, conversation_id=conversation_id, after=since_seq):
         if message.seq >= before_seq:
             break
@@ -204,7 +208,9 @@ def _history(
         elif (
             action == Action.ANSWER and vector is not None and (message.retrieval or {}).get("hits")
         ):
-            answered.append((vector, message.retrieval["hits"][0]["article_id"]))
+            top = message.retrieval["hits"][0]
+            answered.append((vector, top["article_id"]))
+            shown.update((top["article_id"], anchor) for anchor in top.get("sections", ()))
         turns.append(
             Turn(
                 role=str(message.role),
@@ -216,7 +222,7 @@ def _history(
                 scores=Scores.from_dict(message.scores) if message.scores else None,
             )
         )
-    return turns, unanswered, answered
+    return turns, unanswered, answered, frozenset(shown)
 
 
 def _understand(
@@ -225,7 +231,7 @@ def _understand(
     """Score the turn and, while the bot owns the conversation, search the KB."""
     turn = Turn(role="customer", text=text, at=accepted.message.created_at, vector=vector)
     scores = bot.scorer.score(turn, accepted.history)
-    search = bot.kb.search(query) if query is not None else None
+    search = bot.kb.search(query, shown=accepted.shown) if query is not None else None
     return scores, search
 
 

@@ -127,3 +127,23 @@ def test_turns_retrieve_with_the_kb_adapted_model_once_it_is_ready(tmp_path, rea
         # One pass of the shared model for scoring, one of the adapted model for retrieval,
         # both through the batcher.
         assert bot.embedder.batch_sizes[len(before) :] == [1, 1]
+
+
+@pytest.mark.real_model
+def test_a_follow_up_gets_the_part_of_the_article_it_asks_about(tmp_path, real_embedder):
+    """ "and can I get them by email?" ranks the invoices article first again; the answer is
+    its section on emailed receipts, not the download steps repeated word for word."""
+    from tests.utils import REPO
+
+    settings = make_settings(
+        tmp_path, f"sqlite:///{tmp_path / 'follow.db'}", kb_dir=REPO / "kb_docs"
+    )
+    with make_client(settings, real_embedder) as client:
+        conversation_id, headers = start_conversation(client)
+        first = say(client, conversation_id, headers, "where do I download my invoices?").json()
+        follow = say(client, conversation_id, headers, "and can I get them by email?").json()
+    cited = [turn["reply"]["citations"][0] for turn in (first, follow)]
+    assert [c["article_id"] for c in cited] == ["billing/invoices-and-receipts"] * 2
+    assert "Download PDF" in first["reply"]["text"]
+    assert cited[1]["url"].endswith("#receive-receipts-by-email")
+    assert "Download PDF" not in follow["reply"]["text"]

@@ -316,3 +316,24 @@ def test_short_opening_is_shown_with_the_section_that_follows(tmp_path):
     assert hit.passage.startswith("You can set a new one in minutes.")
     assert "**Reset a forgotten password**" in hit.passage
     assert "Forgot password?" in hit.passage
+
+
+def test_a_passage_already_shown_gives_way_to_the_articles_next_section(tmp_path):
+    write_article(
+        tmp_path / "kb",
+        "reset",
+        "# Reset your password\n\n## On the web\n\nClick Forgot password on the web sign-in page."
+        "\n\n## On mobile\n\nTap Forgot password on the mobile app's sign-in screen.\n",
+    )
+    write_article(tmp_path / "kb", "shipping", SHIPPING)
+    kb = make_kb(tmp_path)
+    kb.load()
+    query = "forgot password web sign-in page"
+    first = kb.search(query).hits[0]
+    assert (first.article_id, first.anchor) == ("reset", "on-the-web")
+    again = kb.search(query, shown={("reset", "on-the-web")}).hits[0]
+    assert (again.article_id, again.anchor) == ("reset", "on-mobile")
+    assert "mobile app" in again.passage
+    # Nothing left unshown: the best passage is given again rather than nothing.
+    both = {("reset", "on-the-web"), ("reset", "on-mobile")}
+    assert kb.search(query, shown=both).hits[0].anchor == "on-the-web"
