@@ -121,12 +121,15 @@ def cmd_index(args: argparse.Namespace) -> int:
         load_embedder(settings.model, device=settings.device),
         public_url=settings.public_url,
         answer_threshold=settings.answer_threshold,
+        answer_precision=settings.answer_precision,
     )
     maintainer = KBMaintainer(kb, adapt=settings.kb_adapt)
     report = maintainer.load(progress=args.full)
     if maintainer.adapt:
         print("adapting the model to the knowledge base (minutes on a CPU)...", file=sys.stderr)
         maintainer.wait_for_adaptation()
+    maintainer.wait_for_probe()
+    maintainer.wait_for_calibration()
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
     print(
@@ -138,6 +141,7 @@ def cmd_index(args: argparse.Namespace) -> int:
                 "removed": len(report.removed),
                 "embedded_passages": report.embedded_passages,
                 "seconds": round(report.seconds, 3),
+                "answer_gate": kb.gate_report(),
             }
         )
     )
@@ -174,6 +178,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             out_path=out,
             embedder=load_embedder(settings.model, device=settings.device),
             threshold=settings.answer_threshold,
+            answer_precision=settings.answer_precision,
             adapt=settings.kb_adapt,
         )
     elif args.what == "indexing":

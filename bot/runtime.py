@@ -24,6 +24,7 @@ from sentiment import Turn, TurnScorer
 log = logging.getLogger(__name__)
 
 PROBE_WARM_WAIT_S = 30
+GATE_WARM_WAIT_S = 60
 
 
 class ChannelHooks(Protocol):
@@ -78,6 +79,7 @@ class Bot:
             batching,
             public_url=settings.public_url,
             answer_threshold=settings.answer_threshold,
+            answer_precision=settings.answer_precision,
         )
         maintainer = KBMaintainer(kb, adapt=settings.kb_adapt)
         bot = cls(
@@ -106,10 +108,12 @@ class Bot:
         self.scorer.score(Turn(role="customer", text="warm-up", vector=vector), [])
         self.model_ready = True
         report = self.maintainer.load()
-        # The article probe trains in the background; small KBs finish in seconds, so wait for
-        # it and answer with the full ranking from the first turn. A large first build serves
-        # with the plain ranking meanwhile.
+        # The article probe trains and the answer gate is calibrated in the background; small
+        # KBs finish in seconds, so wait for them and answer with the full ranking and the KB's
+        # own gate from the first turn. A large first build serves with the plain ranking and
+        # the default gate meanwhile.
         self.maintainer.wait_for_probe(PROBE_WARM_WAIT_S)
+        self.maintainer.wait_for_calibration(GATE_WARM_WAIT_S)
         for problem in report.problems:
             log.warning("KB problem: %s", problem)
         log.info(

@@ -36,11 +36,19 @@ class Settings(BaseSettings):
     admin_token: str = Field(
         "", description="Bearer token for /api/admin/*; empty disables the admin API"
     )
+    answer_precision: float = Field(
+        0.9,
+        gt=0.0,
+        lt=1.0,
+        description="Share of the bot's answers that should be right: the answer gate is "
+        "calibrated to it on the KB itself whenever the KB changes",
+    )
     answer_threshold: float | None = Field(
         None,
         ge=0.0,
         le=1.0,
-        description="Retrieval confidence needed to answer; empty uses the calibrated default",
+        description="Fixed retrieval confidence needed to answer, overriding the calibrated "
+        "gate (ANSWER_PRECISION); empty calibrates",
     )
     kb_watch: bool = Field(True, description="Watch KB_DIR and serve edits without a restart")
     kb_adapt: bool = Field(

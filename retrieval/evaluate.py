@@ -14,7 +14,7 @@ import numpy as np
 
 from embedding import Embedder
 from retrieval.benchmark import raw_encode_rate
-from retrieval.knowledge_base import KnowledgeBase, SearchResult
+from retrieval.knowledge_base import DEFAULT_ANSWER_PRECISION, KnowledgeBase, SearchResult
 from retrieval.maintenance import KBMaintainer
 from retrieval.ranking import RankingConfig
 
@@ -58,6 +58,7 @@ def evaluate_retrieval(
     embedder: Embedder,
     index_dir: Path | None = None,
     threshold: float | None = None,
+    answer_precision: float = DEFAULT_ANSWER_PRECISION,
     ranking: RankingConfig | None = None,
     adapt: bool = False,
 ) -> dict[str, Any]:
@@ -70,6 +71,7 @@ def evaluate_retrieval(
             embedder,
             public_url="http://localhost",
             answer_threshold=threshold,
+            answer_precision=answer_precision,
             ranking=ranking,
         )
         upkeep = KBMaintainer(kb, adapt=adapt)
@@ -78,6 +80,7 @@ def evaluate_retrieval(
         upkeep.wait_for_probe()
         upkeep.wait_for_adaptation()  # then retrieval has switched to the adapted model
         upkeep.wait_for_probe()
+        upkeep.wait_for_calibration()
         # Against the same texts the build embedded (passages and the probe's short texts),
         # once background training no longer shares the CPU.
         raw_rate = (
@@ -95,6 +98,7 @@ def evaluate_retrieval(
         raw_encode_per_s=raw_rate,
         threshold=kb.threshold,
         n=len(queries),
+        answer_gate=kb.gate_report(),
     )
     if out_path is not None:
         _write_details(Path(out_path), queries, results)
@@ -108,7 +112,9 @@ def _metrics(
     answerable = answered = answered_right = answered_answerable = 0
     positive: list[float] = []
     negative: list[float] = []
+    off_topic = {True: 0, False: 0}  # answerable or not -> how many were judged off-topic
     for (_, expected), result in zip(queries, results, strict=True):
+        off_topic[bool(expected)] += not result.in_scope
         ranked = [hit.article_id for hit in result.hits]
         if expected:
             answerable += 1
@@ -131,6 +137,10 @@ def _metrics(
         "auroc": auroc(positive, negative),
         "answered_precision": answered_right / answered if answered else None,
         "coverage": answered_answerable / answerable if answerable else None,
+        # Declined as off-topic (not counted as an in-scope gap): wanted high on queries from
+        # other domains, near zero on answerable ones.
+        "off_topic_unanswerable": off_topic[False] / len(negative) if negative else None,
+        "off_topic_answerable": off_topic[True] / answerable if answerable else None,
     }
 
 
@@ -149,5 +159,6 @@ def _write_details(
                 ],
                 "confidence": round(result.confidence, 4),
                 "answered": result.answerable,
+                "in_scope": result.in_scope,
             }
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")

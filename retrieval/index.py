@@ -24,6 +24,7 @@ import numpy as np
 
 from embedding import Embedder
 from retrieval.articles import Article, KBProblem
+from retrieval.calibration import Calibration
 from retrieval.chunking import Passage, chunk_article
 from retrieval.probe import ArticleProbe, training_texts
 from retrieval.ranking import lexical_tokens
@@ -140,6 +141,11 @@ class VectorCache:
         """Where the fitted article probe is cached."""
         return self.folder / "probe.npz"
 
+    @property
+    def calibration_path(self) -> Path:
+        """Where the calibrated answer gate is cached."""
+        return self.folder / "calibration.json"
+
     def save(
         self,
         articles: Sequence[Article],
@@ -190,6 +196,7 @@ class Snapshot:
     lexical: bm25s.BM25 | None
     problems: list[KBProblem]
     probe: ArticleProbe | None = None  # trained after the snapshot is first served
+    calibration: Calibration | None = None  # the gate for this KB, chosen after the probe
     embedder: Embedder | None = None  # the model the vectors come from; queries must use it
 
     @classmethod

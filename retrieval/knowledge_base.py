@@ -21,9 +21,10 @@ import numpy as np
 
 from embedding import BatchingEmbedder, Embedder
 from retrieval.articles import Article, KBProblem, load_articles
+from retrieval.calibration import Calibration, Units, calibration_key, units_of
 from retrieval.chunking import Passage
 from retrieval.index import Snapshot, VectorCache, build_snapshot
-from retrieval.probe import ArticleProbe, probe_key
+from retrieval.probe import ArticleProbe, heading_texts, probe_key
 from retrieval.ranking import RankingConfig, article_scores, confidence, fold_follow_up
 
 log = logging.getLogger(__name__)
@@ -32,14 +33,16 @@ K = TypeVar("K")
 # An article opening shorter than this is shown together with the section that follows it.
 SHORT_OPENING_CHARS = 300
 
-# Confidence needed to present a passage, calibrated on the clinc30 dev queries, and checked on
-# its test queries; SUPPORTBOT_ANSWER_THRESHOLD overrides both.
+# Confidence needed to present a passage until the KB's own calibration (retrieval.calibration)
+# is ready, a few seconds to minutes after a change; SUPPORTBOT_ANSWER_THRESHOLD overrides all.
+# From the clinc30 dev queries, and checked on its test queries:
 # - base model: the "more likely right than wrong" point (dev: answered precision 0.91 at 0.80
 #   coverage; test 0.87 at 0.80);
 # - KB-adapted model: its similarities run higher, so the same trade-off sits higher (dev 0.92 at
 #   0.82; test 0.89 at 0.82).
 DEFAULT_ANSWER_THRESHOLD = 0.5
 ADAPTED_ANSWER_THRESHOLD = 0.7
+DEFAULT_ANSWER_PRECISION = 0.9
 ENCODE_BATCH = 256
 
 
@@ -110,13 +113,24 @@ class ProbeExamples:
 
 
 @dataclass(frozen=True)
+class CalibrationWork:
+    """What calibrating a snapshot's gate needs: its key, cache path and the KB's short texts."""
+
+    key: str
+    units: Units
+    path: Path
+
+
+@dataclass(frozen=True)
 class Refreshed:
-    """The outcome of a refresh: what changed, the new snapshot and its probe's material."""
+    """The outcome of a refresh: what changed, the new snapshot and its probe's and gate's
+    material."""
 
     report: ReloadReport
     snapshot: Snapshot
     generation: int
     probe: ProbeExamples
+    calibration: CalibrationWork
 
 
 class KnowledgeBase:
@@ -131,6 +145,7 @@ class KnowledgeBase:
         *,
         public_url: str,
         answer_threshold: float | None = None,
+        answer_precision: float = DEFAULT_ANSWER_PRECISION,
         ranking: RankingConfig | None = None,
     ) -> None:
         self.kb_dir = Path(kb_dir)
@@ -144,6 +159,7 @@ class KnowledgeBase:
         self.generation = 0  # counts refreshes; a probe swap keeps it
         self.public_url = public_url.rstrip("/")
         self._configured_threshold = answer_threshold
+        self.answer_precision = answer_precision
         self.ranking = ranking or RankingConfig()
         self._snapshot: Snapshot | None = None
         self._reload_lock = threading.Lock()
@@ -170,9 +186,40 @@ class KnowledgeBase:
         """Confidence a search needs to be answerable (with the model now serving)."""
         return self._threshold_for(self._snapshot)
 
+    @property
+    def calibration(self) -> Calibration | None:
+        """The served snapshot's calibrated gate, once computed."""
+        return self._snapshot.calibration if self._snapshot else None
+
+    def gate_report(self) -> dict[str, Any]:
+        """How the served gate was chosen: a fixed threshold, the KB's calibration (with its
+        estimates and how many pseudo-queries it used), or the default until calibrated."""
+        snapshot = self._snapshot
+        calibration = snapshot.calibration if snapshot else None
+        if self._configured_threshold is not None:
+            source = "configured threshold (SUPPORTBOT_ANSWER_THRESHOLD)"
+        elif calibration is not None:
+            source = "calibrated on this knowledge base"
+        else:
+            source = "default, until the calibration is ready"
+        report: dict[str, Any] = {
+            "threshold": self._threshold_for(snapshot),
+            "source": source,
+            "target_precision": self.answer_precision,
+        }
+        if calibration is not None:
+            report["calibration"] = {
+                name: value
+                for name, value in calibration.to_dict().items()
+                if name not in ("key", "target_precision")
+            }
+        return report
+
     def _threshold_for(self, snapshot: Snapshot | None) -> float:
         if self._configured_threshold is not None:
             return self._configured_threshold
+        if snapshot is not None and snapshot.calibration is not None:
+            return snapshot.calibration.threshold
         adapted = snapshot is not None and snapshot.embedder not in (None, self.embedder)
         return ADAPTED_ANSWER_THRESHOLD if adapted else DEFAULT_ANSWER_THRESHOLD
 
@@ -219,7 +266,9 @@ class KnowledgeBase:
             passages: list[Passage] = []
             examples: list[tuple[str, str]] = []  # (article id, text hash) the probe learns from
             texts: dict[str, str] = {}
-            for article_id in sorted(articles):
+            units: list[tuple[int, str, str, bool]] = []  # (article row, text, hash, heading)
+            for row, article_id in enumerate(sorted(articles)):
+                headings = heading_texts(articles[article_id])
                 for passage in cache.passages_for(articles[article_id], embedder):
                     passages.append(passage)
                     examples.append((article_id, passage.hash))
@@ -228,6 +277,7 @@ class KnowledgeBase:
                     digest = hashlib.sha256(text.encode()).hexdigest()
                     examples.append((article_id, digest))
                     texts[digest] = text
+                    units.append((row, text, digest, text in headings))
             missing = {
                 digest: text for digest, text in texts.items() if digest not in cache.vectors
             }
@@ -247,6 +297,19 @@ class KnowledgeBase:
             probe = ArticleProbe.load(cache.probe_path, key)
             if probe is not None and probe.article_ids == tuple(snapshot.article_ids):
                 snapshot = dataclasses.replace(snapshot, probe=probe)
+            gate = CalibrationWork(
+                calibration_key(key, self.answer_precision, self.ranking),
+                units_of(
+                    [row for row, _, _, _ in units],
+                    [text for _, text, _, _ in units],
+                    [cache.vectors[digest] for _, _, digest, _ in units],
+                    [heading for _, _, _, heading in units],
+                ),
+                cache.calibration_path,
+            )
+            if snapshot.probe is not None:  # a calibration is only cached with its probe
+                saved = Calibration.load(gate.path, gate.key)
+                snapshot = dataclasses.replace(snapshot, calibration=saved)
             vectors = labels = None
             if snapshot.probe is None and examples:
                 row = {article_id: i for i, article_id in enumerate(snapshot.article_ids)}
@@ -264,6 +327,7 @@ class KnowledgeBase:
                 snapshot,
                 self.generation,
                 ProbeExamples(key, vectors, labels, cache.probe_path),
+                gate,
             )
 
     def use_probe(self, snapshot: Snapshot, probe: ArticleProbe) -> bool:
@@ -272,6 +336,15 @@ class KnowledgeBase:
             if self._snapshot is not snapshot:
                 return False
             self._snapshot = dataclasses.replace(snapshot, probe=probe)
+            return True
+
+    def use_calibration(self, generation: int, calibration: Calibration) -> bool:
+        """Serve the current snapshot with its calibrated gate, unless a refresh since then
+        (a newer `generation`) replaced it."""
+        with self._reload_lock:
+            if self._snapshot is None or self.generation != generation:
+                return False
+            self._snapshot = dataclasses.replace(self._snapshot, calibration=calibration)
             return True
 
     def use_model(self, embedder: Embedder) -> Path | None:
@@ -460,7 +533,12 @@ class KnowledgeBase:
         reason = (
             None if answerable else f"no passage scored above {threshold:.2f} (best {sure:.2f})"
         )
-        return SearchResult(hits, sure, answerable, reason, query)
+        gate = snapshot.calibration
+        # Off-topic: further from every article than questions about topics the KB lacks get.
+        in_scope = (
+            answerable or gate is None or (bool(ranked) and ranked[0].dense >= gate.off_topic_below)
+        )
+        return SearchResult(hits, sure, answerable, reason, query, in_scope)
 
     @staticmethod
     def _unshown(

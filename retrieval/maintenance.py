@@ -4,6 +4,8 @@ when to refresh it and what to train after each refresh.
 
     load / reload / watch -> KnowledgeBase.refresh -> new snapshot
         -> probe: trained on a thread from the snapshot's vectors, swapped in with `use_probe`
+        -> gate: then calibrated on the KB's own texts (retrieval.calibration), swapped in with
+           `use_calibration`
         -> adaptation: a child process fine-tunes a copy of the model (retrieval.adaptation);
            `use_model` and one more refresh re-embed the KB with it, then it serves
 """
@@ -28,9 +30,16 @@ from retrieval.adaptation import (
     make_current,
     training_pairs,
 )
+from retrieval.calibration import calibrate
 from retrieval.chunking import Passage
 from retrieval.index import Snapshot, version_key
-from retrieval.knowledge_base import KnowledgeBase, ProbeExamples, Refreshed, ReloadReport
+from retrieval.knowledge_base import (
+    CalibrationWork,
+    KnowledgeBase,
+    ProbeExamples,
+    Refreshed,
+    ReloadReport,
+)
 from retrieval.probe import train_probe
 
 log = logging.getLogger(__name__)
@@ -51,6 +60,8 @@ class KBMaintainer:
         self._refresh_lock = threading.Lock()
         self._probe_lock = threading.Lock()  # one training at a time
         self._probe_settled = threading.Event()  # the current snapshot has its probe (or none)
+        self._gate_lock = threading.Lock()
+        self._gate_settled = threading.Event()  # ... and its calibrated gate (or none)
         self._adapt_lock = threading.Lock()
         self._adapt_settled = threading.Event()
         self._adapt_settled.set()
@@ -82,6 +93,7 @@ class KBMaintainer:
                 self._resumed = True
                 self._resume_adaptation()
             self._probe_settled.clear()
+            self._gate_settled.clear()
             refreshed = self.kb.refresh(progress=progress)
             self._after_refresh(refreshed)
             return refreshed.report
@@ -94,6 +106,15 @@ class KBMaintainer:
                 target=self._train_probe,
                 args=(refreshed.snapshot, refreshed.probe),
                 name="kb-probe",
+                daemon=True,
+            ).start()
+        if refreshed.snapshot.calibration is not None:
+            self._gate_settled.set()
+        else:
+            threading.Thread(
+                target=self._calibrate,
+                args=(refreshed.snapshot, refreshed.generation, refreshed.calibration),
+                name="kb-gate",
                 daemon=True,
             ).start()
         if self.adapt:
@@ -154,6 +175,50 @@ class KBMaintainer:
                 )
                 if current:
                     self._probe_settled.set()
+
+    # -- the answer gate (see retrieval.calibration) -------------------------------------------
+
+    def wait_for_calibration(self, timeout: float | None = None) -> bool:
+        """Block until the current snapshot's gate is calibrated (or known impossible)."""
+        return self._gate_settled.wait(timeout)
+
+    def _calibrate(self, snapshot: Snapshot, generation: int, work: CalibrationWork) -> None:
+        """Choose the gate for this snapshot off the serving path (after its probe, which is
+        quicker and matters more) and swap it in if the KB has not changed since."""
+        self._probe_settled.wait()
+        with self._gate_lock:
+            if self.kb.generation != generation:
+                return  # a newer reload calibrates its own
+            calibration = None
+            try:
+                calibration = calibrate(
+                    snapshot,
+                    work.units,
+                    key=work.key,
+                    target_precision=self.kb.answer_precision,
+                    ranking=self.kb.ranking,
+                )
+            except Exception:
+                log.exception("calibrating the answer gate failed; keeping the default threshold")
+            if calibration is not None:
+                calibration.save(work.path)
+                log.info(
+                    "answer gate calibrated in %.1fs on %d + %d pseudo-queries: threshold %.3f, "
+                    "estimated precision %s at coverage %.2f (target %.2f)",
+                    calibration.seconds, calibration.answerable_queries,
+                    calibration.unanswerable_queries, calibration.threshold,
+                    f"{calibration.estimated_precision:.3f}"
+                    if calibration.estimated_precision is not None else "n/a",
+                    calibration.estimated_coverage, calibration.target_precision,
+                )  # fmt: skip
+            with self._refresh_lock:
+                current = (
+                    self.kb.use_calibration(generation, calibration)
+                    if calibration is not None
+                    else self.kb.generation == generation
+                )
+                if current:
+                    self._gate_settled.set()
 
     # -- adaptation (see retrieval.adaptation) -------------------------------------------------
 

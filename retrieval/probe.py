@@ -54,6 +54,15 @@ def training_texts(article: Article) -> list[str]:
     return list(dict.fromkeys(text for text in texts if text))
 
 
+def heading_texts(article: Article) -> set[str]:
+    """What an article says it is about: its title, questions and headings (a subset of
+    `training_texts`)."""
+    texts = {article.title, *article.questions}
+    for section in _sections(article):
+        texts.update(section.path)
+    return {text for text in texts if text}
+
+
 def probe_key(model_id: str, examples: Sequence[tuple[str, str]]) -> str:
     """Hash of the model and every (article id, text hash) example: equal keys, equal weights."""
     digest = hashlib.sha256(f"{PROBE_FORMAT}\n{model_id}\n".encode())

@@ -172,6 +172,7 @@ def evaluate_escalation(
         # the finished ranking.
         bot.maintainer.wait_for_adaptation()
         bot.maintainer.wait_for_probe(PROBE_WAIT_S)
+        bot.maintainer.wait_for_calibration(PROBE_WAIT_S)
         tally = _Tally()
 
         async def run() -> None:

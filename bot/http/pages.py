@@ -78,6 +78,18 @@ def require_admin(
         raise HTTPException(401, "missing or wrong admin bearer token")
 
 
+@router.get("/api/admin/kb", tags=["admin"], dependencies=[Depends(require_admin)])
+async def kb_status(bot: BotDep) -> dict:
+    """The served knowledge base: articles, broken files, the retrieval model and the answer
+    gate (its threshold, and the calibration's estimated precision and coverage)."""
+    return {
+        "articles": len(bot.kb.articles()),
+        "problems": [str(problem) for problem in bot.kb.problems],
+        "model": bot.kb.query_embedder.model_id,
+        "answer_gate": bot.kb.gate_report(),
+    }
+
+
 @router.post("/api/admin/kb/reload", tags=["admin"], dependencies=[Depends(require_admin)])
 async def reload_kb(bot: BotDep) -> dict:
     """Re-read KB_DIR now; returns what changed and any broken articles."""
