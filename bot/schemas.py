@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -18,7 +21,33 @@ from pydantic import (
 
 from bot.storage.models import Message
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# C0 and C1 control characters except tab, LF and CR: PostgreSQL refuses NUL in text, and the
+# rest only disguise what a person wrote.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """`text` without control characters (tab and line breaks kept)."""
+    return _CONTROL.sub("", text)
+
+
+def _cleaned(value: object) -> object:
+    return clean_text(value) if isinstance(value, str) else value
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# Free text a person wrote: control characters are dropped before the length checks, so a text of
+# nothing else is empty. Identifiers are never altered: control characters in them get 422.
+CleanText = BeforeValidator(_cleaned)
+NoControl = AfterValidator(_no_control)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), CleanText]
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 CustomerRole = Literal["customer", "bot", "agent", "system"]
 StatusName = Literal["bot", "waiting", "agent", "resolved"]
 
@@ -55,8 +84,10 @@ class MessageOut(BaseModel):
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    id: Annotated[str, StringConstraints(min_length=1, max_length=200), NoControl] | None = None
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), CleanText] | None
+    ) = None
     email: EmailStr | None = None
     vip: bool = Field(False, description="Honoured only with a valid signature")
     signature: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = Field(
@@ -99,7 +130,9 @@ class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS),
+        CleanText,
     ]
     client_msg_id: (
         Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[\w.:-]+$")]
@@ -134,7 +167,9 @@ class CsatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rating: int = Field(ge=1, le=5)
-    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    comment: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), CleanText] | None
+    ) = None
 
 
 class Ok(BaseModel):

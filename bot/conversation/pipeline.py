@@ -29,7 +29,7 @@ from bot.events import (
     typing_event,
 )
 from bot.runtime import Bot
-from bot.storage import Message, Role, store
+from bot.storage import MAX_EMAIL_CHARS, Message, Role, store
 from escalation import Action, Decision, Status, Transition, TurnEvidence, bot_may_answer, decide
 from retrieval import Query, SearchResult
 from sentiment import Scores, Turn
@@ -37,6 +37,14 @@ from sentiment import Scores, Turn
 log = logging.getLogger(__name__)
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
+
+
+def contact_email(text: str) -> str | None:
+    """The first e-mail address in `text` that is short enough to be one (and to be stored)."""
+    for match in EMAIL.finditer(text):
+        if len(match.group(0)) <= MAX_EMAIL_CHARS:
+            return match.group(0)
+    return None
 
 
 class PipelineError(Exception):
@@ -164,9 +172,9 @@ def _accept(
                 client_msg_id=client_msg_id,
                 at=at,
             )
-            if not conversation.customer_email and (email := EMAIL.search(text)):
+            if not conversation.customer_email and (email := contact_email(text)):
                 # Contact details left while waiting for a human (e.g. after the away message).
-                conversation.customer_email = email.group(0)
+                conversation.customer_email = email
         is_new = message.scores is None and message.seq == conversation.last_seq
         history, unanswered, answered = _history(
             session, conversation.id, conversation.bot_since_seq, message.seq

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from bot.conversation import handle_customer_message, request_handoff, withdraw
-from bot.http.deps import BotDep, LimitsDep, TokenDep, authorized
+from bot.http.deps import BotDep, ConversationId, LimitsDep, TokenDep, authorized
 from bot.http.identity import ClaimedIdentity, verify
 from bot.http.ratelimit import client_ip
 from bot.schemas import (
@@ -68,7 +68,11 @@ async def create_conversation(
 
 @router.post("/conversations/{conversation_id}/messages", response_model=TurnOut)
 async def post_message(
-    conversation_id: str, body: MessageIn, bot: BotDep, token: TokenDep, limits: LimitsDep
+    conversation_id: ConversationId,
+    body: MessageIn,
+    bot: BotDep,
+    token: TokenDep,
+    limits: LimitsDep,
 ) -> TurnOut:
     """Send a customer message; returns it and the bot's reply (null while a human has the chat)."""
     await authorized(bot, conversation_id, token)
@@ -85,7 +89,7 @@ async def post_message(
 
 @router.get("/conversations/{conversation_id}/messages", response_model=MessagesOut)
 async def get_messages(
-    conversation_id: str,
+    conversation_id: ConversationId,
     bot: BotDep,
     token: TokenDep,
     after: Annotated[int, Query(ge=0, description="Only messages with a greater seq")] = 0,
@@ -104,7 +108,9 @@ async def get_messages(
 
 
 @router.post("/conversations/{conversation_id}/feedback", response_model=Ok)
-async def post_feedback(conversation_id: str, body: FeedbackIn, bot: BotDep, token: TokenDep) -> Ok:
+async def post_feedback(
+    conversation_id: ConversationId, body: FeedbackIn, bot: BotDep, token: TokenDep
+) -> Ok:
     """Mark a bot answer helpful or not; unhelpful answers feed the frustration signals."""
 
     def record() -> Ok:
@@ -119,7 +125,7 @@ async def post_feedback(conversation_id: str, body: FeedbackIn, bot: BotDep, tok
 
 
 @router.post("/conversations/{conversation_id}/handoff", response_model=HandoffOut)
-async def post_handoff(conversation_id: str, bot: BotDep, token: TokenDep) -> HandoffOut:
+async def post_handoff(conversation_id: ConversationId, bot: BotDep, token: TokenDep) -> HandoffOut:
     """The customer asks for a person; the notice is returned once, null if already queued."""
     await authorized(bot, conversation_id, token)
     notice, status = await request_handoff(bot, conversation_id=conversation_id)
@@ -127,7 +133,9 @@ async def post_handoff(conversation_id: str, bot: BotDep, token: TokenDep) -> Ha
 
 
 @router.delete("/conversations/{conversation_id}/handoff", response_model=HandoffOut)
-async def cancel_handoff(conversation_id: str, bot: BotDep, token: TokenDep) -> HandoffOut:
+async def cancel_handoff(
+    conversation_id: ConversationId, bot: BotDep, token: TokenDep
+) -> HandoffOut:
     """The customer no longer wants a person while still queued: back to the bot."""
     await authorized(bot, conversation_id, token)
     change = await withdraw(bot, conversation_id=conversation_id)
@@ -135,7 +143,9 @@ async def cancel_handoff(conversation_id: str, bot: BotDep, token: TokenDep) -> 
 
 
 @router.post("/conversations/{conversation_id}/csat", response_model=Ok)
-async def post_csat(conversation_id: str, body: CsatIn, bot: BotDep, token: TokenDep) -> Ok:
+async def post_csat(
+    conversation_id: ConversationId, body: CsatIn, bot: BotDep, token: TokenDep
+) -> Ok:
     """Rate the conversation 1-5 with an optional comment (once)."""
 
     def record() -> Ok:

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.cme import accounts
 from bot.http.ratelimit import RateLimits
 from bot.runtime import Bot
+from bot.schemas import CONVERSATION_ID_PATTERN
 from bot.storage import Unauthorized, User, store
 from escalation import Status
+
+# Conversation ids are generated hex: anything else (NUL, kilobytes) is refused before a query.
+ConversationId = Annotated[
+    str, Path(pattern=CONVERSATION_ID_PATTERN, max_length=64, description="The conversation's id")
+]
 
 conversation_bearer = HTTPBearer(auto_error=False, description="The conversation token")
 cme_bearer = HTTPBearer(auto_error=False, description="A CME's API token")

@@ -15,7 +15,17 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.storage.models import Conversation, Csat, Escalation, Feedback, Message, Role, utcnow
+from bot.storage.models import (
+    MAX_EMAIL_CHARS,
+    MAX_NAME_CHARS,
+    Conversation,
+    Csat,
+    Escalation,
+    Feedback,
+    Message,
+    Role,
+    utcnow,
+)
 from escalation import Status, Transition, transition
 
 CUSTOMER_VISIBLE_ROLES = (Role.CUSTOMER, Role.BOT, Role.AGENT, Role.SYSTEM)
@@ -50,6 +60,10 @@ class CustomerIdentity:
     vip: bool = False
 
 
+def _fitting(value: str | None, limit: int) -> str | None:
+    return value if value is not None and len(value) <= limit else None
+
+
 def hash_token(token: str) -> str:
     """SHA-256 hex of a bearer token; only hashes are stored."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -74,8 +88,9 @@ def create_conversation(
         channel=channel,
         channel_ref=channel_ref,
         customer_id=customer.id,
-        customer_name=customer.name,
-        customer_email=customer.email,
+        # Names and e-mails from a channel's profile are hints: kept only as far as they fit.
+        customer_name=customer.name[:MAX_NAME_CHARS] if customer.name else None,
+        customer_email=_fitting(customer.email, MAX_EMAIL_CHARS),
         customer_verified=customer.verified,
         vip=customer.vip and customer.verified,
         status=Status.BOT,

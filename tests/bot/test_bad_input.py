@@ -34,7 +34,6 @@ def stored_customer_texts(client, conversation_id: str) -> list[str]:
         )
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3")
 def test_control_characters_are_dropped_and_the_message_kept_across_retries(client):
     conversation_id, headers = start_conversation(client)
     text = "How do I\x00 export\x07 my data?\tnow\x9b"
@@ -46,7 +45,6 @@ def test_control_characters_are_dropped_and_the_message_kept_across_retries(clie
     assert stored_customer_texts(client, conversation_id) == ["How do I export my data?\tnow"]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3")
 def test_message_of_only_control_characters_gets_422(client):
     conversation_id, headers = start_conversation(client)
     response = say(client, conversation_id, headers, "\x00\x01 \x1f")
@@ -55,20 +53,17 @@ def test_message_of_only_control_characters_gets_422(client):
     assert stored_customer_texts(client, conversation_id) == []
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3")
 def test_customer_name_with_nul_is_stored_without_it(client):
     conversation_id, _ = start_conversation(client, name="Ada\x00 Lovelace")
     assert stored_conversation(client, conversation_id).customer_name == "Ada Lovelace"
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3")
 def test_customer_id_with_control_characters_gets_422(client):
     response = client.post("/api/conversations", json={"customer": {"id": "cust\x00-1"}})
     assert response.status_code == 422, response.text
     assert "customer.id" in response.json()["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3")
 def test_overlong_email_in_a_message_is_not_copied_but_the_message_is_kept(client):
     conversation_id, headers = start_conversation(client)
     overlong = "x" * 250 + "@example.com"
@@ -81,7 +76,6 @@ def test_overlong_email_in_a_message_is_not_copied_but_the_message_is_kept(clien
     assert len(stored_customer_texts(client, conversation_id)) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3")
 def test_csat_comment_with_nul_is_stored_without_it(client):
     conversation_id, headers = start_conversation(client)
     url = f"/api/conversations/{conversation_id}/csat"
@@ -92,7 +86,6 @@ def test_csat_comment_with_nul_is_stored_without_it(client):
     assert comment == "fine really"
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3")
 @pytest.mark.parametrize("conversation_id", ["abc%00def", "x" * 300])
 def test_malformed_conversation_id_gets_422(client, conversation_id):
     _, headers = start_conversation(client)

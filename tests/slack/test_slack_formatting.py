@@ -100,7 +100,6 @@ def test_slack_markup_is_stored_as_plain_markdown(slack, stored):
     assert from_mrkdwn(slack) == stored
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3")
 def test_control_characters_in_a_slack_message_are_dropped():
     # PostgreSQL refuses NUL in text columns; the message is kept without them.
     assert from_mrkdwn("where\x00 is my\x1b refund?\n\tthanks") == "where is my refund?\n\tthanks"

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.schemas import clean_text
+
 HELPFUL = "supportbot_helpful"
 NOT_HELPFUL = "supportbot_not_helpful"
 HANDOFF = "supportbot_handoff"
@@ -193,4 +195,5 @@ def from_mrkdwn(text: str) -> str:
 
     text = _SLACK_LINK.sub(link, text)
     text = _SLACK_MENTION.sub(lambda m: m.group(1) or "", text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return clean_text(text).strip()

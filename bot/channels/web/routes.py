@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.channels.web.feed import Feeds
 from bot.runtime import Bot
+from bot.schemas import CONVERSATION_ID_PATTERN
 from bot.settings import Settings
 from bot.storage import Forbidden, NotFound
 
@@ -109,6 +111,8 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
         return
     await websocket.accept()
     try:
+        if not re.fullmatch(CONVERSATION_ID_PATTERN, conversation_id):
+            raise SocketRefused(4404, f"conversation {conversation_id[:64]!r} does not exist")
         token, after = await _hello(websocket)
         try:
             welcome, queue = await feeds.attach(conversation_id, token=token, after=after)
