@@ -3,11 +3,16 @@ answered with a clear 4xx or stored, and nothing accepted is lost (issue 14)."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from bot.storage import Conversation, Csat, Message
-from tests.utils import make_client, make_settings, say, start_conversation
+from app import create_app
+from bot.storage import Conversation, Csat, Message, store
+from embedding import FakeEmbedder
+from tests.utils import make_client, make_cmes, make_settings, say, start_conversation
 
 
 @pytest.fixture
@@ -92,3 +97,85 @@ def test_malformed_conversation_id_gets_422(client, conversation_id):
     response = client.get(f"/api/conversations/{conversation_id}/messages", headers=headers)
     assert response.status_code == 422, response.text
     assert "conversation_id" in response.json()["detail"]
+
+
+# ---- Finding 4: integers outside what the database holds ------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="finding 4")
+@pytest.mark.parametrize("after", [2**31, 2**63, 10**30])
+def test_messages_after_beyond_any_seq_gets_422(client, after):
+    conversation_id, headers = start_conversation(client)
+    url = f"/api/conversations/{conversation_id}/messages?after={after}"
+    response = client.get(url, headers=headers)
+    assert response.status_code == 422, response.text
+    assert "after" in response.json()["detail"]
+
+
+@pytest.mark.xfail(strict=True, reason="finding 4")
+@pytest.mark.parametrize("seq", [2**31, 10**30])
+def test_feedback_on_a_seq_beyond_any_seq_gets_422(client, seq):
+    conversation_id, headers = start_conversation(client)
+    url = f"/api/conversations/{conversation_id}/feedback"
+    response = client.post(url, json={"seq": seq, "helpful": True}, headers=headers)
+    assert response.status_code == 422, response.text
+    assert "seq" in response.json()["detail"]
+
+
+@pytest.mark.xfail(strict=True, reason="finding 4")
+@pytest.mark.parametrize("to_user_id", [2**31, 10**30])
+def test_transfer_to_a_user_id_beyond_any_id_gets_422(client, to_user_id):
+    with client.app.state.bot.db.write() as session:
+        [(_, token)] = make_cmes(session, 1)
+    conversation_id, _ = start_conversation(client)
+    response = client.post(
+        f"/api/cme/conversations/{conversation_id}/transfer",
+        json={"to_user_id": to_user_id},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 422, response.text
+    assert "to_user_id" in response.json()["detail"]
+
+
+@pytest.mark.xfail(strict=True, reason="finding 4")
+@pytest.mark.parametrize("after", [2**31, 2**63])
+def test_socket_hello_after_beyond_any_seq_is_refused_with_4400(tmp_path, database_url, after):
+    origin = "https://shop.example"
+    settings = make_settings(tmp_path, database_url, allowed_origins=origin)
+    with make_client(settings, FakeEmbedder()) as client:
+        conversation_id, headers = start_conversation(client)
+        token = headers["Authorization"].removeprefix("Bearer ")
+        url = f"/ws/conversations/{conversation_id}"
+        with client.websocket_connect(url, headers={"origin": origin}) as socket:
+            socket.send_json({"type": "hello", "token": token, "after": after})
+            error = socket.receive_json()
+    assert error["type"] == "error" and error["code"] == 4400, error
+    assert "after" in error["detail"]
+
+
+@pytest.mark.xfail(strict=True, reason="finding 4")
+def test_unexpected_error_is_a_generic_500_logged_in_one_line(
+    tmp_path, database_url, fake_embedder, monkeypatch, caplog
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom\n" + "SELECT private customer text\n" * 50)
+
+    settings = make_settings(tmp_path, database_url)
+    # Exceptions that escape the app would reach the server's log as a second traceback.
+    with TestClient(create_app(settings, embedder=fake_embedder)) as client:
+        conversation_id, headers = start_conversation(client)
+        monkeypatch.setattr(store, "list_messages", broken)
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            response = client.get(f"/api/conversations/{conversation_id}/messages", headers=headers)
+    assert response.status_code == 500
+    body = response.json()
+    assert body["detail"] == f"internal error (error id {body['error_id']})"
+    assert "boom" not in response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+    errors = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert len(errors) == 1, [record.getMessage() for record in errors]
+    line = errors[0].getMessage()
+    assert body["error_id"] in line and "RuntimeError" in line
+    assert "\n" not in line and errors[0].exc_info is None
+    assert "private customer text" not in caplog.text
