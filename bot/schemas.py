@@ -48,6 +48,9 @@ NoControl = AfterValidator(_no_control)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), CleanText]
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# Sequence numbers and row ids are INTEGER columns: larger numbers name nothing that can exist,
+# and PostgreSQL refuses them rather than matching no row.
+MAX_DB_INT = 2**31 - 1
 CustomerRole = Literal["customer", "bot", "agent", "system"]
 StatusName = Literal["bot", "waiting", "agent", "resolved"]
 
@@ -159,7 +162,7 @@ class MessagesOut(BaseModel):
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=MAX_DB_INT)
     helpful: bool
 
 

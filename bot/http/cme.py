@@ -27,7 +27,7 @@ from bot.cme.schemas import (
 from bot.conversation import Change
 from bot.events import conversation_topic, typing_event
 from bot.http.deps import BotDep, ConversationId, UserDep
-from bot.schemas import MAX_MESSAGE_CHARS, CleanText
+from bot.schemas import MAX_DB_INT, MAX_MESSAGE_CHARS, CleanText
 from bot.storage import NotFound, Role, User, store
 from retrieval import Article, KnowledgeBase
 
@@ -57,7 +57,7 @@ class AgentMessageIn(BaseModel):
 class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    to_user_id: int = Field(ge=1)
+    to_user_id: int = Field(ge=1, le=MAX_DB_INT)
 
 
 class VipIn(BaseModel):

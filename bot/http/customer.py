@@ -13,6 +13,7 @@ from bot.http.deps import BotDep, ConversationId, LimitsDep, TokenDep, authorize
 from bot.http.identity import ClaimedIdentity, verify
 from bot.http.ratelimit import client_ip
 from bot.schemas import (
+    MAX_DB_INT,
     ConversationCreated,
     ConversationIn,
     CsatIn,
@@ -92,7 +93,9 @@ async def get_messages(
     conversation_id: ConversationId,
     bot: BotDep,
     token: TokenDep,
-    after: Annotated[int, Query(ge=0, description="Only messages with a greater seq")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_DB_INT, description="Only messages with a greater seq")
+    ] = 0,
 ) -> MessagesOut:
     """Messages after `after`, in order, as the customer sees them."""
 

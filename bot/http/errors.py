@@ -42,7 +42,8 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
 
 
 class GuardMiddleware:
-    """Security headers on every response; bodies over the limit get 413 before parsing."""
+    """Security headers on every response; bodies over the limit get 413 before parsing; an
+    unexpected error becomes a generic 500 here, logged once, instead of reaching the server."""
 
     def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -61,7 +62,20 @@ class GuardMiddleware:
             )
             await response(scope, receive, self._with_headers(send))
             return
-        await self.app(scope, self._limited(receive), self._with_headers(send))
+        send = self._with_headers(send)
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, self._limited(receive), tracked)
+        except Exception as exc:
+            error_id = log_unexpected(exc, f"{scope['method']} {scope['path']}")
+            if not started:  # else the client sees the response cut short
+                await internal_error(error_id)(scope, receive, send)
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0
@@ -87,6 +101,31 @@ class GuardMiddleware:
             await send(message)
 
         return wrapped
+
+
+def log_unexpected(exc: BaseException, where: str) -> str:
+    """Log an unexpected error in one line (the traceback at DEBUG) and return its id."""
+    error_id = uuid.uuid4().hex[:12]
+    # The first line names the problem; database errors append their SQL and parameters
+    # (customer text) after it.
+    summary = (str(exc).splitlines() or [""])[0][:200]
+    log.error(
+        "unhandled %s [%s] in %s: %s (traceback at DEBUG)",
+        type(exc).__name__,
+        error_id,
+        where[:200],
+        summary,
+    )
+    log.debug("traceback of [%s]", error_id, exc_info=exc)
+    return error_id
+
+
+def internal_error(error_id: str) -> JSONResponse:
+    """The generic answer to an unexpected error: only its id, which the log holds."""
+    return JSONResponse(
+        {"detail": f"internal error (error id {error_id})", "error_id": error_id},
+        status_code=500,
+    )
 
 
 class BodyTooLarge(Exception):
@@ -131,13 +170,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        error_id = uuid.uuid4().hex[:12]
-        log.error("unhandled error [%s]", error_id, exc_info=exc)
-        return JSONResponse(
-            {"detail": f"internal error (error id {error_id})", "error_id": error_id},
-            status_code=500,
-        )
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Only errors outside GuardMiddleware get here; the server still logs them after this.
+        return internal_error(log_unexpected(exc, f"{request.method} {request.url.path}"))
 
 
 def _jsonable(errors: list[dict]) -> list[dict]:

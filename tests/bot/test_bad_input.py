@@ -102,7 +102,6 @@ def test_malformed_conversation_id_gets_422(client, conversation_id):
 # ---- Finding 4: integers outside what the database holds ------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="finding 4")
 @pytest.mark.parametrize("after", [2**31, 2**63, 10**30])
 def test_messages_after_beyond_any_seq_gets_422(client, after):
     conversation_id, headers = start_conversation(client)
@@ -112,7 +111,6 @@ def test_messages_after_beyond_any_seq_gets_422(client, after):
     assert "after" in response.json()["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 4")
 @pytest.mark.parametrize("seq", [2**31, 10**30])
 def test_feedback_on_a_seq_beyond_any_seq_gets_422(client, seq):
     conversation_id, headers = start_conversation(client)
@@ -122,7 +120,6 @@ def test_feedback_on_a_seq_beyond_any_seq_gets_422(client, seq):
     assert "seq" in response.json()["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 4")
 @pytest.mark.parametrize("to_user_id", [2**31, 10**30])
 def test_transfer_to_a_user_id_beyond_any_id_gets_422(client, to_user_id):
     with client.app.state.bot.db.write() as session:
@@ -137,7 +134,6 @@ def test_transfer_to_a_user_id_beyond_any_id_gets_422(client, to_user_id):
     assert "to_user_id" in response.json()["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 4")
 @pytest.mark.parametrize("after", [2**31, 2**63])
 def test_socket_hello_after_beyond_any_seq_is_refused_with_4400(tmp_path, database_url, after):
     origin = "https://shop.example"
@@ -153,7 +149,6 @@ def test_socket_hello_after_beyond_any_seq_is_refused_with_4400(tmp_path, databa
     assert "after" in error["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 4")
 def test_unexpected_error_is_a_generic_500_logged_in_one_line(
     tmp_path, database_url, fake_embedder, monkeypatch, caplog
 ):

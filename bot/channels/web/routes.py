@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.channels.web.feed import Feeds
 from bot.runtime import Bot
-from bot.schemas import CONVERSATION_ID_PATTERN
+from bot.schemas import CONVERSATION_ID_PATTERN, MAX_DB_INT
 from bot.settings import Settings
 from bot.storage import Forbidden, NotFound
 
@@ -172,8 +172,10 @@ async def _hello(websocket: WebSocket) -> tuple[str, int]:
     token, after = hello.get("token"), hello.get("after", 0)
     if not isinstance(token, str) or not token:
         raise SocketRefused(4401, "hello needs the conversation token")
-    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-        raise SocketRefused(4400, "hello.after must be the last seq seen, an integer >= 0")
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_DB_INT:
+        raise SocketRefused(
+            4400, f"hello.after must be the last seq seen, an integer from 0 to {MAX_DB_INT}"
+        )
     return token, after
 
 
