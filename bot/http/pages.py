@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.http.deps import BotDep
+from bot.http.ratelimit import RateLimits, client_ip
 from retrieval import render_article_html
 
 router = APIRouter()
@@ -74,6 +75,8 @@ def require_admin(
     expected = request.app.state.bot.settings.admin_token
     if not expected:
         raise HTTPException(403, "the admin API is disabled: set SUPPORTBOT_ADMIN_TOKEN")
+    # Counted before the token is compared: a throttled address cannot test guesses at all.
+    RateLimits.of(request.app).admin_request(client_ip(request))
     if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
         raise HTTPException(401, "missing or wrong admin bearer token")
 

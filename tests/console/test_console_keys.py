@@ -34,14 +34,12 @@ def accepts_each_other(first: Settings, second: Settings) -> bool:
     return session_ok
 
 
-@pytest.mark.xfail(strict=True, reason="finding 1")
 def test_servers_sharing_only_the_admin_token_refuse_each_others_sessions(tmp_path):
     first = settings_in(tmp_path / "a", admin_token=LONG_ADMIN_TOKEN)
     second = settings_in(tmp_path / "b", admin_token=LONG_ADMIN_TOKEN)
     assert not accepts_each_other(first, second)
 
 
-@pytest.mark.xfail(strict=True, reason="finding 1")
 def test_instances_sharing_the_secret_key_accept_each_others_sessions(tmp_path):
     first = settings_in(tmp_path / "a", admin_token=LONG_ADMIN_TOKEN, secret_key=SHARED_KEY)
     second = settings_in(tmp_path / "b", admin_token=OTHER_ADMIN_TOKEN, secret_key=SHARED_KEY)
@@ -49,7 +47,6 @@ def test_instances_sharing_the_secret_key_accept_each_others_sessions(tmp_path):
     assert not accepts_each_other(first, settings_in(tmp_path / "c"))
 
 
-@pytest.mark.xfail(strict=True, reason="finding 1")
 def test_without_a_secret_key_one_is_generated_and_kept_even_with_an_admin_token(tmp_path):
     settings = settings_in(tmp_path, admin_token=LONG_ADMIN_TOKEN)
     key = console_secret(settings)
@@ -60,7 +57,6 @@ def test_without_a_secret_key_one_is_generated_and_kept_even_with_an_admin_token
     assert accepts_each_other(settings, settings_in(tmp_path))
 
 
-@pytest.mark.xfail(strict=True, reason="finding 1")
 @pytest.mark.parametrize(
     ("name", "value", "minimum"),
     [("secret_key", "s" * 31, "32"), ("admin_token", "t" * 31, "32")],
@@ -71,7 +67,6 @@ def test_short_secret_key_or_admin_token_is_refused(tmp_path, name, value, minim
     assert name in str(refused.value) and minimum in str(refused.value)
 
 
-@pytest.mark.xfail(strict=True, reason="finding 1")
 def test_admin_api_is_throttled_per_address_even_for_the_right_token(
     tmp_path, database_url, fake_embedder
 ):
@@ -89,7 +84,6 @@ def test_admin_api_is_throttled_per_address_even_for_the_right_token(
     assert int(throttled.headers["retry-after"]) >= 1
 
 
-@pytest.mark.xfail(strict=True, reason="finding 2")
 @pytest.mark.parametrize("contents", ["", "\n", "0123abcd", "not hex at all"])
 def test_empty_or_short_key_file_is_refused(tmp_path, contents):
     (tmp_path / "console_secret").write_text(contents)
@@ -99,7 +93,6 @@ def test_empty_or_short_key_file_is_refused(tmp_path, contents):
     assert type(refused.value).__name__ == "SecretKeyError"
 
 
-@pytest.mark.xfail(strict=True, reason="finding 2")
 def test_a_crash_while_writing_the_key_leaves_no_key_file(tmp_path, monkeypatch):
     def crash(fd: int) -> None:
         raise OSError("disk full")
