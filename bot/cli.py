@@ -46,6 +46,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.cme.auth import SecretKeyError
 
     settings = load_settings(host=args.host, port=args.port)
+    if "public_url" not in settings.model_fields_set:
+        # Links (sign-in banner, citations, Slack buttons) point at the port actually served.
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        host = f"[{host}]" if ":" in host else host
+        settings = settings.model_copy(update={"public_url": f"http://{host}:{settings.port}"})
     if args.demo:
         ensure_demo_user(settings)
     try:
@@ -59,12 +64,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    import getpass
-
     from bot.cme import accounts
     from bot.storage import Conflict, Database
 
-    password = args.password or getpass.getpass("Password for the new CME: ")
+    password = args.password or _ask_password()
+    if password is None:
+        print(
+            "error: no password: pass --password, or run in a terminal to be asked for one",
+            file=sys.stderr,
+        )
+        return 2
     if len(password) < 8:
         print("error: the password must have at least 8 characters", file=sys.stderr)
         return 2
@@ -87,6 +96,20 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     print(json.dumps({"id": user.id, "email": user.email, "api_token": token}))
     print("The API token is shown once; store it safely.", file=sys.stderr)
     return 0
+
+
+def _ask_password() -> str | None:
+    """The password typed on the terminal (or piped to stdin); None when neither has one."""
+    import getpass
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # piped input is not echoed anywhere
+            warnings.simplefilter("ignore", getpass.GetPassWarning)
+            return getpass.getpass("Password for the new CME: ")
+    except EOFError:
+        print(file=sys.stderr)  # end the prompt's line
+        return None
 
 
 def ensure_demo_user(settings: Settings) -> None:

@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `supportbot serve` binds")
     port: int = Field(8000, ge=1, le=65535, description="Port `supportbot serve` binds")
     public_url: str = Field(
-        "http://127.0.0.1:8000", description="Base URL used in citation links and Slack buttons"
+        "http://127.0.0.1:8000",
+        description="Base URL used in citation links and Slack buttons; when unset, "
+        "`supportbot serve` uses http://HOST:PORT",
     )
     admin_token: str = Field(
         "",

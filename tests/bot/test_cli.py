@@ -24,7 +24,6 @@ def environment(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.mark.xfail(strict=True, reason="finding 11")
 def test_user_add_without_password_or_terminal_says_what_is_needed(environment):
     # A new session has no controlling terminal, so nothing can be prompted for.
     result = subprocess.run(
@@ -60,7 +59,6 @@ def served(monkeypatch):
     return calls
 
 
-@pytest.mark.xfail(strict=True, reason="finding 11")
 def test_demo_banner_links_to_the_port_the_server_is_on(environment, served, capsys):
     assert cli.main(["serve", "--demo", "--port", "8123"]) == 0
     banner = capsys.readouterr().err
