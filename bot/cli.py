@@ -59,8 +59,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"supportbot: serving on http://{settings.host}:{settings.port}", file=sys.stderr)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    uvicorn.run(app, **serve_options(settings))
     return 0
+
+
+def serve_options(settings: Settings) -> dict[str, object]:
+    """What `serve` tells uvicorn: where to listen, how much to log, the largest socket frame."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "ws_max_size": settings.socket_max_frame_bytes,
+    }
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:

@@ -109,6 +109,19 @@ class Settings(BaseSettings):
     socket_forget_after_s: float = Field(
         120, gt=0, le=DAY_S, description="How long the server remembers a dropped widget socket"
     )
+    socket_max_frame_bytes: int = Field(
+        64 * 1024,
+        ge=4096,
+        le=16 * 1024 * 1024,
+        description="Largest WebSocket frame `supportbot serve` accepts; a larger one closes "
+        "the socket before it is buffered",
+    )
+    socket_max_per_conversation: int = Field(
+        5, ge=1, le=1000, description="Open widget sockets per conversation"
+    )
+    socket_max_per_address: int = Field(
+        50, ge=1, le=100_000, description="Open widget sockets per client address"
+    )
     # Slack
     slack_mode: Literal["http", "socket"] = Field("http", description="Slack transport")
     slack_bot_token: str = Field("", description="xoxb- bot token; empty disables Slack")

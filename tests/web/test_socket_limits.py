@@ -47,7 +47,6 @@ def open_socket(stack: ExitStack, client, conversation_id: str, headers: dict[st
     return frame
 
 
-@pytest.mark.xfail(strict=True, reason="finding 8")
 def test_sockets_per_conversation_are_capped_and_a_closed_one_frees_its_place(client):
     conversation_id, headers = start_conversation(client)
     with ExitStack() as first_two:
@@ -61,7 +60,6 @@ def test_sockets_per_conversation_are_capped_and_a_closed_one_frees_its_place(cl
         assert open_socket(again, client, conversation_id, headers)["type"] == "welcome"
 
 
-@pytest.mark.xfail(strict=True, reason="finding 8")
 def test_sockets_per_address_are_capped_at_the_handshake(client):
     conversations = [start_conversation(client) for _ in range(2)]
     with ExitStack() as stack:
@@ -73,7 +71,6 @@ def test_sockets_per_address_are_capped_at_the_handshake(client):
     assert "3 per address" in refused.value.json()["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 8")
 def test_served_widget_socket_closes_on_a_frame_over_the_limit(tmp_path, fake_embedder):
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'frames.db'}", allowed_origins=HOST)
     options = cli.serve_options(settings)
