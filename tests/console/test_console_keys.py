@@ -9,7 +9,7 @@ import stat
 import pytest
 from pydantic import ValidationError
 
-from bot.cme.auth import Sessions, console_secret
+from bot.cme.auth import LoginThrottle, Sessions, console_secret
 from bot.settings import Settings
 from tests.utils import make_client, make_settings
 
@@ -104,3 +104,36 @@ def test_a_crash_while_writing_the_key_leaves_no_key_file(tmp_path, monkeypatch)
             console_secret(settings)
     assert sorted(path.name for path in tmp_path.iterdir()) == []
     assert len(console_secret(settings)) >= 32
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.xfail(strict=True, reason="finding 9")
+def test_failed_sign_ins_from_one_address_do_not_lock_the_cme_out_elsewhere():
+    throttle = LoginThrottle(clock=Clock())
+    for _ in range(10):
+        throttle.failed(email="alice@example.com", address="203.0.113.9")
+    assert throttle.retry_after(email="alice@example.com", address="203.0.113.9") > 0
+    assert throttle.retry_after(email="alice@example.com", address="198.51.100.7") == 0
+
+
+@pytest.mark.xfail(strict=True, reason="finding 9")
+def test_repeated_failed_sign_ins_back_off_longer_each_time_instead_of_locking():
+    clock = Clock()
+    throttle = LoginThrottle(clock=clock)
+    waits = []
+    for _ in range(5):
+        throttle.failed(email="alice@example.com", address="203.0.113.9")
+    for _ in range(4):
+        wait = throttle.retry_after(email="alice@example.com", address="203.0.113.9")
+        waits.append(wait)
+        clock.now += wait
+        assert throttle.retry_after(email="alice@example.com", address="203.0.113.9") == 0
+        throttle.failed(email="alice@example.com", address="203.0.113.9")
+    assert waits == sorted(waits) and waits[0] < waits[-1] < 300

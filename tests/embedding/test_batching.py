@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 
 from embedding import BatchingEmbedder, FakeEmbedder
 
@@ -44,3 +45,15 @@ def test_sync_encodes_are_counted_and_marked_as_inside_the_batcher() -> None:
         batcher.close()
     assert seen == [True, False]
     assert batcher.texts_encoded == {model.model_id: 2}
+
+
+@pytest.mark.xfail(strict=True, reason="finding 9")
+async def test_batch_history_keeps_only_recent_batches() -> None:
+    batcher = BatchingEmbedder(FakeEmbedder(dim=8), max_wait_ms=0)
+    try:
+        for i in range(1100):
+            await batcher.embed(f"turn {i}")
+    finally:
+        batcher.close()
+    assert 0 < len(batcher.batch_sizes) <= 1000
+    assert list(batcher.batch_sizes)[-1] == 1

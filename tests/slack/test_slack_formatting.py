@@ -214,3 +214,21 @@ def test_test_kit_signs_requests_as_slack_does():
     assert SignatureVerifier(SIGNING_SECRET).is_valid(
         body, headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"]
     )
+
+
+@pytest.mark.xfail(strict=True, reason="finding 9")
+def test_escalation_notification_text_escapes_what_the_visitor_wrote():
+    view = EscalationView(
+        conversation_id="c1",
+        customer="<!channel> Sam",
+        channel="web",
+        reasons=[],
+        main_question="see <https://evil.example|https://bank.example/login> <!here>",
+        latest_message=None,
+        status="waiting",
+        owner=None,
+        console_url="https://sb.test/console/conversations/c1",
+    )
+    text = escalation_message(view)["text"]
+    assert "<" not in text and ">" not in text
+    assert "&lt;!channel&gt; Sam" in text and "&lt;!here&gt;" in text
