@@ -11,6 +11,7 @@ need no CSRF token.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 import tempfile
@@ -156,49 +157,64 @@ class Sessions:
 
 
 class LoginThrottle:
-    """Refuses sign-in after too many recent failures for one email or from one address."""
+    """Slows down password guessing without letting a stranger lock a CME out.
+
+    Failures count per (email, address): after `free` of them within the window, each further
+    attempt from that address for that email waits 1, 2, 4 ... seconds (at most `max_wait_s`)
+    after the last failure; the CME signing in from anywhere else is not held up. An address
+    with `per_address` failures within the window, for any emails, waits until the oldest
+    expires.
+    """
 
     def __init__(
         self,
         *,
-        per_email: int = 5,
+        free: int = 5,
         per_address: int = 20,
         window_s: float = 300.0,
+        max_wait_s: float = 120.0,
         clock: Any = time.monotonic,
     ) -> None:
-        self._limits = {"email": per_email, "address": per_address}
+        self.free = free
+        self.per_address = per_address
         self.window_s = window_s
+        self.max_wait_s = max_wait_s
         self._clock = clock
-        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._failures: dict[tuple[str, ...], deque[float]] = defaultdict(deque)
 
     def retry_after(self, *, email: str, address: str) -> int:
         """Seconds until another attempt is allowed; 0 when allowed now."""
         now = self._clock()
         wait = 0.0
-        for key in (("email", email), ("address", address)):
-            failures = self._failures.get(key)
-            if not failures:
-                continue
-            while failures and failures[0] <= now - self.window_s:
-                failures.popleft()
-            if len(failures) >= self._limits[key[0]]:
-                wait = max(wait, failures[0] + self.window_s - now)
-        return int(wait) + 1 if wait else 0
+        pair = self._recent(("pair", email, address), now)
+        if len(pair) >= self.free:
+            backoff = min(2.0 ** (len(pair) - self.free), self.max_wait_s)
+            wait = max(wait, pair[-1] + backoff - now)
+        by_address = self._recent(("address", address), now)
+        if len(by_address) >= self.per_address:
+            wait = max(wait, by_address[0] + self.window_s - now)
+        return math.ceil(wait) if wait > 0 else 0
 
     def failed(self, *, email: str, address: str) -> None:
-        """Count a failed sign-in against the email and the client address."""
+        """Count a failed sign-in against the email from this address, and the address."""
         now = self._clock()
         if len(self._failures) > MAX_TRACKED:  # forget stale keys, so guessing cannot fill memory
             self._failures = defaultdict(
                 deque,
                 {k: v for k, v in self._failures.items() if v and v[-1] > now - self.window_s},
             )
-        self._failures[("email", email)].append(now)
+        self._failures[("pair", email, address)].append(now)
         self._failures[("address", address)].append(now)
 
-    def succeeded(self, *, email: str) -> None:
-        """Forget the email's failures after a successful sign-in."""
-        self._failures.pop(("email", email), None)
+    def succeeded(self, *, email: str, address: str) -> None:
+        """Forget the failures of this email from this address after a successful sign-in."""
+        self._failures.pop(("pair", email, address), None)
+
+    def _recent(self, key: tuple[str, ...], now: float) -> deque[float]:
+        failures = self._failures.get(key) or deque()
+        while failures and failures[0] <= now - self.window_s:
+            failures.popleft()
+        return failures
 
 
 def _bearer(headers: Headers) -> bool:

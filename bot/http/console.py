@@ -120,7 +120,7 @@ def console_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> API
                 status=401,
                 error="Wrong email or password.",
             )
-        throttle.succeeded(email=email)
+        throttle.succeeded(email=email, address=address)
         _, cookie = sessions.issue(user.id)
         response = RedirectResponse(next_path, status_code=303)
         response.set_cookie(

@@ -42,8 +42,34 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
 
 
 class GuardMiddleware:
-    """Security headers on every response; bodies over the limit get 413 before parsing; an
-    unexpected error becomes a generic 500 here, logged once, instead of reaching the server."""
+    """Security headers on every response, CORS preflights included: the outermost middleware
+    (`bot.http.install_guard`, after the channels added theirs)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, self._with_headers(send))
+
+    @staticmethod
+    def _with_headers(send: Send) -> Send:
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                existing = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS.items() if k not in existing]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        return wrapped
+
+
+class RequestGuard:
+    """Bodies over the limit get 413 before parsing; an unexpected error becomes a generic 500
+    here, logged once, instead of reaching the server. Inside the widget's CORS, so that
+    browsers can read both answers."""
 
     def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -60,9 +86,8 @@ class GuardMiddleware:
                 {"detail": f"request body is {int(length)} bytes; the limit is {self.max_body}"},
                 status_code=413,
             )
-            await response(scope, receive, self._with_headers(send))
+            await response(scope, receive, send)
             return
-        send = self._with_headers(send)
         started = False
 
         async def tracked(message: Message) -> None:
@@ -90,17 +115,6 @@ class GuardMiddleware:
             return message
 
         return limited
-
-    @staticmethod
-    def _with_headers(send: Send) -> Send:
-        async def wrapped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                existing = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in SECURITY_HEADERS.items() if k not in existing]
-                message["headers"] = list(message.get("headers", [])) + extra
-            await send(message)
-
-        return wrapped
 
 
 def log_unexpected(exc: BaseException, where: str) -> str:

@@ -216,7 +216,6 @@ def test_test_kit_signs_requests_as_slack_does():
     )
 
 
-@pytest.mark.xfail(strict=True, reason="finding 9")
 def test_escalation_notification_text_escapes_what_the_visitor_wrote():
     view = EscalationView(
         conversation_id="c1",

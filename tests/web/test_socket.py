@@ -241,7 +241,6 @@ def test_cors_exposes_retry_after_and_stays_off_the_cme_api(client):
     assert "access-control-allow-origin" not in cme.headers
 
 
-@pytest.mark.xfail(strict=True, reason="finding 9")
 def test_cors_preflight_and_its_refusal_carry_the_security_headers(client):
     for origin in (HOST, "https://evil.example"):
         response = client.options(

@@ -171,7 +171,10 @@ def escalation_message(view: EscalationView) -> dict[str, Any]:
         {"type": "actions", "block_id": f"escalation:{view.conversation_id}", "elements": buttons},
     ]
     question = view.main_question or view.latest_message or "no question yet"
-    return {"text": f"Escalation from {view.customer}: {question}", "blocks": blocks}
+    # The notification text is mrkdwn too: unescaped, a visitor could write <!channel> or a
+    # link whose label disguises its target.
+    fallback = f"Escalation from {escape(view.customer)}: {escape(question)}"
+    return {"text": _clip(fallback, 300), "blocks": blocks}
 
 
 def split_note(text: str) -> tuple[str, bool]:
