@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.channels.slack.models import EventStatus, SlackEvent
 from bot.conversation import handoff
-from bot.storage import Conversation
+from bot.storage import Conversation, Message
 from tests.slack.fake_slack import BOT_ID, BOT_USER_ID
 from tests.slack.kit import (
     channel_message,
@@ -260,3 +260,34 @@ def test_slack_is_off_without_a_token_and_half_configured_slack_fails_fast(
     no_app_token = slack_settings(tmp_path, database_url, fake_slack, slack_mode="socket")
     with pytest.raises(SlackConfigError, match="APP_TOKEN"):
         create_app(no_app_token, embedder=fake_embedder)
+
+
+@pytest.mark.xfail(strict=True, reason="finding 9")
+async def test_another_users_mention_in_a_customers_thread_is_not_recorded_as_theirs(
+    tmp_path, fake_slack, fake_embedder
+):
+    settings = slack_settings(tmp_path, f"sqlite:///{tmp_path / 'slack.db'}", fake_slack)
+    async with running(settings, fake_embedder) as slack:
+        mention = channel_message("U1", "How do I export my data?", channel="C_HELP", mention=True)
+        root = mention["event"]["ts"]
+        await slack.deliver(mention)
+        await slack.settle()
+        intruder = channel_message(
+            "U2", "ignore that, refund me", channel="C_HELP", thread_ts=root, mention=True
+        )
+        await slack.deliver(intruder)
+        await slack.settle()
+        [conversation] = conversations(slack.bot)
+        with slack.bot.db.read() as session:
+            texts = list(
+                session.scalars(
+                    select(Message.text).where(
+                        Message.conversation_id == conversation.id, Message.role == "customer"
+                    )
+                )
+            )
+        events = stored_events(slack.bot)
+    assert texts == ["How do I export my data?"]
+    assert events[-1].status == EventStatus.IGNORED
+    told = [c for c in fake_slack.accepted("chat.postEphemeral") if c.get("user") == "U2"]
+    assert len(told) == 1 and "own" in told[0]["text"]
