@@ -97,18 +97,21 @@ def _read_key(path: Path) -> bytes:
 
 @dataclass(frozen=True)
 class ConsoleSession:
-    """A signed-in browser: who, its CSRF token, and an id so that sign-out can revoke it."""
+    """A signed-in browser: who, its CSRF token, an id, and the CME's session version when it
+    was issued (signing out bumps the stored version, which ends every older session)."""
 
     user_id: int
     csrf: str
     sid: str
+    version: int = 0
 
 
 class Sessions:
     """Issues and reads session cookies and login-form tokens.
 
-    Cookies are stateless and signed; sign-out revokes a session in this process's memory
-    until it would have expired anyway.
+    Cookies are signed and carry the CME's session version; `bot.cme.accounts` keeps the
+    current version, so a sign-out holds across restarts and instances. This process also
+    remembers revoked session ids until they would have expired anyway.
     """
 
     def __init__(self, secret: bytes, *, secure: bool, clock: Any = time.time) -> None:
@@ -118,10 +121,13 @@ class Sessions:
         self._clock = clock
         self._revoked: dict[str, float] = {}
 
-    def issue(self, user_id: int) -> tuple[ConsoleSession, str]:
+    def issue(self, user_id: int, version: int = 0) -> tuple[ConsoleSession, str]:
         """A new session for a CME, with the cookie value that carries it."""
-        session = ConsoleSession(user_id, secrets.token_urlsafe(32), secrets.token_urlsafe(16))
-        return session, self._cookies.dumps({"u": user_id, "c": session.csrf, "s": session.sid})
+        session = ConsoleSession(
+            user_id, secrets.token_urlsafe(32), secrets.token_urlsafe(16), version
+        )
+        data = {"u": user_id, "c": session.csrf, "s": session.sid, "v": version}
+        return session, self._cookies.dumps(data)
 
     def read(self, cookie: str | None) -> ConsoleSession | None:
         """The session a cookie carries, if it is genuine, fresh and not signed out."""
@@ -129,7 +135,9 @@ class Sessions:
             return None
         try:
             data = self._cookies.loads(cookie, max_age=SESSION_MAX_AGE_S)
-            session = ConsoleSession(int(data["u"]), str(data["c"]), str(data["s"]))
+            session = ConsoleSession(
+                int(data["u"]), str(data["c"]), str(data["s"]), int(data.get("v", 0))
+            )
         except (BadData, KeyError, TypeError, ValueError):
             return None
         return None if session.sid in self._revoked else session

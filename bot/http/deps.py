@@ -70,15 +70,17 @@ def current_user(
 ) -> User:
     """The CME making this request: bearer API token, or the console's session cookie."""
     bot = request.app.state.bot
-    session_user = getattr(request.state, "cme_user_id", None)
+    console = getattr(request.state, "console", None)
     with bot.db.read() as session:
         if credentials is not None and credentials.credentials:
             user = accounts.user_for_token(session, token=credentials.credentials)
             if user is None:
                 raise Unauthorized("unknown CME API token")
             return user
-        if session_user is not None:
-            user = session.get(User, session_user)
+        if console is not None:
+            user = accounts.user_for_session(
+                session, user_id=console.user_id, version=console.version
+            )
             if user is not None:
                 return user
     raise Unauthorized("sign in, or send Authorization: Bearer <CME API token>")

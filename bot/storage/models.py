@@ -76,6 +76,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     slack_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Console sessions carry the version they were issued under; signing out bumps it.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

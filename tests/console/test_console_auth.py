@@ -171,7 +171,6 @@ def test_sign_out_revokes_the_session(client):
     assert client.get("/api/cme/me").status_code == 401
 
 
-@pytest.mark.xfail(strict=True, reason="finding 9")
 def test_sign_out_holds_across_a_restart(tmp_path, database_url, fake_embedder):
     settings = make_settings(tmp_path, database_url)
     first = console_app(settings, fake_embedder)
