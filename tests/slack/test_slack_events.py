@@ -262,7 +262,6 @@ def test_slack_is_off_without_a_token_and_half_configured_slack_fails_fast(
         create_app(no_app_token, embedder=fake_embedder)
 
 
-@pytest.mark.xfail(strict=True, reason="finding 9")
 async def test_another_users_mention_in_a_customers_thread_is_not_recorded_as_theirs(
     tmp_path, fake_slack, fake_embedder
 ):
