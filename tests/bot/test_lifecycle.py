@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 
 from bot.conversation.lifecycle import resolve_idle
-from bot.storage import utcnow
+from bot.storage import Role, store, utcnow
 from embedding import FakeEmbedder
 from tests.utils import make_client, make_cmes, make_settings, say, start_conversation
 
@@ -131,3 +132,30 @@ def test_vip_from_verified_identity_escalates_an_unanswered_question(tmp_path, d
         headers = {"Authorization": f"Bearer {token}"}
         turn = say(client, conversation.id, headers, "Can you book me a flight to Lisbon?").json()
     assert turn["status"] == "waiting"
+
+
+@pytest.mark.xfail(strict=True, reason="finding 9")
+def test_a_turn_a_crash_left_unanswered_is_answered_after_the_restart(tmp_path, database_url):
+    settings = make_settings(tmp_path, database_url)
+    with make_client(settings, FakeEmbedder()) as client:
+        conversation_id, headers = start_conversation(client)
+        with client.app.state.bot.db.write() as session:  # the turn's first commit; then kill -9
+            store.add_message(
+                session,
+                conversation_id=conversation_id,
+                role=Role.CUSTOMER,
+                text="How do I export my data?",
+                client_msg_id="m-1",
+                at=utcnow() - timedelta(minutes=2),
+            )
+    with make_client(settings, FakeEmbedder()) as client:  # the restart
+        deadline = time.monotonic() + 20
+        while len(listed := messages(client, conversation_id, headers)["messages"]) < 2:
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.2)
+        retry = say(
+            client, conversation_id, headers, "How do I export my data?", client_msg_id="m-1"
+        )
+    assert [m["role"] for m in listed] == ["customer", "bot"]
+    assert listed[1]["citations"][0]["article_id"] == "data/export"
+    assert retry.json()["reply"] == listed[1]  # a late retry gets the same answer
