@@ -81,11 +81,22 @@ async def handle_customer_message(
     text: str,
     client_msg_id: str | None = None,
     at: datetime | None = None,
+    resume_seq: int | None = None,
 ) -> TurnResult:
-    """Run one customer turn end to end and return the stored message and the bot's reply."""
+    """Run one customer turn end to end and return the stored message and the bot's reply.
+
+    `resume_seq` finishes the turn of a customer message already stored under that seq (one a
+    crash or a failed step left unanswered) instead of storing `text` anew.
+    """
     at = at or bot.clock()
     accepted = await asyncio.to_thread(
-        _accept, bot, conversation_id=conversation_id, text=text, client_msg_id=client_msg_id, at=at
+        _accept,
+        bot,
+        conversation_id=conversation_id,
+        text=text,
+        client_msg_id=client_msg_id,
+        at=at,
+        resume_seq=resume_seq,
     )
     if accepted.done is not None:
         return accepted.done
@@ -134,13 +145,21 @@ async def handle_customer_message(
 
 
 def _accept(
-    bot: Bot, *, conversation_id: str, text: str, client_msg_id: str | None, at: datetime
+    bot: Bot,
+    *,
+    conversation_id: str,
+    text: str,
+    client_msg_id: str | None,
+    at: datetime,
+    resume_seq: int | None = None,
 ) -> _Accepted:
     """Transaction 1: store the customer's message (idempotent) and read what scoring needs."""
     with bot.db.write() as session:
         conversation = store.get_conversation(session, conversation_id=conversation_id, lock=True)
         message = None
-        if client_msg_id is not None:
+        if resume_seq is not None:
+            message = store.get_message(session, conversation_id=conversation_id, seq=resume_seq)
+        elif client_msg_id is not None:
             message = store.find_by_client_msg_id(
                 session, conversation_id=conversation_id, client_msg_id=client_msg_id
             )

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import Text, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage.models import (
@@ -209,6 +209,32 @@ def list_messages(
     if not internal:
         statement = statement.where(Message.role.in_([r.value for r in CUSTOMER_VISIBLE_ROLES]))
     return session.scalars(statement).all()
+
+
+def unscored_turns(session: Session, *, since: datetime, before: datetime) -> Sequence[Message]:
+    """Customer messages stored in [since, before) whose turn never finished (no scores), each
+    the latest customer message of a conversation that is not resolved."""
+    latest = (
+        select(func.max(Message.seq))
+        .where(Message.conversation_id == Conversation.id, Message.role == Role.CUSTOMER)
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+    return session.scalars(
+        select(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            Message.role == Role.CUSTOMER,
+            # JSON columns store None as JSON null, not SQL NULL.
+            or_(Message.scores.is_(None), cast(Message.scores, Text) == "null"),
+            Message.created_at >= since,
+            Message.created_at < before,
+            Conversation.status != Status.RESOLVED,
+            Message.seq == latest,
+        )
+        .order_by(Message.created_at)
+        .limit(100)
+    ).all()
 
 
 def get_message(session: Session, *, conversation_id: str, seq: int) -> Message:
