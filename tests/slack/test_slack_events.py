@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 
 import pytest
@@ -290,3 +291,29 @@ async def test_another_users_mention_in_a_customers_thread_is_not_recorded_as_th
     assert events[-1].status == EventStatus.IGNORED
     told = [c for c in fake_slack.accepted("chat.postEphemeral") if c.get("user") == "U2"]
     assert len(told) == 1 and "own" in told[0]["text"]
+
+
+def unreachable_url() -> str:
+    """A loopback URL where nothing listens: Slack's Web API is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api/"
+
+
+@pytest.mark.xfail(strict=True, reason="finding 5")
+async def test_event_is_acked_and_kept_while_slacks_web_api_is_down(
+    tmp_path, fake_slack, fake_embedder
+):
+    database_url = f"sqlite:///{tmp_path / 'slack.db'}"
+    down = slack_settings(tmp_path, database_url, fake_slack, slack_api_url=unreachable_url())
+    async with running(down, fake_embedder) as slack:
+        response = await slack.deliver(dm("U1", "How do I export my data?"))
+        assert response.status_code == 200, response.text
+        assert len(stored_events(slack.bot)) == 1
+    back = slack_settings(tmp_path, database_url, fake_slack)
+    async with running(back, fake_embedder) as slack:
+        await slack.settle()
+        assert [e.status for e in stored_events(slack.bot)] == [EventStatus.DONE]
+    [reply] = fake_slack.posts("D_U1")
+    assert "Export" in reply["text"]
