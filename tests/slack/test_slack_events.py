@@ -57,7 +57,8 @@ async def test_badly_signed_event_gets_401_and_is_not_stored(
         assert response.status_code == 401
         await asyncio.sleep(0.3)
         assert stored_events(slack.bot) == []
-    assert fake_slack.calls == []
+    # Only the start-up check of the bot token reached the Web API.
+    assert [call.method for call in fake_slack.calls] in ([], ["auth.test"])
 
 
 async def test_unsigned_or_tampered_event_gets_401(tmp_path, fake_slack, fake_embedder):
@@ -73,7 +74,8 @@ async def test_unsigned_or_tampered_event_gets_401(tmp_path, fake_slack, fake_em
         assert tampered.status_code == 401
         await asyncio.sleep(0.3)
         assert stored_events(slack.bot) == []
-    assert fake_slack.calls == []
+    # Only the start-up check of the bot token reached the Web API.
+    assert [call.method for call in fake_slack.calls] in ([], ["auth.test"])
 
 
 # -- exactly one reply --
@@ -301,7 +303,6 @@ def unreachable_url() -> str:
     return f"http://127.0.0.1:{port}/api/"
 
 
-@pytest.mark.xfail(strict=True, reason="finding 5")
 async def test_event_is_acked_and_kept_while_slacks_web_api_is_down(
     tmp_path, fake_slack, fake_embedder
 ):
