@@ -143,7 +143,9 @@ class Bot:
             hook.status_changed(session, conversation, action)
 
     async def stop(self) -> None:
-        """Cancel the background tasks, then release the model and the database."""
+        """End the adaptation child and cancel the background tasks, then release the model and
+        the database."""
+        await asyncio.to_thread(self.maintainer.stop)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

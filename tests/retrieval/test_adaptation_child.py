@@ -12,8 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.utils import REPO
 
 
@@ -35,7 +33,6 @@ def wait_until(predicate, timeout: float) -> bool:
     return predicate()
 
 
-@pytest.mark.xfail(strict=True, reason="finding 6")
 def test_stopping_adaptation_ends_the_child_and_the_caller_returns():
     from retrieval import adaptation
 
@@ -72,7 +69,6 @@ time.sleep(120)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="finding 6")
 def test_the_child_exits_by_itself_when_the_server_is_killed():
     parent = subprocess.Popen(
         [sys.executable, "-c", PARENT],
