@@ -51,6 +51,7 @@ CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # Sequence numbers and row ids are INTEGER columns: larger numbers name nothing that can exist,
 # and PostgreSQL refuses them rather than matching no row.
 MAX_DB_INT = 2**31 - 1
+MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 CustomerRole = Literal["customer", "bot", "agent", "system"]
 StatusName = Literal["bot", "waiting", "agent", "resolved"]
 
@@ -93,6 +94,15 @@ class CustomerIn(BaseModel):
     ) = None
     email: EmailStr | None = None
     vip: bool = Field(False, description="Honoured only with a valid signature")
+    company: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), CleanText] | None
+    ) = Field(None, description="Stored only from a valid supportbot-identity-v2 signature")
+    expires: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_UNIX_SECONDS,
+        description="Unix time when the signature expires; present: a v2 signature",
+    )
     signature: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = Field(
         None, description="Hex HMAC-SHA256 of the identity's canonical string"
     )
@@ -105,7 +115,7 @@ class CustomerIn(BaseModel):
         # normalisation, so the host page signs what it puts in its data attributes.
         customer = handler(data)
         if isinstance(data, dict):
-            customer._as_sent = {key: data.get(key) for key in ("id", "name", "email")}
+            customer._as_sent = {key: data.get(key) for key in ("id", "name", "email", "company")}
         return customer
 
     def as_sent(self, field: str) -> str | None:

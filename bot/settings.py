@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -99,9 +100,20 @@ class Settings(BaseSettings):
     identity_secret: str = Field(
         "", description="HMAC secret shared with host pages to verify customer identities"
     )
+    identity_v1_until: date | None = Field(
+        date(2027, 6, 30),
+        description="Last day supportbot-identity-v1 signatures (no expiry) are accepted; "
+        "empty: no end",
+    )
     rate_limit_enabled: bool = Field(True, description="Rate-limit anonymous visitors")
     rate_limit_conversations_per_hour: int = Field(
         20, ge=1, le=1_000_000, description="New conversations per client IP per hour"
+    )
+    rate_limit_conversations_per_customer_per_hour: int = Field(
+        10,
+        ge=1,
+        le=1_000_000,
+        description="New conversations per verified customer per hour (they skip the per-IP limit)",
     )
     rate_limit_messages_per_minute: int = Field(
         20, ge=1, le=1_000_000, description="Customer messages per conversation per minute"
@@ -158,6 +170,11 @@ class Settings(BaseSettings):
                 "generated key in DATA_DIR"
             )
         return value
+
+    @field_validator("identity_v1_until", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

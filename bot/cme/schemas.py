@@ -15,6 +15,7 @@ class CustomerView(BaseModel):
     name: str | None
     email: str | None
     verified: bool
+    company: str | None = Field(None, description="From a verified identity only")
 
 
 class EscalationView(BaseModel):

@@ -48,13 +48,25 @@ async def create_conversation(
             email=customer.as_sent("email"),
             vip=customer.vip,
             signature=customer.signature,
+            company=customer.as_sent("company"),
+            expires=customer.expires,
         )
-    identity = verify(bot.settings.identity_secret, claimed)
+    identity = verify(
+        bot.settings.identity_secret,
+        claimed,
+        now=bot.clock(),
+        v1_until=bot.settings.identity_v1_until,
+    )
     if customer is not None:  # store the validated forms (trimmed name, normalised e-mail)
         identity = replace(
-            identity, name=customer.name, email=str(customer.email) if customer.email else None
+            identity,
+            name=customer.name,
+            email=str(customer.email) if customer.email else None,
+            company=customer.company if identity.verified else None,
         )
-    if not identity.verified:
+    if identity.verified:
+        limits.customer_conversation(identity.id or "")
+    else:
         limits.new_conversation(client_ip(request))
 
     def create() -> ConversationCreated:

@@ -21,6 +21,7 @@ from bot.settings import Settings
 HOUR_S = 3600.0
 MINUTE_S = 60.0
 ADMIN_PER_MINUTE = 10
+CUSTOMER_CONVERSATIONS_PER_HOUR = 10
 
 
 class RateLimited(Exception):
@@ -89,6 +90,9 @@ class RateLimits:
     conversations: SlidingWindow
     messages: SlidingWindow
     admin: SlidingWindow = field(default_factory=lambda: SlidingWindow(ADMIN_PER_MINUTE, MINUTE_S))
+    customers: SlidingWindow = field(
+        default_factory=lambda: SlidingWindow(CUSTOMER_CONVERSATIONS_PER_HOUR, HOUR_S)
+    )
 
     @classmethod
     def from_settings(
@@ -102,6 +106,9 @@ class RateLimits:
             ),
             messages=SlidingWindow(settings.rate_limit_messages_per_minute, MINUTE_S, clock=clock),
             admin=SlidingWindow(settings.admin_requests_per_minute, MINUTE_S, clock=clock),
+            customers=SlidingWindow(
+                settings.rate_limit_conversations_per_customer_per_hour, HOUR_S, clock=clock
+            ),
         )
 
     @classmethod
@@ -119,6 +126,17 @@ class RateLimits:
             raise RateLimited(
                 f"too many new conversations from your network "
                 f"(limit {self.conversations.limit} per hour); try again in {_human(wait)}",
+                wait,
+            )
+
+    def customer_conversation(self, customer_id: str) -> None:
+        """Count a new conversation of a verified customer (exempt from the per-IP limit);
+        raises RateLimited over the per-customer limit."""
+        wait = self.customers.hit(customer_id) if self.enabled else 0.0
+        if wait:
+            raise RateLimited(
+                f"too many new conversations for this customer "
+                f"(limit {self.customers.limit} per hour); try again in {_human(wait)}",
                 wait,
             )
 

@@ -92,6 +92,8 @@ class Conversation(Base):
     customer_id: Mapped[str | None] = mapped_column(String(200))
     customer_name: Mapped[str | None] = mapped_column(String(MAX_NAME_CHARS))
     customer_email: Mapped[str | None] = mapped_column(String(MAX_EMAIL_CHARS))
+    # Only from a verified supportbot-identity-v2.
+    customer_company: Mapped[str | None] = mapped_column(String(MAX_NAME_CHARS))
     customer_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     vip: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default=Status.BOT)

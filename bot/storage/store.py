@@ -58,6 +58,7 @@ class CustomerIdentity:
     email: str | None = None
     verified: bool = False
     vip: bool = False
+    company: str | None = None
 
 
 def _fitting(value: str | None, limit: int) -> str | None:
@@ -91,6 +92,9 @@ def create_conversation(
         # Names and e-mails from a channel's profile are hints: kept only as far as they fit.
         customer_name=customer.name[:MAX_NAME_CHARS] if customer.name else None,
         customer_email=_fitting(customer.email, MAX_EMAIL_CHARS),
+        customer_company=customer.company[:MAX_NAME_CHARS]
+        if customer.company and customer.verified
+        else None,
         customer_verified=customer.verified,
         vip=customer.vip and customer.verified,
         status=Status.BOT,

@@ -149,7 +149,6 @@ def create_v2(client, *, sent: dict | None = None, expires_in: int = 600, **fiel
     )
 
 
-@pytest.mark.xfail(strict=True, reason="finding 7")
 def test_v2_identity_with_a_company_creates_a_verified_conversation(client):
     response = create_v2(client, name="Ada", company="Acme Corp", vip=True)
     assert response.status_code == 201, response.text
@@ -158,7 +157,6 @@ def test_v2_identity_with_a_company_creates_a_verified_conversation(client):
     assert (conversation.customer_name, conversation.customer_company) == ("Ada", "Acme Corp")
 
 
-@pytest.mark.xfail(strict=True, reason="finding 7")
 @pytest.mark.parametrize(
     ("expires_in", "sent", "problem"),
     [
@@ -174,7 +172,6 @@ def test_expired_far_or_tampered_v2_identity_gets_403(client, expires_in, sent, 
     assert problem in response.json()["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 7")
 def test_v1_identity_is_accepted_until_the_transition_date_only(tmp_path, fake_embedder):
     signature = sign(SECRET, customer_id="cust-42")
     body = {"customer": {"id": "cust-42", "signature": signature}}
@@ -197,7 +194,6 @@ def test_v1_identity_is_accepted_until_the_transition_date_only(tmp_path, fake_e
     assert statuses["after"][0] == 403 and "supportbot-identity-v2" in statuses["after"][1]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 7")
 def test_verified_customers_new_conversations_are_limited_per_customer(
     tmp_path, database_url, fake_embedder
 ):
