@@ -47,6 +47,10 @@ CleanText = BeforeValidator(_cleaned)
 NoControl = AfterValidator(_no_control)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), CleanText]
+# What the server enforces by trimming and cleaning, said in the schema for generated clients:
+# at least one character that is neither white space nor a control character.
+VISIBLE_TEXT = r"[^\s\x00-\x1f\x7f-\x9f]"
+CLIENT_MSG_ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"  # ASCII: JSON Schema's \w is, Python's is not
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # Sequence numbers and row ids are INTEGER columns: larger numbers name nothing that can exist,
 # and PostgreSQL refuses them rather than matching no row.
@@ -144,11 +148,18 @@ class MessageIn(BaseModel):
 
     text: Annotated[
         str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS),
+        StringConstraints(
+            strip_whitespace=True,
+            min_length=1,
+            max_length=MAX_MESSAGE_CHARS,
+            pattern=VISIBLE_TEXT,
+        ),
         CleanText,
     ]
     client_msg_id: (
-        Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[\w.:-]+$")]
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=100, pattern=CLIENT_MSG_ID_PATTERN)
+        ]
         | None
     ) = None
 
@@ -183,6 +194,27 @@ class CsatIn(BaseModel):
     comment: (
         Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), CleanText] | None
     ) = None
+
+
+class ErrorOut(BaseModel):
+    """Every error answer but 422: `detail` names the problem."""
+
+    detail: str
+    error_id: str | None = Field(None, description="500 only: the id the server log holds")
+    retry_after: int | None = Field(None, description="429 only: seconds to wait")
+
+
+class ValidationProblem(BaseModel):
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class ValidationErrorOut(BaseModel):
+    """422: `detail` lists the problems in one sentence; `errors` has them one by one."""
+
+    detail: str
+    errors: list[ValidationProblem]
 
 
 class Ok(BaseModel):

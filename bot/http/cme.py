@@ -27,11 +27,16 @@ from bot.cme.schemas import (
 from bot.conversation import Change
 from bot.events import conversation_topic, typing_event
 from bot.http.deps import BotDep, ConversationId, UserDep
-from bot.schemas import MAX_DB_INT, MAX_MESSAGE_CHARS, CleanText
+from bot.http.errors import documented_errors
+from bot.schemas import MAX_DB_INT, MAX_MESSAGE_CHARS, VISIBLE_TEXT, CleanText
 from bot.storage import NotFound, Role, User, store
 from retrieval import Article, KnowledgeBase
 
-router = APIRouter(prefix="/api/cme", tags=["cme"])
+router = APIRouter(
+    prefix="/api/cme",
+    tags=["cme"],
+    responses=documented_errors(400, 401, 403, 404, 409, 413, 422, 500),
+)
 
 
 def _change(change: Change) -> ChangeOut:
@@ -48,7 +53,12 @@ class AgentMessageIn(BaseModel):
 
     text: Annotated[
         str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS),
+        StringConstraints(
+            strip_whitespace=True,
+            min_length=1,
+            max_length=MAX_MESSAGE_CHARS,
+            pattern=VISIBLE_TEXT,
+        ),
         CleanText,
     ]
     note: bool = False

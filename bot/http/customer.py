@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from bot.conversation import handle_customer_message, request_handoff, withdraw
 from bot.http.deps import BotDep, ConversationId, LimitsDep, TokenDep, authorized
+from bot.http.errors import documented_errors
 from bot.http.identity import ClaimedIdentity, verify
 from bot.http.ratelimit import client_ip
 from bot.schemas import (
@@ -27,7 +28,11 @@ from bot.schemas import (
 )
 from bot.storage import store
 
-router = APIRouter(prefix="/api", tags=["customer"])
+router = APIRouter(
+    prefix="/api",
+    tags=["customer"],
+    responses=documented_errors(400, 401, 403, 404, 409, 413, 422, 429, 500),
+)
 
 
 @router.post("/conversations", status_code=201, response_model=ConversationCreated)

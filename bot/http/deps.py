@@ -21,8 +21,17 @@ ConversationId = Annotated[
     str, Path(pattern=CONVERSATION_ID_PATTERN, max_length=64, description="The conversation's id")
 ]
 
-conversation_bearer = HTTPBearer(auto_error=False, description="The conversation token")
-cme_bearer = HTTPBearer(auto_error=False, description="A CME's API token")
+conversation_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ConversationToken",
+    description="The conversation token that POST /api/conversations returned",
+)
+cme_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="CmeToken",
+    description="A CME's API token (`supportbot user add` prints it); the console's pages use "
+    "their session cookie and X-CSRF-Token instead",
+)
 
 
 def get_bot(request: Request) -> Bot:

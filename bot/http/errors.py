@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.conversation import PipelineError
 from bot.http.identity import IdentityRejected
 from bot.http.ratelimit import RateLimited
+from bot.schemas import ErrorOut, ValidationErrorOut
 from bot.storage import Conflict, Forbidden, NotFound, Unauthorized
 from escalation import HandoffConflict, IllegalTransition
 
@@ -39,6 +41,30 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     HandoffConflict: 409,
     IllegalTransition: 409,
 }
+
+
+ERROR_MEANINGS = {
+    400: "The body could not be parsed",
+    401: "Missing or unknown credentials",
+    403: "These credentials do not grant this (or a signed identity did not verify)",
+    404: "The conversation, message, article or CME does not exist",
+    409: "Conflicts with the current state (e.g. claimed by someone else, already rated)",
+    413: "The body is over the size limit",
+    422: "The request does not match the schema",
+    429: "Too many requests; Retry-After says when to try again",
+    500: "Unexpected error; error_id is what the server log holds",
+}
+
+
+def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, with the bodies the handlers send."""
+    return {
+        status: {
+            "model": ValidationErrorOut if status == 422 else ErrorOut,
+            "description": ERROR_MEANINGS[status],
+        }
+        for status in statuses
+    }
 
 
 class GuardMiddleware:
