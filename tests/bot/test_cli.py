@@ -71,3 +71,27 @@ def test_demo_banner_uses_an_explicit_public_url(environment, served, capsys, mo
     monkeypatch.setenv("SUPPORTBOT_PUBLIC_URL", "https://support.example.com")
     assert cli.main(["serve", "--demo", "--port", "8123"]) == 0
     assert "https://support.example.com/console/login" in capsys.readouterr().err
+
+
+def test_serve_with_a_short_admin_token_stops_with_a_message_that_hides_it(
+    environment, served, capsys, monkeypatch
+):
+    monkeypatch.setenv("SUPPORTBOT_ADMIN_TOKEN", "hunter2-short")
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["serve"])
+    error = capsys.readouterr().err
+    assert stopped.value.code == 2 and "settings" not in served
+    assert "SUPPORTBOT_ADMIN_TOKEN" in error and "32 characters" in error
+    assert "hunter2" not in error
+
+
+def test_serve_with_an_empty_key_file_stops_with_a_message(environment, capsys, monkeypatch):
+    from bot.cme.auth import console_secret
+
+    (environment / "data").mkdir()
+    (environment / "data" / "console_secret").write_text("")
+    # create_app reads the key before anything slow: the model is never loaded here.
+    monkeypatch.setattr(app, "create_app", lambda settings: console_secret(settings))
+    assert cli.main(["serve"]) == 2
+    error = capsys.readouterr().err
+    assert "console_secret" in error and "Traceback" not in error
