@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -149,6 +150,49 @@ def ensure_demo_user(settings: Settings) -> None:
     )
 
 
+def cmd_customer_erase(args: argparse.Namespace) -> int:
+    from bot.channels import erasers
+    from bot.conversation import erase_customer
+    from bot.storage import Database
+
+    database = Database(load_settings().database_url)
+    database.migrate()
+    try:
+        receipt = erase_customer(database, args.customer_id, erasers())
+    finally:
+        database.dispose()
+    print(
+        json.dumps(
+            {
+                "customer_id": receipt.customer_id,
+                "conversations": receipt.conversations,
+                "removed": receipt.removed,
+            }
+        )
+    )
+    print(f"erased {len(receipt.conversations)} conversation(s)", file=sys.stderr)
+    return 0
+
+
+class RedactingFilter(logging.Filter):
+    """Hides e-mail addresses, phone numbers and card-like numbers in log lines."""
+
+    PATTERNS = (
+        re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+        re.compile(r"\b(?:\d[ -]?){13,19}\b"),  # card-like: 13-19 digits
+        re.compile(r"\+?\d[\d ()-]{7,}\d"),  # phone-like
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for pattern in self.PATTERNS:
+            redacted = pattern.sub("[redacted]", redacted)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from embedding import load_embedder
     from retrieval import KBMaintainer, KnowledgeBase
@@ -273,6 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--slack-user-id", help="link the account to a Slack user")
     add.set_defaults(func=cmd_user_add)
 
+    customer = commands.add_parser("customer", help="customer data").add_subparsers(
+        dest="customer_command", required=True
+    )
+    erase = customer.add_parser(
+        "erase", help="erase a customer's conversations and everything about them; prints a receipt"
+    )
+    erase.add_argument("customer_id", help="the conversations' customer_id")
+    erase.set_defaults(func=cmd_customer_erase)
+
     index = commands.add_parser("index", help="build or update the KB index")
     index.add_argument("--kb", help="KB folder (default SUPPORTBOT_KB_DIR)")
     index.add_argument("--full", action="store_true", help="re-embed everything")
@@ -314,6 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `supportbot` console script."""
     _offline()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     for noisy in ("alembic", "bm25s", "faiss", "httpx", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)

@@ -61,6 +61,8 @@ class Bot:
     hours: OfficeHours = field(default_factory=lambda: OfficeHours.parse(""))
     model_ready: bool = False
     hooks: list[ChannelHooks] = field(default_factory=list)
+    # What channels remove when a customer is erased (see bot.conversation.erasure).
+    erasers: list[Callable[[Session, str, list[str]], dict[str, int]]] = field(default_factory=list)
     # Coroutine functions run as tasks from `start` until `stop` (workers, sweeps, watchers).
     background: list[Callable[[], object]] = field(default_factory=list)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list)

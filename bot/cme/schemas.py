@@ -158,5 +158,13 @@ class ChangeOut(BaseModel):
     seq: int | None = None
 
 
+class ErasureOut(BaseModel):
+    """What erasing a customer removed: their conversations, and rows removed by table."""
+
+    customer_id: str
+    conversations: list[str]
+    removed: dict[str, int]
+
+
 class Done(BaseModel):
     ok: bool = True

@@ -3,10 +3,11 @@ suggestions. Each action is one call into `bot.conversation`; the console is jus
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -19,6 +20,7 @@ from bot.cme.schemas import (
     CmeView,
     ContextPacket,
     Done,
+    ErasureOut,
     QueueOut,
     Suggestion,
     SuggestionsOut,
@@ -31,6 +33,8 @@ from bot.http.errors import documented_errors
 from bot.schemas import MAX_DB_INT, MAX_MESSAGE_CHARS, VISIBLE_TEXT, CleanText
 from bot.storage import NotFound, Role, User, store
 from retrieval import Article, KnowledgeBase
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(
     prefix="/api/cme",
@@ -169,6 +173,21 @@ async def typing(
     """Show the customer that a CME is typing."""
     await bot.bus.publish(conversation_topic(conversation_id), typing_event("agent", body.on))
     return Done()
+
+
+@router.delete("/customers/{customer_id}", response_model=ErasureOut)
+async def erase_customer(
+    customer_id: Annotated[str, Path(min_length=1, max_length=200)], bot: BotDep, user: UserDep
+) -> ErasureOut:
+    """Erase a customer: every conversation with this customer_id, its messages, embeddings,
+    feedback, CSAT, escalations and Slack data; returns a receipt of what was removed."""
+    receipt = await run_in_threadpool(conversation.erase_customer, bot.db, customer_id, bot.erasers)
+    log.info("CME %s erased customer data: %d conversations", user.id, len(receipt.conversations))
+    return ErasureOut(
+        customer_id=receipt.customer_id,
+        conversations=receipt.conversations,
+        removed=receipt.removed,
+    )
 
 
 @router.get("/users", response_model=UsersOut)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Text, cast, func, or_, select, update
+from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage.models import (
@@ -63,6 +63,49 @@ class CustomerIdentity:
 
 def _fitting(value: str | None, limit: int) -> str | None:
     return value if value is not None and len(value) <= limit else None
+
+
+def customer_conversation_ids(session: Session, *, customer_id: str) -> list[str]:
+    """Ids of every conversation of this customer."""
+    return list(
+        session.scalars(
+            select(Conversation.id)
+            .where(Conversation.customer_id == customer_id)
+            .order_by(Conversation.created_at)
+        )
+    )
+
+
+def erase_conversations(session: Session, *, conversation_ids: list[str]) -> dict[str, int]:
+    """Delete these conversations with their messages, escalations, feedback and CSAT; the
+    number of rows removed, by table."""
+    removed = {"conversations": 0, "messages": 0, "escalations": 0, "feedback": 0, "csat": 0}
+    if not conversation_ids:
+        return removed
+    for name, model in (
+        ("messages", Message),
+        ("escalations", Escalation),
+        ("feedback", Feedback),
+        ("csat", Csat),
+    ):
+        removed[name] = session.execute(
+            delete(model).where(model.conversation_id.in_(conversation_ids))
+        ).rowcount
+    session.execute(  # a later conversation of someone else never points at an erased one
+        update(Conversation)
+        .where(
+            Conversation.reopened_from.in_(conversation_ids),
+            Conversation.id.not_in(conversation_ids),
+        )
+        .values(reopened_from=None)
+    )
+    session.execute(
+        update(Conversation).where(Conversation.id.in_(conversation_ids)).values(reopened_from=None)
+    )
+    removed["conversations"] = session.execute(
+        delete(Conversation).where(Conversation.id.in_(conversation_ids))
+    ).rowcount
+    return removed
 
 
 def hash_token(token: str) -> str:
