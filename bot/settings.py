@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         le=365 * DAY_S,
         description="Resolve a bot conversation idle this long, in seconds",
     )
+    retention_days: int = Field(
+        0,
+        ge=0,
+        le=36_500,
+        description="Delete resolved conversations (messages, feedback, CSAT, Slack data) this "
+        "many days after they were resolved; 0 keeps them",
+    )
     # Web widget
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"],

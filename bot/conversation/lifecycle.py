@@ -99,6 +99,30 @@ async def finish_stranded_turns(bot: Bot) -> int:
     return len(stranded)
 
 
+def delete_expired(bot: Bot) -> list[str]:
+    """Delete conversations resolved more than RETENTION_DAYS ago, with everything about them
+    (as erasure does); returns their ids. Nothing when RETENTION_DAYS is 0."""
+    days = bot.settings.retention_days
+    if not days:
+        return []
+    cutoff = bot.clock() - timedelta(days=days)
+    with bot.db.write() as session:
+        expired = list(
+            session.scalars(
+                select(Conversation.id)
+                .where(Conversation.status == Status.RESOLVED, Conversation.resolved_at < cutoff)
+                .limit(500)
+            )
+        )
+        if not expired:
+            return []
+        for eraser in bot.erasers:
+            eraser(session, "", expired)
+        store.erase_conversations(session, conversation_ids=expired)
+    log.info("deleted %d conversations past the retention period", len(expired))
+    return expired
+
+
 async def sweep_forever(bot: Bot) -> None:
     """From start-up, every minute until cancelled, finish stranded turns and resolve idle
     conversations (a Bot background task)."""
@@ -115,3 +139,7 @@ async def sweep_forever(bot: Bot) -> None:
                 )
         except Exception:  # a failed sweep is retried next minute; the server keeps serving
             log.exception("idle sweep failed")
+        try:
+            await asyncio.to_thread(delete_expired, bot)
+        except Exception:  # retried next minute
+            log.exception("deleting conversations past the retention period failed")

@@ -187,3 +187,48 @@ def test_a_stranded_turn_that_fails_again_goes_to_a_person(tmp_path, database_ur
             assert time.monotonic() < deadline, listed
             time.sleep(0.2)
     assert [m["role"] for m in listed["messages"]] == ["customer", "bot"]
+
+
+def test_resolved_conversations_older_than_the_retention_are_deleted(tmp_path, database_url):
+    from bot.conversation.lifecycle import delete_expired
+
+    settings = make_settings(tmp_path, database_url, retention_days=30)
+    with make_client(settings, FakeEmbedder()) as client:
+        bot = client.app.state.bot
+        old_id, old_headers = start_conversation(client)
+        recent_id, recent_headers = start_conversation(client)
+        open_id, open_headers = start_conversation(client)
+        for conversation_id, headers in (
+            (old_id, old_headers),
+            (recent_id, recent_headers),
+            (open_id, open_headers),
+        ):
+            say(client, conversation_id, headers, "How do I export my data?")
+        with bot.db.write() as session:
+            for conversation_id, age_days in ((old_id, 31), (recent_id, 29), (open_id, 90)):
+                conversation = store.get_conversation(session, conversation_id=conversation_id)
+                conversation.created_at = utcnow() - timedelta(days=age_days)
+                if conversation_id != open_id:
+                    conversation.status = "resolved"
+                    conversation.resolved_at = utcnow() - timedelta(days=age_days)
+        assert delete_expired(bot) == [old_id]
+        assert (
+            client.get(f"/api/conversations/{old_id}/messages", headers=old_headers).status_code
+            == 404
+        )
+        for conversation_id, headers in ((recent_id, recent_headers), (open_id, open_headers)):
+            kept = messages(client, conversation_id, headers)["messages"]
+            assert len(kept) == 2
+
+
+def test_no_retention_keeps_everything(tmp_path, database_url):
+    from bot.conversation.lifecycle import delete_expired
+
+    with make_client(make_settings(tmp_path, database_url), FakeEmbedder()) as client:
+        bot = client.app.state.bot
+        conversation_id, _ = start_conversation(client)
+        with bot.db.write() as session:
+            conversation = store.get_conversation(session, conversation_id=conversation_id)
+            conversation.status = "resolved"
+            conversation.resolved_at = utcnow() - timedelta(days=3650)
+        assert delete_expired(bot) == []
