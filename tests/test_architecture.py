@@ -267,10 +267,7 @@ def test_the_checks_catch_a_core_importing_bot_a_layer_running_up_and_a_circle(t
     ],
 )
 def test_importing_a_core_loads_no_model_index_or_database(package, forbidden):
-    probe = (
-        f"import sys, {package}; "
-        f"print(' '.join(m for m in {forbidden!r} if m in sys.modules))"
-    )
+    probe = f"import sys, {package}; print(' '.join(m for m in {forbidden!r} if m in sys.modules))"
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True
     )
