@@ -39,5 +39,6 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     )
     app.state.bot = bot
     http.install(app, bot)
-    channels.install(app, bot)  # after http: the widget's CORS must wrap the guard
+    channels.install(app, bot)  # after http: the widget's CORS wraps the request guard
+    http.install_guard(app)  # last: security headers on every answer, CORS preflights too
     return app

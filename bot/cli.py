@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,8 +28,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         for error in exc.errors():
             name = "SUPPORTBOT_" + "_".join(str(p) for p in error["loc"]).upper()
-            value = error.get("input")
-            print(f"invalid setting {name}={value!r}: {error['msg']}", file=sys.stderr)
+            secret = any(word in name for word in ("TOKEN", "SECRET", "KEY"))
+            value = "(hidden)" if secret else repr(error.get("input"))
+            print(f"invalid setting {name}={value}: {error['msg']}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -42,23 +44,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app import create_app
+    from bot.cme.auth import SecretKeyError
 
     settings = load_settings(host=args.host, port=args.port)
+    if "public_url" not in settings.model_fields_set:
+        # Links (sign-in banner, citations, Slack buttons) point at the port actually served.
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        host = f"[{host}]" if ":" in host else host
+        settings = settings.model_copy(update={"public_url": f"http://{host}:{settings.port}"})
     if args.demo:
         ensure_demo_user(settings)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except SecretKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"supportbot: serving on http://{settings.host}:{settings.port}", file=sys.stderr)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    uvicorn.run(app, **serve_options(settings))
     return 0
 
 
-def cmd_user_add(args: argparse.Namespace) -> int:
-    import getpass
+def serve_options(settings: Settings) -> dict[str, object]:
+    """What `serve` tells uvicorn: where to listen, how much to log, the largest socket frame."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "ws_max_size": settings.socket_max_frame_bytes,
+    }
 
+
+def cmd_user_add(args: argparse.Namespace) -> int:
     from bot.cme import accounts
     from bot.storage import Conflict, Database
 
-    password = args.password or getpass.getpass("Password for the new CME: ")
+    password = args.password or _ask_password()
+    if password is None:
+        print(
+            "error: no password: pass --password, or run in a terminal to be asked for one",
+            file=sys.stderr,
+        )
+        return 2
     if len(password) < 8:
         print("error: the password must have at least 8 characters", file=sys.stderr)
         return 2
@@ -81,6 +107,20 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     print(json.dumps({"id": user.id, "email": user.email, "api_token": token}))
     print("The API token is shown once; store it safely.", file=sys.stderr)
     return 0
+
+
+def _ask_password() -> str | None:
+    """The password typed on the terminal (or piped to stdin); None when neither has one."""
+    import getpass
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # piped input is not echoed anywhere
+            warnings.simplefilter("ignore", getpass.GetPassWarning)
+            return getpass.getpass("Password for the new CME: ")
+    except EOFError:
+        print(file=sys.stderr)  # end the prompt's line
+        return None
 
 
 def ensure_demo_user(settings: Settings) -> None:
@@ -108,6 +148,49 @@ def ensure_demo_user(settings: Settings) -> None:
         f"    password: {password}\n",
         file=sys.stderr,
     )
+
+
+def cmd_customer_erase(args: argparse.Namespace) -> int:
+    from bot.channels import erasers
+    from bot.conversation import erase_customer
+    from bot.storage import Database
+
+    database = Database(load_settings().database_url)
+    database.migrate()
+    try:
+        receipt = erase_customer(database, args.customer_id, erasers())
+    finally:
+        database.dispose()
+    print(
+        json.dumps(
+            {
+                "customer_id": receipt.customer_id,
+                "conversations": receipt.conversations,
+                "removed": receipt.removed,
+            }
+        )
+    )
+    print(f"erased {len(receipt.conversations)} conversation(s)", file=sys.stderr)
+    return 0
+
+
+class RedactingFilter(logging.Filter):
+    """Hides e-mail addresses, phone numbers and card-like numbers in log lines."""
+
+    PATTERNS = (
+        re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+        re.compile(r"\b(?:\d[ -]?){13,19}\b"),  # card-like: 13-19 digits
+        re.compile(r"\+?\d[\d ()-]{7,}\d"),  # phone-like
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for pattern in self.PATTERNS:
+            redacted = pattern.sub("[redacted]", redacted)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -239,6 +322,15 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--slack-user-id", help="link the account to a Slack user")
     add.set_defaults(func=cmd_user_add)
 
+    customer = commands.add_parser("customer", help="customer data").add_subparsers(
+        dest="customer_command", required=True
+    )
+    erase = customer.add_parser(
+        "erase", help="erase a customer's conversations and everything about them; prints a receipt"
+    )
+    erase.add_argument("customer_id", help="the conversations' customer_id")
+    erase.set_defaults(func=cmd_customer_erase)
+
     index = commands.add_parser("index", help="build or update the KB index")
     index.add_argument("--kb", help="KB folder (default SUPPORTBOT_KB_DIR)")
     index.add_argument("--full", action="store_true", help="re-embed everything")
@@ -280,6 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `supportbot` console script."""
     _offline()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     for noisy in ("alembic", "bm25s", "faiss", "httpx", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)

@@ -62,6 +62,8 @@ class Bot:
     hours: OfficeHours = field(default_factory=lambda: OfficeHours.parse(""))
     model_ready: bool = False
     hooks: list[ChannelHooks] = field(default_factory=list)
+    # What channels remove when a customer is erased (see bot.conversation.erasure).
+    erasers: list[Callable[[Session, str, list[str]], dict[str, int]]] = field(default_factory=list)
     # Coroutine functions run as tasks from `start` until `stop` (workers, sweeps, watchers).
     background: list[Callable[[], object]] = field(default_factory=list)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list)
@@ -147,7 +149,9 @@ class Bot:
             hook.status_changed(session, conversation, action)
 
     async def stop(self) -> None:
-        """Cancel the background tasks, then release the model and the database."""
+        """End the adaptation child and cancel the background tasks, then release the model and
+        the database."""
+        await asyncio.to_thread(self.maintainer.stop)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -18,7 +21,41 @@ from pydantic import (
 
 from bot.storage.models import Message
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# C0 and C1 control characters except tab, LF and CR: PostgreSQL refuses NUL in text, and the
+# rest only disguise what a person wrote.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """`text` without control characters (tab and line breaks kept)."""
+    return _CONTROL.sub("", text)
+
+
+def _cleaned(value: object) -> object:
+    return clean_text(value) if isinstance(value, str) else value
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# Free text a person wrote: control characters are dropped before the length checks, so a text of
+# nothing else is empty. Identifiers are never altered: control characters in them get 422.
+CleanText = BeforeValidator(_cleaned)
+NoControl = AfterValidator(_no_control)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), CleanText]
+# What the server enforces by trimming and cleaning, said in the schema for generated clients:
+# at least one character that is neither white space nor a control character.
+VISIBLE_TEXT = r"[^\s\x00-\x1f\x7f-\x9f]"
+CLIENT_MSG_ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"  # ASCII: JSON Schema's \w is, Python's is not
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# Sequence numbers and row ids are INTEGER columns: larger numbers name nothing that can exist,
+# and PostgreSQL refuses them rather than matching no row.
+MAX_DB_INT = 2**31 - 1
+MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 CustomerRole = Literal["customer", "bot", "agent", "system"]
 StatusName = Literal["bot", "waiting", "agent", "resolved"]
 
@@ -55,10 +92,21 @@ class MessageOut(BaseModel):
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    id: Annotated[str, StringConstraints(min_length=1, max_length=200), NoControl] | None = None
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), CleanText] | None
+    ) = None
     email: EmailStr | None = None
     vip: bool = Field(False, description="Honoured only with a valid signature")
+    company: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), CleanText] | None
+    ) = Field(None, description="Stored only from a valid supportbot-identity-v2 signature")
+    expires: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_UNIX_SECONDS,
+        description="Unix time when the signature expires; present: a v2 signature",
+    )
     signature: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = Field(
         None, description="Hex HMAC-SHA256 of the identity's canonical string"
     )
@@ -71,7 +119,7 @@ class CustomerIn(BaseModel):
         # normalisation, so the host page signs what it puts in its data attributes.
         customer = handler(data)
         if isinstance(data, dict):
-            customer._as_sent = {key: data.get(key) for key in ("id", "name", "email")}
+            customer._as_sent = {key: data.get(key) for key in ("id", "name", "email", "company")}
         return customer
 
     def as_sent(self, field: str) -> str | None:
@@ -99,10 +147,19 @@ class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS)
+        str,
+        StringConstraints(
+            strip_whitespace=True,
+            min_length=1,
+            max_length=MAX_MESSAGE_CHARS,
+            pattern=VISIBLE_TEXT,
+        ),
+        CleanText,
     ]
     client_msg_id: (
-        Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[\w.:-]+$")]
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=100, pattern=CLIENT_MSG_ID_PATTERN)
+        ]
         | None
     ) = None
 
@@ -126,7 +183,7 @@ class MessagesOut(BaseModel):
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=MAX_DB_INT)
     helpful: bool
 
 
@@ -134,7 +191,30 @@ class CsatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rating: int = Field(ge=1, le=5)
-    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    comment: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), CleanText] | None
+    ) = None
+
+
+class ErrorOut(BaseModel):
+    """Every error answer but 422: `detail` names the problem."""
+
+    detail: str
+    error_id: str | None = Field(None, description="500 only: the id the server log holds")
+    retry_after: int | None = Field(None, description="429 only: seconds to wait")
+
+
+class ValidationProblem(BaseModel):
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class ValidationErrorOut(BaseModel):
+    """422: `detail` lists the problems in one sentence; `errors` has them one by one."""
+
+    detail: str
+    errors: list[ValidationProblem]
 
 
 class Ok(BaseModel):

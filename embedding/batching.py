@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from embedding.models import Embedder, EmbeddingError
+
+BATCH_HISTORY = 1000  # batch sizes kept for tests and diagnostics
 
 
 class BatchingEmbedder:
@@ -38,7 +40,8 @@ class BatchingEmbedder:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
         self._lock = threading.Lock()
         self._local = threading.local()
-        self.batch_sizes: list[int] = []  # sizes of the batches `embed` formed
+        # Sizes of the latest batches `embed` formed (bounded: a server runs for months).
+        self.batch_sizes: deque[int] = deque(maxlen=BATCH_HISTORY)
         self.texts_encoded: Counter[str] = Counter()  # by model id, batched or not
 
     # The default model's identity, so the batcher can stand in for it.

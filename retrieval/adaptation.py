@@ -18,6 +18,7 @@ saved under `DATA_DIR`, keyed by the base model and the exact training pairs.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -25,6 +26,7 @@ import os
 import random
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -248,14 +250,97 @@ def adapt(
     return load_adapted(root, key)
 
 
-def adapt_in_subprocess(*args: Any, **kwargs: Any) -> AdaptedModel | None:
+class AdaptationStopped(Exception):
+    """The adaptation child was ended (the server is stopping) before it finished."""
+
+
+class AdaptationFailed(Exception):
+    """The adaptation child raised or died; the message says how."""
+
+
+# Adaptation children of this process, by pid: `stop_adaptation` ends them with the server.
+_children: dict[int, Any] = {}
+_children_lock = threading.Lock()
+PARENT_CHECK_S = 1.0  # how often a child checks that the server that started it still runs
+
+
+def adapt_in_subprocess(
+    *args: Any, target: Callable[..., Any] = adapt, **kwargs: Any
+) -> AdaptedModel | None:
     """`adapt(*args, **kwargs)` in a child process. Training peaks at several GB (6 GB for
     2,000 pairs of long passages); in a child, that memory goes back to the system when it
-    ends, and a crash in it cannot take the server down."""
+    ends, and a crash in it cannot take the server down. `stop_adaptation` ends the child
+    (AdaptationStopped here), and the child exits by itself if the server dies; `target`
+    replaces `adapt` in tests."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")  # no forking a process that runs threads
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        result: AdaptedModel | None = pool.submit(adapt, *args, **kwargs).result()
-        return result
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_child_main,
+        args=(sender, os.getpid(), target, args, kwargs),
+        name="kb-adaptation",
+    )
+    with _children_lock:
+        child.start()
+        _children[child.pid] = child
+    sender.close()  # the child holds the only sending end: its exit ends recv() below
+    try:
+        try:
+            status, value = receiver.recv()
+        except EOFError:
+            child.join()
+            if child.exitcode is not None and child.exitcode < 0:
+                raise AdaptationStopped(f"ended by signal {-child.exitcode}") from None
+            raise AdaptationFailed(f"the adaptation child exited with {child.exitcode}") from None
+        if status == "error":
+            raise AdaptationFailed(value)
+        return value
+    finally:
+        receiver.close()
+        child.join(10)
+        with _children_lock:
+            _children.pop(child.pid, None)
+
+
+def adaptation_children() -> list[int]:
+    """Pids of the adaptation children running now."""
+    with _children_lock:
+        return [pid for pid, child in _children.items() if child.is_alive()]
+
+
+def stop_adaptation(timeout: float = 10.0) -> None:
+    """End every adaptation child (SIGTERM, then SIGKILL after `timeout`); their callers get
+    AdaptationStopped."""
+    with _children_lock:
+        children = list(_children.values())
+    for child in children:
+        if child.is_alive():
+            log.info("ending the KB-adaptation child %s", child.pid)
+            child.terminate()
+    for child in children:
+        child.join(timeout)
+        if child.is_alive():
+            child.kill()
+            child.join()
+
+
+def _child_main(
+    sender: Any, parent_pid: int, target: Callable[..., Any], args: Any, kwargs: Any
+) -> None:
+    """The child: exit when the parent is gone, run `target`, send back the outcome."""
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+    try:
+        sender.send(("ok", target(*args, **kwargs)))
+    except BaseException as exc:  # reported to the parent, which raises AdaptationFailed
+        sender.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    # Orphans are re-parented: a changed parent pid means the server died (kill -9 included).
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
+
+
+atexit.register(stop_adaptation)

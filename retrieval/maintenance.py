@@ -22,12 +22,14 @@ from pathlib import Path
 from embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.adaptation import (
     READAPT_DRIFT,
+    AdaptationStopped,
     AdaptedModel,
     adapt_in_subprocess,
     adaptation_key,
     current_adapted,
     load_adapted,
     make_current,
+    stop_adaptation,
     training_pairs,
 )
 from retrieval.calibration import calibrate
@@ -74,6 +76,11 @@ class KBMaintainer:
     @property
     def _adapted_root(self) -> Path:
         return self.kb.index_dir / "adapted"
+
+    def stop(self) -> None:
+        """End background work that outlives threads: the adaptation child, if one runs."""
+        if self.adapt:
+            stop_adaptation()
 
     # -- refreshing ----------------------------------------------------------------------------
 
@@ -251,6 +258,8 @@ class KBMaintainer:
             try:
                 if self.kb.generation == generation:  # else a newer reload adapts its own
                     self._adapt_snapshot(snapshot)
+            except AdaptationStopped:
+                log.info("adapting the model to the KB was stopped; it resumes at the next start")
             except Exception:
                 log.exception("adapting the model to the KB failed; retrieval keeps its model")
             finally:

@@ -13,6 +13,7 @@ from bot.settings import Settings
 from embedding import Embedder
 
 REPO = Path(__file__).resolve().parent.parent
+ADMIN_TOKEN = "test-admin-token-of-at-least-32-characters"
 
 MINI_KB = {
     "account/reset-password.md": """---
@@ -74,7 +75,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
         "data_dir": tmp_path / "data",
         "kb_dir": overrides.pop("kb_dir", None) or write_kb(tmp_path / "kb"),
         "kb_watch": False,
-        "admin_token": "admin-secret",
+        "admin_token": ADMIN_TOKEN,
         "embed_batch_wait_ms": 0,
     }
     values.update(overrides)

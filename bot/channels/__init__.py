@@ -7,17 +7,28 @@ registers `bot.runtime.ChannelHooks`, which run inside the transaction that adds
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 from bot.runtime import Bot
 
-__all__ = ["install"]
+__all__ = ["erasers", "install"]
 
 
 def install(app: FastAPI, bot: Bot) -> None:
     """Mount the web widget always, and Slack when it is configured."""
     from bot.channels import slack, web
 
+    bot.erasers.extend(erasers())  # Slack data may outlive Slack being configured
     web.install(app, bot)
     if bot.settings.slack_bot_token:
         slack.install(app, bot)
+
+
+def erasers() -> list[Callable[[Session, str, list[str]], dict[str, int]]]:
+    """What each channel removes when a customer is erased."""
+    from bot.channels.slack.erasure import erase
+
+    return [erase]

@@ -6,7 +6,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.storage import Conflict, User
@@ -51,6 +51,22 @@ def user_for_login(session: Session, *, email: str, password: str) -> User | Non
     except (VerificationError, InvalidHashError):
         return None
     return user
+
+
+def user_for_session(session: Session, *, user_id: int, version: int) -> User | None:
+    """The CME a console session belongs to, unless they signed out after it was issued."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.session_version == version else None
+
+
+def end_sessions(session: Session, *, user_id: int) -> None:
+    """Sign a CME out of every console session issued so far (a new sign-in starts afresh)."""
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(session_version=User.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def user_for_slack(session: Session, *, slack_user_id: str) -> User | None:

@@ -10,11 +10,11 @@ need no CSRF token.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
+import math
 import os
 import secrets
+import tempfile
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -38,41 +38,80 @@ SESSION_MAX_AGE_S = 12 * 3600
 LOGIN_FORM_MAX_AGE_S = 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_TRACKED = 10_000  # emails and addresses remembered by the sign-in throttle
+KEY_FILE = "console_secret"
+MIN_KEY_BYTES = 32
+
+
+class SecretKeyError(Exception):
+    """The console's signing key is unusable; the message says how to fix it."""
 
 
 def console_secret(settings: Settings) -> bytes:
-    """The key that signs console cookies: derived from ADMIN_TOKEN, else kept in DATA_DIR."""
-    if settings.admin_token:
-        return hmac.new(
-            settings.admin_token.encode(), b"supportbot console sessions v1", hashlib.sha256
-        ).digest()
-    path = Path(settings.data_dir) / "console_secret"
+    """The key that signs console cookies: SECRET_KEY, else generated once into DATA_DIR.
+
+    Never derived from the admin token: a form signed with such a key would let anyone test
+    admin-token guesses offline.
+    """
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path = Path(settings.data_dir) / KEY_FILE
+    if not path.exists():
+        _store_new_key(path)
+    return _read_key(path)
+
+
+def _store_new_key(path: Path) -> None:
+    """Write a random key so that `path` is either absent or complete, never half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{KEY_FILE}.")  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return bytes.fromhex(path.read_text().strip())
-    with os.fdopen(fd, "w") as secret_file:
-        secret = secrets.token_hex(32)
-        secret_file.write(secret)
-    log.info("generated the console session secret at %s", path)
-    return bytes.fromhex(secret)
+        with os.fdopen(fd, "w") as key_file:
+            key_file.write(secrets.token_hex(MIN_KEY_BYTES))
+            key_file.flush()
+            os.fsync(key_file.fileno())
+        try:
+            os.link(temp, path)  # atomic, and never replaces a key another process just wrote
+        except FileExistsError:
+            return
+        except OSError:  # a file system without hard links: last writer wins, still atomic
+            os.replace(temp, path)
+        log.info("generated the console session key at %s", path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        key = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        key = b""
+    if len(key) < MIN_KEY_BYTES:
+        raise SecretKeyError(
+            f"{path} holds no usable console key (it needs {MIN_KEY_BYTES} bytes as hex): "
+            "delete it to generate a new one (every console session ends), "
+            "or set SUPPORTBOT_SECRET_KEY"
+        )
+    return key
 
 
 @dataclass(frozen=True)
 class ConsoleSession:
-    """A signed-in browser: who, its CSRF token, and an id so that sign-out can revoke it."""
+    """A signed-in browser: who, its CSRF token, an id, and the CME's session version when it
+    was issued (signing out bumps the stored version, which ends every older session)."""
 
     user_id: int
     csrf: str
     sid: str
+    version: int = 0
 
 
 class Sessions:
     """Issues and reads session cookies and login-form tokens.
 
-    Cookies are stateless and signed; sign-out revokes a session in this process's memory
-    until it would have expired anyway.
+    Cookies are signed and carry the CME's session version; `bot.cme.accounts` keeps the
+    current version, so a sign-out holds across restarts and instances. This process also
+    remembers revoked session ids until they would have expired anyway.
     """
 
     def __init__(self, secret: bytes, *, secure: bool, clock: Any = time.time) -> None:
@@ -82,10 +121,13 @@ class Sessions:
         self._clock = clock
         self._revoked: dict[str, float] = {}
 
-    def issue(self, user_id: int) -> tuple[ConsoleSession, str]:
+    def issue(self, user_id: int, version: int = 0) -> tuple[ConsoleSession, str]:
         """A new session for a CME, with the cookie value that carries it."""
-        session = ConsoleSession(user_id, secrets.token_urlsafe(32), secrets.token_urlsafe(16))
-        return session, self._cookies.dumps({"u": user_id, "c": session.csrf, "s": session.sid})
+        session = ConsoleSession(
+            user_id, secrets.token_urlsafe(32), secrets.token_urlsafe(16), version
+        )
+        data = {"u": user_id, "c": session.csrf, "s": session.sid, "v": version}
+        return session, self._cookies.dumps(data)
 
     def read(self, cookie: str | None) -> ConsoleSession | None:
         """The session a cookie carries, if it is genuine, fresh and not signed out."""
@@ -93,7 +135,9 @@ class Sessions:
             return None
         try:
             data = self._cookies.loads(cookie, max_age=SESSION_MAX_AGE_S)
-            session = ConsoleSession(int(data["u"]), str(data["c"]), str(data["s"]))
+            session = ConsoleSession(
+                int(data["u"]), str(data["c"]), str(data["s"]), int(data.get("v", 0))
+            )
         except (BadData, KeyError, TypeError, ValueError):
             return None
         return None if session.sid in self._revoked else session
@@ -121,49 +165,64 @@ class Sessions:
 
 
 class LoginThrottle:
-    """Refuses sign-in after too many recent failures for one email or from one address."""
+    """Slows down password guessing without letting a stranger lock a CME out.
+
+    Failures count per (email, address): after `free` of them within the window, each further
+    attempt from that address for that email waits 1, 2, 4 ... seconds (at most `max_wait_s`)
+    after the last failure; the CME signing in from anywhere else is not held up. An address
+    with `per_address` failures within the window, for any emails, waits until the oldest
+    expires.
+    """
 
     def __init__(
         self,
         *,
-        per_email: int = 5,
+        free: int = 5,
         per_address: int = 20,
         window_s: float = 300.0,
+        max_wait_s: float = 120.0,
         clock: Any = time.monotonic,
     ) -> None:
-        self._limits = {"email": per_email, "address": per_address}
+        self.free = free
+        self.per_address = per_address
         self.window_s = window_s
+        self.max_wait_s = max_wait_s
         self._clock = clock
-        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._failures: dict[tuple[str, ...], deque[float]] = defaultdict(deque)
 
     def retry_after(self, *, email: str, address: str) -> int:
         """Seconds until another attempt is allowed; 0 when allowed now."""
         now = self._clock()
         wait = 0.0
-        for key in (("email", email), ("address", address)):
-            failures = self._failures.get(key)
-            if not failures:
-                continue
-            while failures and failures[0] <= now - self.window_s:
-                failures.popleft()
-            if len(failures) >= self._limits[key[0]]:
-                wait = max(wait, failures[0] + self.window_s - now)
-        return int(wait) + 1 if wait else 0
+        pair = self._recent(("pair", email, address), now)
+        if len(pair) >= self.free:
+            backoff = min(2.0 ** (len(pair) - self.free), self.max_wait_s)
+            wait = max(wait, pair[-1] + backoff - now)
+        by_address = self._recent(("address", address), now)
+        if len(by_address) >= self.per_address:
+            wait = max(wait, by_address[0] + self.window_s - now)
+        return math.ceil(wait) if wait > 0 else 0
 
     def failed(self, *, email: str, address: str) -> None:
-        """Count a failed sign-in against the email and the client address."""
+        """Count a failed sign-in against the email from this address, and the address."""
         now = self._clock()
         if len(self._failures) > MAX_TRACKED:  # forget stale keys, so guessing cannot fill memory
             self._failures = defaultdict(
                 deque,
                 {k: v for k, v in self._failures.items() if v and v[-1] > now - self.window_s},
             )
-        self._failures[("email", email)].append(now)
+        self._failures[("pair", email, address)].append(now)
         self._failures[("address", address)].append(now)
 
-    def succeeded(self, *, email: str) -> None:
-        """Forget the email's failures after a successful sign-in."""
-        self._failures.pop(("email", email), None)
+    def succeeded(self, *, email: str, address: str) -> None:
+        """Forget the failures of this email from this address after a successful sign-in."""
+        self._failures.pop(("pair", email, address), None)
+
+    def _recent(self, key: tuple[str, ...], now: float) -> deque[float]:
+        failures = self._failures.get(key) or deque()
+        while failures and failures[0] <= now - self.window_s:
+            failures.popleft()
+        return failures
 
 
 def _bearer(headers: Headers) -> bool:

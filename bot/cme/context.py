@@ -30,6 +30,7 @@ def _customer(conversation: Conversation) -> CustomerView:
         name=conversation.customer_name,
         email=conversation.customer_email,
         verified=conversation.customer_verified,
+        company=conversation.customer_company,
     )
 
 

@@ -15,6 +15,7 @@ class CustomerView(BaseModel):
     name: str | None
     email: str | None
     verified: bool
+    company: str | None = Field(None, description="From a verified identity only")
 
 
 class EscalationView(BaseModel):
@@ -155,6 +156,14 @@ class ChangeOut(BaseModel):
     status: StatusName
     owner_id: int | None
     seq: int | None = None
+
+
+class ErasureOut(BaseModel):
+    """What erasing a customer removed: their conversations, and rows removed by table."""
+
+    customer_id: str
+    conversations: list[str]
+    removed: dict[str, int]
 
 
 class Done(BaseModel):

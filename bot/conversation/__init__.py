@@ -4,8 +4,10 @@ conversations end on their own, what the bot says, and the replay benchmark.
     bot.conversation.pipeline.handle_customer_message   one customer turn, end to end
     bot.conversation.handoff                             request / withdraw / claim / reply / ...
     bot.conversation.lifecycle                           the idle rule and its sweep
+    bot.conversation.erasure                             erase a customer, with a receipt
 """
 
+from bot.conversation.erasure import ErasureReceipt, erase_customer
 from bot.conversation.handoff import (
     Change,
     agent_message,
@@ -23,11 +25,13 @@ from bot.conversation.summary import Summary, summarize
 
 __all__ = [
     "Change",
+    "ErasureReceipt",
     "PipelineError",
     "Summary",
     "TurnResult",
     "agent_message",
     "claim",
+    "erase_customer",
     "hand_back",
     "handle_customer_message",
     "release",

@@ -8,14 +8,19 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from bot.conversation.handoff import request_handoff
+from bot.conversation.pipeline import PipelineError, handle_customer_message
 from bot.events import conversation_topic, status_event
 from bot.runtime import Bot
 from bot.storage import Conversation, store
-from escalation import Status, Transition
+from escalation import HandoffConflict, IllegalTransition, Status, Transition
 
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 60
+# A turn still unscored this long after its message was stored was cut short (a crash, a failed
+# model step the client did not retry); turns in flight finish within seconds.
+STRANDED_AFTER_S = 30
 
 
 def idle_cutoff(bot: Bot, now: datetime) -> datetime:
@@ -58,9 +63,74 @@ def resolve_idle(bot: Bot) -> list[str]:
     return resolved
 
 
+async def finish_stranded_turns(bot: Bot) -> int:
+    """Run again the turns a crash or a failed step left unanswered (the latest customer message
+    of a conversation, younger than the idle timeout); escalate a bot-owned conversation whose
+    turn fails again. Returns how many turns it tried."""
+    now = bot.clock()
+    with bot.db.read() as session:
+        stranded = [
+            (message.conversation_id, message.seq, message.text, message.client_msg_id)
+            for message in store.unscored_turns(
+                session,
+                since=idle_cutoff(bot, now),
+                before=now - timedelta(seconds=STRANDED_AFTER_S),
+            )
+        ]
+    for conversation_id, seq, text, client_msg_id in stranded:
+        log.info("finishing the stranded turn %s of conversation %s", seq, conversation_id)
+        try:
+            await handle_customer_message(
+                bot,
+                conversation_id=conversation_id,
+                text=text,
+                client_msg_id=client_msg_id,
+                resume_seq=seq,
+            )
+        except PipelineError:  # logged by the pipeline; a person answers instead
+            try:
+                await request_handoff(
+                    bot,
+                    conversation_id=conversation_id,
+                    reason="the bot failed twice to process the customer's message",
+                )
+            except (HandoffConflict, IllegalTransition):
+                pass  # a person already has it
+    return len(stranded)
+
+
+def delete_expired(bot: Bot) -> list[str]:
+    """Delete conversations resolved more than RETENTION_DAYS ago, with everything about them
+    (as erasure does); returns their ids. Nothing when RETENTION_DAYS is 0."""
+    days = bot.settings.retention_days
+    if not days:
+        return []
+    cutoff = bot.clock() - timedelta(days=days)
+    with bot.db.write() as session:
+        expired = list(
+            session.scalars(
+                select(Conversation.id)
+                .where(Conversation.status == Status.RESOLVED, Conversation.resolved_at < cutoff)
+                .limit(500)
+            )
+        )
+        if not expired:
+            return []
+        for eraser in bot.erasers:
+            eraser(session, "", expired)
+        store.erase_conversations(session, conversation_ids=expired)
+    log.info("deleted %d conversations past the retention period", len(expired))
+    return expired
+
+
 async def sweep_forever(bot: Bot) -> None:
-    """Resolve idle conversations every minute until cancelled (a Bot background task)."""
+    """From start-up, every minute until cancelled, finish stranded turns and resolve idle
+    conversations (a Bot background task)."""
     while True:
+        try:
+            await finish_stranded_turns(bot)
+        except Exception:  # retried next minute; the server keeps serving
+            log.exception("finishing stranded turns failed")
         await asyncio.sleep(SWEEP_EVERY_S)
         try:
             for conversation_id in await asyncio.to_thread(resolve_idle, bot):
@@ -69,3 +139,7 @@ async def sweep_forever(bot: Bot) -> None:
                 )
         except Exception:  # a failed sweep is retried next minute; the server keeps serving
             log.exception("idle sweep failed")
+        try:
+            await asyncio.to_thread(delete_expired, bot)
+        except Exception:  # retried next minute
+            log.exception("deleting conversations past the retention period failed")

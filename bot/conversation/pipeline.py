@@ -29,7 +29,7 @@ from bot.events import (
     typing_event,
 )
 from bot.runtime import Bot
-from bot.storage import Message, Role, store
+from bot.storage import MAX_EMAIL_CHARS, Message, Role, store
 from escalation import Action, Decision, Status, Transition, TurnEvidence, bot_may_answer, decide
 from retrieval import Query, SearchResult
 from sentiment import Scores, Turn
@@ -37,6 +37,14 @@ from sentiment import Scores, Turn
 log = logging.getLogger(__name__)
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
+
+
+def contact_email(text: str) -> str | None:
+    """The first e-mail address in `text` that is short enough to be one (and to be stored)."""
+    for match in EMAIL.finditer(text):
+        if len(match.group(0)) <= MAX_EMAIL_CHARS:
+            return match.group(0)
+    return None
 
 
 class PipelineError(Exception):
@@ -74,11 +82,22 @@ async def handle_customer_message(
     text: str,
     client_msg_id: str | None = None,
     at: datetime | None = None,
+    resume_seq: int | None = None,
 ) -> TurnResult:
-    """Run one customer turn end to end and return the stored message and the bot's reply."""
+    """Run one customer turn end to end and return the stored message and the bot's reply.
+
+    `resume_seq` finishes the turn of a customer message already stored under that seq (one a
+    crash or a failed step left unanswered) instead of storing `text` anew.
+    """
     at = at or bot.clock()
     accepted = await asyncio.to_thread(
-        _accept, bot, conversation_id=conversation_id, text=text, client_msg_id=client_msg_id, at=at
+        _accept,
+        bot,
+        conversation_id=conversation_id,
+        text=text,
+        client_msg_id=client_msg_id,
+        at=at,
+        resume_seq=resume_seq,
     )
     if accepted.done is not None:
         return accepted.done
@@ -127,13 +146,21 @@ async def handle_customer_message(
 
 
 def _accept(
-    bot: Bot, *, conversation_id: str, text: str, client_msg_id: str | None, at: datetime
+    bot: Bot,
+    *,
+    conversation_id: str,
+    text: str,
+    client_msg_id: str | None,
+    at: datetime,
+    resume_seq: int | None = None,
 ) -> _Accepted:
     """Transaction 1: store the customer's message (idempotent) and read what scoring needs."""
     with bot.db.write() as session:
         conversation = store.get_conversation(session, conversation_id=conversation_id, lock=True)
         message = None
-        if client_msg_id is not None:
+        if resume_seq is not None:
+            message = store.get_message(session, conversation_id=conversation_id, seq=resume_seq)
+        elif client_msg_id is not None:
             message = store.find_by_client_msg_id(
                 session, conversation_id=conversation_id, client_msg_id=client_msg_id
             )
@@ -165,9 +192,9 @@ def _accept(
                 client_msg_id=client_msg_id,
                 at=at,
             )
-            if not conversation.customer_email and (email := EMAIL.search(text)):
+            if not conversation.customer_email and (email := contact_email(text)):
                 # Contact details left while waiting for a human (e.g. after the away message).
-                conversation.customer_email = email.group(0)
+                conversation.customer_email = email
         is_new = message.scores is None and message.seq == conversation.last_seq
         history, unanswered, answered, shown = _history(
             session, conversation.id, conversation.bot_since_seq, message.seq

@@ -12,12 +12,12 @@ from swagger_ui_bundle import swagger_ui_path
 from bot.cme.auth import ConsoleSessionMiddleware, LoginThrottle, Sessions, console_secret
 from bot.http import cme, customer, pages
 from bot.http.console import console_router
-from bot.http.errors import GuardMiddleware, install_error_handlers
+from bot.http.errors import GuardMiddleware, RequestGuard, install_error_handlers
 from bot.runtime import Bot
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
-__all__ = ["STATIC", "install"]
+__all__ = ["STATIC", "install", "install_guard"]
 
 
 def install(app: FastAPI, bot: Bot) -> None:
@@ -28,10 +28,15 @@ def install(app: FastAPI, bot: Bot) -> None:
     app.state.console_sessions = sessions
     app.add_middleware(ConsoleSessionMiddleware, sessions=sessions)
     app.include_router(console_router(bot, sessions, LoginThrottle()))
-    app.add_middleware(GuardMiddleware)  # added last: the outermost middleware
+    app.add_middleware(RequestGuard)  # outside the session middleware, inside the widget's CORS
     app.include_router(customer.router)
     app.include_router(cme.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     install_error_handlers(app)
+
+
+def install_guard(app: FastAPI) -> None:
+    """Security headers on every response: call last, so that it is the outermost middleware."""
+    app.add_middleware(GuardMiddleware)

@@ -3,10 +3,11 @@ suggestions. Each action is one call into `bot.conversation`; the console is jus
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -19,6 +20,7 @@ from bot.cme.schemas import (
     CmeView,
     ContextPacket,
     Done,
+    ErasureOut,
     QueueOut,
     Suggestion,
     SuggestionsOut,
@@ -26,12 +28,19 @@ from bot.cme.schemas import (
 )
 from bot.conversation import Change
 from bot.events import conversation_topic, typing_event
-from bot.http.deps import BotDep, UserDep
-from bot.schemas import MAX_MESSAGE_CHARS
+from bot.http.deps import BotDep, ConversationId, UserDep
+from bot.http.errors import documented_errors
+from bot.schemas import MAX_DB_INT, MAX_MESSAGE_CHARS, VISIBLE_TEXT, CleanText
 from bot.storage import NotFound, Role, User, store
 from retrieval import Article, KnowledgeBase
 
-router = APIRouter(prefix="/api/cme", tags=["cme"])
+log = logging.getLogger(__name__)
+
+router = APIRouter(
+    prefix="/api/cme",
+    tags=["cme"],
+    responses=documented_errors(400, 401, 403, 404, 409, 413, 422, 500),
+)
 
 
 def _change(change: Change) -> ChangeOut:
@@ -47,7 +56,14 @@ class AgentMessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE_CHARS)
+        str,
+        StringConstraints(
+            strip_whitespace=True,
+            min_length=1,
+            max_length=MAX_MESSAGE_CHARS,
+            pattern=VISIBLE_TEXT,
+        ),
+        CleanText,
     ]
     note: bool = False
 
@@ -55,7 +71,7 @@ class AgentMessageIn(BaseModel):
 class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    to_user_id: int = Field(ge=1)
+    to_user_id: int = Field(ge=1, le=MAX_DB_INT)
 
 
 class VipIn(BaseModel):
@@ -83,20 +99,20 @@ async def get_queue(bot: BotDep, user: UserDep) -> QueueOut:
 
 
 @router.get("/conversations/{conversation_id}", response_model=ContextPacket)
-async def get_context(conversation_id: str, bot: BotDep, user: UserDep) -> ContextPacket:
+async def get_context(conversation_id: ConversationId, bot: BotDep, user: UserDep) -> ContextPacket:
     """The context packet: transcript with scores, why it escalated, what the bot retrieved."""
     return await run_in_threadpool(context_packet, bot, conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/claim", response_model=ChangeOut)
-async def claim(conversation_id: str, bot: BotDep, user: UserDep) -> ChangeOut:
+async def claim(conversation_id: ConversationId, bot: BotDep, user: UserDep) -> ChangeOut:
     """Take a waiting conversation; of concurrent claims one wins, the rest get 409."""
     return _change(await conversation.claim(bot, conversation_id=conversation_id, user=user))
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=ChangeOut)
 async def reply(
-    conversation_id: str, body: AgentMessageIn, bot: BotDep, user: UserDep
+    conversation_id: ConversationId, body: AgentMessageIn, bot: BotDep, user: UserDep
 ) -> ChangeOut:
     """Reply to the customer on their channel, or add an internal note (`note: true`)."""
     change = await conversation.agent_message(
@@ -106,13 +122,15 @@ async def reply(
 
 
 @router.post("/conversations/{conversation_id}/release", response_model=ChangeOut)
-async def release(conversation_id: str, bot: BotDep, user: UserDep) -> ChangeOut:
+async def release(conversation_id: ConversationId, bot: BotDep, user: UserDep) -> ChangeOut:
     """Put a claimed conversation back in the queue."""
     return _change(await conversation.release(bot, conversation_id=conversation_id, user=user))
 
 
 @router.post("/conversations/{conversation_id}/transfer", response_model=ChangeOut)
-async def transfer(conversation_id: str, body: TransferIn, bot: BotDep, user: UserDep) -> ChangeOut:
+async def transfer(
+    conversation_id: ConversationId, body: TransferIn, bot: BotDep, user: UserDep
+) -> ChangeOut:
     """Hand a claimed conversation to another CME."""
 
     def target() -> User:
@@ -128,29 +146,48 @@ async def transfer(conversation_id: str, body: TransferIn, bot: BotDep, user: Us
 
 
 @router.post("/conversations/{conversation_id}/hand-back", response_model=ChangeOut)
-async def hand_back(conversation_id: str, bot: BotDep, user: UserDep) -> ChangeOut:
+async def hand_back(conversation_id: ConversationId, bot: BotDep, user: UserDep) -> ChangeOut:
     """Return the conversation to the bot, which starts afresh."""
     return _change(await conversation.hand_back(bot, conversation_id=conversation_id, user=user))
 
 
 @router.post("/conversations/{conversation_id}/resolve", response_model=ChangeOut)
-async def resolve(conversation_id: str, bot: BotDep, user: UserDep) -> ChangeOut:
+async def resolve(conversation_id: ConversationId, bot: BotDep, user: UserDep) -> ChangeOut:
     """End the conversation (the owner, or anyone while it is not claimed)."""
     return _change(await conversation.resolve(bot, conversation_id=conversation_id, user=user))
 
 
 @router.post("/conversations/{conversation_id}/vip", response_model=ChangeOut)
-async def vip(conversation_id: str, body: VipIn, bot: BotDep, user: UserDep) -> ChangeOut:
+async def vip(
+    conversation_id: ConversationId, body: VipIn, bot: BotDep, user: UserDep
+) -> ChangeOut:
     """Mark or unmark the customer as VIP."""
     change = await conversation.set_vip(bot, conversation_id=conversation_id, vip=body.vip)
     return _change(change)
 
 
 @router.post("/conversations/{conversation_id}/typing", response_model=Done)
-async def typing(conversation_id: str, body: TypingIn, bot: BotDep, user: UserDep) -> Done:
+async def typing(
+    conversation_id: ConversationId, body: TypingIn, bot: BotDep, user: UserDep
+) -> Done:
     """Show the customer that a CME is typing."""
     await bot.bus.publish(conversation_topic(conversation_id), typing_event("agent", body.on))
     return Done()
+
+
+@router.delete("/customers/{customer_id}", response_model=ErasureOut)
+async def erase_customer(
+    customer_id: Annotated[str, Path(min_length=1, max_length=200)], bot: BotDep, user: UserDep
+) -> ErasureOut:
+    """Erase a customer: every conversation with this customer_id, its messages, embeddings,
+    feedback, CSAT, escalations and Slack data; returns a receipt of what was removed."""
+    receipt = await run_in_threadpool(conversation.erase_customer, bot.db, customer_id, bot.erasers)
+    log.info("CME %s erased customer data: %d conversations", user.id, len(receipt.conversations))
+    return ErasureOut(
+        customer_id=receipt.customer_id,
+        conversations=receipt.conversations,
+        removed=receipt.removed,
+    )
 
 
 @router.get("/users", response_model=UsersOut)
@@ -182,7 +219,9 @@ async def canned_replies(
 
 
 @router.get("/conversations/{conversation_id}/suggestions", response_model=SuggestionsOut)
-async def suggestions(conversation_id: str, bot: BotDep, user: UserDep) -> SuggestionsOut:
+async def suggestions(
+    conversation_id: ConversationId, bot: BotDep, user: UserDep
+) -> SuggestionsOut:
     """KB articles that may answer the customer's latest message, best first."""
 
     def latest() -> str | None:

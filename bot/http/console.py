@@ -4,6 +4,7 @@ endpoints in `bot.http.cme`."""
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import re
@@ -112,7 +113,9 @@ def console_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> API
         user = await run_in_threadpool(check) if email and password else None
         if user is None:
             throttle.failed(email=email, address=address)
-            log.info("console sign-in failed for %r from %s", email, address)
+            # The address's hash tells repeated failures apart without logging it.
+            digest = hashlib.sha256(email.encode()).hexdigest()[:12]
+            log.info("console sign-in failed for email #%s from %s", digest, address)
             return _login_form(
                 sessions,
                 next=next_path,
@@ -120,8 +123,8 @@ def console_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> API
                 status=401,
                 error="Wrong email or password.",
             )
-        throttle.succeeded(email=email)
-        _, cookie = sessions.issue(user.id)
+        throttle.succeeded(email=email, address=address)
+        _, cookie = sessions.issue(user.id, user.session_version)
         response = RedirectResponse(next_path, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
@@ -145,6 +148,7 @@ def console_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> API
             if csrf_problem(sent, session):
                 return JSONResponse({"detail": "sign-out form is missing its CSRF token"}, 403)
             sessions.revoke(session)
+            await run_in_threadpool(_end_sessions, bot, session.user_id)
         response = RedirectResponse("/console/login", status_code=303)
         response.delete_cookie(
             SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=sessions.secure
@@ -170,8 +174,10 @@ def console_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> API
             log.warning("refused console WebSocket from origin %r", origin)
             await websocket.close(code=4403, reason="cross-origin WebSocket refused")
             return
-        if not await run_in_threadpool(_user_exists, bot, session.user_id):
-            await websocket.close(code=4401, reason="this CME account no longer exists")
+        if not await run_in_threadpool(_session_valid, bot, session):
+            await websocket.close(
+                code=4401, reason="signed out, or this CME account no longer exists"
+            )
             return
         await websocket.accept()
         await LiveFeed(bot, websocket).run()
@@ -179,9 +185,15 @@ def console_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> API
     return router
 
 
-def _user_exists(bot: Bot, user_id: int) -> bool:
+def _session_valid(bot: Bot, console: ConsoleSession) -> bool:
     with bot.db.read() as session:
-        return session.get(User, user_id) is not None
+        found = accounts.user_for_session(session, user_id=console.user_id, version=console.version)
+        return found is not None
+
+
+def _end_sessions(bot: Bot, user_id: int) -> None:
+    with bot.db.write() as session:
+        accounts.end_sessions(session, user_id=user_id)
 
 
 def _str(value: object) -> str | None:
@@ -249,7 +261,7 @@ def _login_form(
 
 async def _console_page(request: Request, bot: Bot) -> Response:
     session = _session(request)
-    if session is None or not await run_in_threadpool(_user_exists, bot, session.user_id):
+    if session is None or not await run_in_threadpool(_session_valid, bot, session):
         target = quote(request.url.path, safe="/")
         return RedirectResponse(f"/console/login?next={target}", status_code=303)
     meta = {

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from bot.conversation import handle_customer_message, request_handoff, withdraw
-from bot.http.deps import BotDep, LimitsDep, TokenDep, authorized
+from bot.http.deps import BotDep, ConversationId, LimitsDep, TokenDep, authorized
+from bot.http.errors import documented_errors
 from bot.http.identity import ClaimedIdentity, verify
 from bot.http.ratelimit import client_ip
 from bot.schemas import (
+    MAX_DB_INT,
     ConversationCreated,
     ConversationIn,
     CsatIn,
@@ -26,7 +28,11 @@ from bot.schemas import (
 )
 from bot.storage import store
 
-router = APIRouter(prefix="/api", tags=["customer"])
+router = APIRouter(
+    prefix="/api",
+    tags=["customer"],
+    responses=documented_errors(400, 401, 403, 404, 409, 413, 422, 429, 500),
+)
 
 
 @router.post("/conversations", status_code=201, response_model=ConversationCreated)
@@ -47,13 +53,25 @@ async def create_conversation(
             email=customer.as_sent("email"),
             vip=customer.vip,
             signature=customer.signature,
+            company=customer.as_sent("company"),
+            expires=customer.expires,
         )
-    identity = verify(bot.settings.identity_secret, claimed)
+    identity = verify(
+        bot.settings.identity_secret,
+        claimed,
+        now=bot.clock(),
+        v1_until=bot.settings.identity_v1_until,
+    )
     if customer is not None:  # store the validated forms (trimmed name, normalised e-mail)
         identity = replace(
-            identity, name=customer.name, email=str(customer.email) if customer.email else None
+            identity,
+            name=customer.name,
+            email=str(customer.email) if customer.email else None,
+            company=customer.company if identity.verified else None,
         )
-    if not identity.verified:
+    if identity.verified:
+        limits.customer_conversation(identity.id or "")
+    else:
         limits.new_conversation(client_ip(request))
 
     def create() -> ConversationCreated:
@@ -68,7 +86,11 @@ async def create_conversation(
 
 @router.post("/conversations/{conversation_id}/messages", response_model=TurnOut)
 async def post_message(
-    conversation_id: str, body: MessageIn, bot: BotDep, token: TokenDep, limits: LimitsDep
+    conversation_id: ConversationId,
+    body: MessageIn,
+    bot: BotDep,
+    token: TokenDep,
+    limits: LimitsDep,
 ) -> TurnOut:
     """Send a customer message; returns it and the bot's reply (null while a human has the chat)."""
     await authorized(bot, conversation_id, token)
@@ -85,10 +107,12 @@ async def post_message(
 
 @router.get("/conversations/{conversation_id}/messages", response_model=MessagesOut)
 async def get_messages(
-    conversation_id: str,
+    conversation_id: ConversationId,
     bot: BotDep,
     token: TokenDep,
-    after: Annotated[int, Query(ge=0, description="Only messages with a greater seq")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_DB_INT, description="Only messages with a greater seq")
+    ] = 0,
 ) -> MessagesOut:
     """Messages after `after`, in order, as the customer sees them."""
 
@@ -104,7 +128,9 @@ async def get_messages(
 
 
 @router.post("/conversations/{conversation_id}/feedback", response_model=Ok)
-async def post_feedback(conversation_id: str, body: FeedbackIn, bot: BotDep, token: TokenDep) -> Ok:
+async def post_feedback(
+    conversation_id: ConversationId, body: FeedbackIn, bot: BotDep, token: TokenDep
+) -> Ok:
     """Mark a bot answer helpful or not; unhelpful answers feed the frustration signals."""
 
     def record() -> Ok:
@@ -119,7 +145,7 @@ async def post_feedback(conversation_id: str, body: FeedbackIn, bot: BotDep, tok
 
 
 @router.post("/conversations/{conversation_id}/handoff", response_model=HandoffOut)
-async def post_handoff(conversation_id: str, bot: BotDep, token: TokenDep) -> HandoffOut:
+async def post_handoff(conversation_id: ConversationId, bot: BotDep, token: TokenDep) -> HandoffOut:
     """The customer asks for a person; the notice is returned once, null if already queued."""
     await authorized(bot, conversation_id, token)
     notice, status = await request_handoff(bot, conversation_id=conversation_id)
@@ -127,7 +153,9 @@ async def post_handoff(conversation_id: str, bot: BotDep, token: TokenDep) -> Ha
 
 
 @router.delete("/conversations/{conversation_id}/handoff", response_model=HandoffOut)
-async def cancel_handoff(conversation_id: str, bot: BotDep, token: TokenDep) -> HandoffOut:
+async def cancel_handoff(
+    conversation_id: ConversationId, bot: BotDep, token: TokenDep
+) -> HandoffOut:
     """The customer no longer wants a person while still queued: back to the bot."""
     await authorized(bot, conversation_id, token)
     change = await withdraw(bot, conversation_id=conversation_id)
@@ -135,7 +163,9 @@ async def cancel_handoff(conversation_id: str, bot: BotDep, token: TokenDep) -> 
 
 
 @router.post("/conversations/{conversation_id}/csat", response_model=Ok)
-async def post_csat(conversation_id: str, body: CsatIn, bot: BotDep, token: TokenDep) -> Ok:
+async def post_csat(
+    conversation_id: ConversationId, body: CsatIn, bot: BotDep, token: TokenDep
+) -> Ok:
     """Rate the conversation 1-5 with an optional comment (once)."""
 
     def record() -> Ok:

@@ -5,18 +5,33 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.cme import accounts
 from bot.http.ratelimit import RateLimits
 from bot.runtime import Bot
+from bot.schemas import CONVERSATION_ID_PATTERN
 from bot.storage import Unauthorized, User, store
 from escalation import Status
 
-conversation_bearer = HTTPBearer(auto_error=False, description="The conversation token")
-cme_bearer = HTTPBearer(auto_error=False, description="A CME's API token")
+# Conversation ids are generated hex: anything else (NUL, kilobytes) is refused before a query.
+ConversationId = Annotated[
+    str, Path(pattern=CONVERSATION_ID_PATTERN, max_length=64, description="The conversation's id")
+]
+
+conversation_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ConversationToken",
+    description="The conversation token that POST /api/conversations returned",
+)
+cme_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="CmeToken",
+    description="A CME's API token (`supportbot user add` prints it); the console's pages use "
+    "their session cookie and X-CSRF-Token instead",
+)
 
 
 def get_bot(request: Request) -> Bot:
@@ -64,15 +79,17 @@ def current_user(
 ) -> User:
     """The CME making this request: bearer API token, or the console's session cookie."""
     bot = request.app.state.bot
-    session_user = getattr(request.state, "cme_user_id", None)
+    console = getattr(request.state, "console", None)
     with bot.db.read() as session:
         if credentials is not None and credentials.credentials:
             user = accounts.user_for_token(session, token=credentials.credentials)
             if user is None:
                 raise Unauthorized("unknown CME API token")
             return user
-        if session_user is not None:
-            user = session.get(User, session_user)
+        if console is not None:
+            user = accounts.user_for_session(
+                session, user_id=console.user_id, version=console.version
+            )
             if user is not None:
                 return user
     raise Unauthorized("sign in, or send Authorization: Bearer <CME API token>")

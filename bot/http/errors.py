@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.conversation import PipelineError
 from bot.http.identity import IdentityRejected
 from bot.http.ratelimit import RateLimited
+from bot.schemas import ErrorOut, ValidationErrorOut
 from bot.storage import Conflict, Forbidden, NotFound, Unauthorized
 from escalation import HandoffConflict, IllegalTransition
 
@@ -41,8 +43,59 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
 }
 
 
+ERROR_MEANINGS = {
+    400: "The body could not be parsed",
+    401: "Missing or unknown credentials",
+    403: "These credentials do not grant this (or a signed identity did not verify)",
+    404: "The conversation, message, article or CME does not exist",
+    409: "Conflicts with the current state (e.g. claimed by someone else, already rated)",
+    413: "The body is over the size limit",
+    422: "The request does not match the schema",
+    429: "Too many requests; Retry-After says when to try again",
+    500: "Unexpected error; error_id is what the server log holds",
+}
+
+
+def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, with the bodies the handlers send."""
+    return {
+        status: {
+            "model": ValidationErrorOut if status == 422 else ErrorOut,
+            "description": ERROR_MEANINGS[status],
+        }
+        for status in statuses
+    }
+
+
 class GuardMiddleware:
-    """Security headers on every response; bodies over the limit get 413 before parsing."""
+    """Security headers on every response, CORS preflights included: the outermost middleware
+    (`bot.http.install_guard`, after the channels added theirs)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, self._with_headers(send))
+
+    @staticmethod
+    def _with_headers(send: Send) -> Send:
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                existing = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS.items() if k not in existing]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        return wrapped
+
+
+class RequestGuard:
+    """Bodies over the limit get 413 before parsing; an unexpected error becomes a generic 500
+    here, logged once, instead of reaching the server. Inside the widget's CORS, so that
+    browsers can read both answers."""
 
     def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -59,9 +112,21 @@ class GuardMiddleware:
                 {"detail": f"request body is {int(length)} bytes; the limit is {self.max_body}"},
                 status_code=413,
             )
-            await response(scope, receive, self._with_headers(send))
+            await response(scope, receive, send)
             return
-        await self.app(scope, self._limited(receive), self._with_headers(send))
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, self._limited(receive), tracked)
+        except Exception as exc:
+            error_id = log_unexpected(exc, f"{scope['method']} {scope['path']}")
+            if not started:  # else the client sees the response cut short
+                await internal_error(error_id)(scope, receive, send)
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0
@@ -77,16 +142,30 @@ class GuardMiddleware:
 
         return limited
 
-    @staticmethod
-    def _with_headers(send: Send) -> Send:
-        async def wrapped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                existing = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in SECURITY_HEADERS.items() if k not in existing]
-                message["headers"] = list(message.get("headers", [])) + extra
-            await send(message)
 
-        return wrapped
+def log_unexpected(exc: BaseException, where: str) -> str:
+    """Log an unexpected error in one line (the traceback at DEBUG) and return its id."""
+    error_id = uuid.uuid4().hex[:12]
+    # The first line names the problem; database errors append their SQL and parameters
+    # (customer text) after it.
+    summary = (str(exc).splitlines() or [""])[0][:200]
+    log.error(
+        "unhandled %s [%s] in %s: %s (traceback at DEBUG)",
+        type(exc).__name__,
+        error_id,
+        where[:200],
+        summary,
+    )
+    log.debug("traceback of [%s]", error_id, exc_info=exc)
+    return error_id
+
+
+def internal_error(error_id: str) -> JSONResponse:
+    """The generic answer to an unexpected error: only its id, which the log holds."""
+    return JSONResponse(
+        {"detail": f"internal error (error id {error_id})", "error_id": error_id},
+        status_code=500,
+    )
 
 
 class BodyTooLarge(Exception):
@@ -131,13 +210,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        error_id = uuid.uuid4().hex[:12]
-        log.error("unhandled error [%s]", error_id, exc_info=exc)
-        return JSONResponse(
-            {"detail": f"internal error (error id {error_id})", "error_id": error_id},
-            status_code=500,
-        )
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Only errors outside GuardMiddleware get here; the server still logs them after this.
+        return internal_error(log_unexpected(exc, f"{request.method} {request.url.path}"))
 
 
 def _jsonable(errors: list[dict]) -> list[dict]:

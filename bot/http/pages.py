@@ -12,10 +12,16 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.http.deps import BotDep
+from bot.http.errors import documented_errors
+from bot.http.ratelimit import RateLimits, client_ip
 from retrieval import render_article_html
 
 router = APIRouter()
-admin_bearer = HTTPBearer(auto_error=False, description="SUPPORTBOT_ADMIN_TOKEN")
+admin_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="AdminToken",
+    description="The admin API's token: SUPPORTBOT_ADMIN_TOKEN",
+)
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -58,7 +64,12 @@ async def readyz(bot: BotDep) -> JSONResponse:
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
-@router.get("/kb/{article_id:path}", response_class=HTMLResponse, tags=["kb"])
+@router.get(
+    "/kb/{article_id:path}",
+    response_class=HTMLResponse,
+    tags=["kb"],
+    responses=documented_errors(404, 422, 500),
+)
 async def article_page(article_id: str, bot: BotDep) -> HTMLResponse:
     """A knowledge-base article, rendered with untrusted markup removed."""
     article = bot.kb.article(article_id)
@@ -74,11 +85,18 @@ def require_admin(
     expected = request.app.state.bot.settings.admin_token
     if not expected:
         raise HTTPException(403, "the admin API is disabled: set SUPPORTBOT_ADMIN_TOKEN")
+    # Counted before the token is compared: a throttled address cannot test guesses at all.
+    RateLimits.of(request.app).admin_request(client_ip(request))
     if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
         raise HTTPException(401, "missing or wrong admin bearer token")
 
 
-@router.get("/api/admin/kb", tags=["admin"], dependencies=[Depends(require_admin)])
+@router.get(
+    "/api/admin/kb",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses=documented_errors(401, 403, 429, 500),
+)
 async def kb_status(bot: BotDep) -> dict:
     """The served knowledge base: articles, broken files, the retrieval model and the answer
     gate (its threshold, and the calibration's estimated precision and coverage)."""
@@ -90,7 +108,12 @@ async def kb_status(bot: BotDep) -> dict:
     }
 
 
-@router.post("/api/admin/kb/reload", tags=["admin"], dependencies=[Depends(require_admin)])
+@router.post(
+    "/api/admin/kb/reload",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses=documented_errors(401, 403, 429, 500),
+)
 async def reload_kb(bot: BotDep) -> dict:
     """Re-read KB_DIR now; returns what changed and any broken articles."""
     report = await run_in_threadpool(bot.maintainer.reload)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 
@@ -20,6 +20,8 @@ from bot.settings import Settings
 
 HOUR_S = 3600.0
 MINUTE_S = 60.0
+ADMIN_PER_MINUTE = 10
+CUSTOMER_CONVERSATIONS_PER_HOUR = 10
 
 
 class RateLimited(Exception):
@@ -81,11 +83,16 @@ class SlidingWindow:
 
 @dataclass
 class RateLimits:
-    """The customer API's limits; `enabled=False` turns them off (load tests)."""
+    """The customer API's limits; `enabled=False` turns them off (load tests). The admin API's
+    limit is always on: it slows down guessing the admin token."""
 
     enabled: bool
     conversations: SlidingWindow
     messages: SlidingWindow
+    admin: SlidingWindow = field(default_factory=lambda: SlidingWindow(ADMIN_PER_MINUTE, MINUTE_S))
+    customers: SlidingWindow = field(
+        default_factory=lambda: SlidingWindow(CUSTOMER_CONVERSATIONS_PER_HOUR, HOUR_S)
+    )
 
     @classmethod
     def from_settings(
@@ -98,6 +105,10 @@ class RateLimits:
                 settings.rate_limit_conversations_per_hour, HOUR_S, clock=clock
             ),
             messages=SlidingWindow(settings.rate_limit_messages_per_minute, MINUTE_S, clock=clock),
+            admin=SlidingWindow(settings.admin_requests_per_minute, MINUTE_S, clock=clock),
+            customers=SlidingWindow(
+                settings.rate_limit_conversations_per_customer_per_hour, HOUR_S, clock=clock
+            ),
         )
 
     @classmethod
@@ -118,6 +129,17 @@ class RateLimits:
                 wait,
             )
 
+    def customer_conversation(self, customer_id: str) -> None:
+        """Count a new conversation of a verified customer (exempt from the per-IP limit);
+        raises RateLimited over the per-customer limit."""
+        wait = self.customers.hit(customer_id) if self.enabled else 0.0
+        if wait:
+            raise RateLimited(
+                f"too many new conversations for this customer "
+                f"(limit {self.customers.limit} per hour); try again in {_human(wait)}",
+                wait,
+            )
+
     def message(self, conversation_id: str) -> None:
         """Count a customer message; raises RateLimited over the per-conversation limit."""
         wait = self.messages.hit(conversation_id) if self.enabled else 0.0
@@ -125,6 +147,16 @@ class RateLimits:
             raise RateLimited(
                 f"too many messages in this conversation "
                 f"(limit {self.messages.limit} per minute); try again in {_human(wait)}",
+                wait,
+            )
+
+    def admin_request(self, client_ip: str) -> None:
+        """Count an admin API request from `client_ip`, right token or not; raises RateLimited."""
+        wait = self.admin.hit(client_ip)
+        if wait:
+            raise RateLimited(
+                f"too many admin API requests from your address "
+                f"(limit {self.admin.limit} per minute); try again in {_human(wait)}",
                 wait,
             )
 

@@ -1,7 +1,8 @@
 /*! supportbot web widget. Embed with:
  *   <script src="https://support.example.com/widget.js" defer data-title="Acme support"></script>
  * Optional data-*: greeting, open ("true"), customer-id, customer-name, customer-email,
- * customer-vip ("true"), customer-signature (see the README's "Verified identity").
+ * customer-company, customer-vip ("true"), customer-expires (unix seconds), customer-signature
+ * (see the README's "Verified identity").
  * Builds every node with DOM APIs: untrusted text never goes through innerHTML.
  */
 (() => {
@@ -35,7 +36,10 @@
   if (data.customerId) {
     identity = { id: data.customerId, vip: /^(true|1|yes)$/i.test(data.customerVip || "") };
     for (const [field, value] of [["name", data.customerName], ["email", data.customerEmail],
-      ["signature", data.customerSignature]]) if (value) identity[field] = value;
+      ["company", data.customerCompany], ["signature", data.customerSignature]]) {
+      if (value) identity[field] = value;
+    }
+    if (/^\d+$/.test(data.customerExpires || "")) identity.expires = Number(data.customerExpires);
   }
 
   // One saved conversation per server and signed-in customer: a shared computer never shows

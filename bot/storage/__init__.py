@@ -3,6 +3,8 @@ functions, which are keyword-only, flush, and never commit: their callers own tr
 
 from bot.storage.db import Database
 from bot.storage.models import (
+    MAX_EMAIL_CHARS,
+    MAX_NAME_CHARS,
     Base,
     Conversation,
     Csat,
@@ -23,6 +25,8 @@ from bot.storage.store import (
 )
 
 __all__ = [
+    "MAX_EMAIL_CHARS",
+    "MAX_NAME_CHARS",
     "Base",
     "Conflict",
     "Conversation",

@@ -43,6 +43,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")  # erased text is overwritten, not left behind
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -82,6 +83,13 @@ class Database:
         """A short write transaction, committed on success and rolled back on error."""
         with self._writer() as session, session.begin():
             yield session
+
+    def compact(self) -> None:
+        """After an erasure: SQLite moves its write-ahead log into the database file and empties
+        it, so deleted text (already overwritten there) leaves the files."""
+        if self.is_sqlite:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def ping(self) -> bool:
         """True when the database answers."""

@@ -24,6 +24,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from escalation import Status
 
+MAX_EMAIL_CHARS = 254  # RFC 5321's limit on a forward path
+MAX_NAME_CHARS = 200
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
@@ -68,11 +71,13 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(MAX_EMAIL_CHARS), unique=True)
+    name: Mapped[str] = mapped_column(String(MAX_NAME_CHARS))
     password_hash: Mapped[str] = mapped_column(String(200))
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     slack_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Console sessions carry the version they were issued under; signing out bumps it.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -85,8 +90,10 @@ class Conversation(Base):
     # Channel-side identifiers, e.g. Slack team/channel/thread; unique per channel when set.
     channel_ref: Mapped[str | None] = mapped_column(String(200))
     customer_id: Mapped[str | None] = mapped_column(String(200))
-    customer_name: Mapped[str | None] = mapped_column(String(200))
-    customer_email: Mapped[str | None] = mapped_column(String(254))
+    customer_name: Mapped[str | None] = mapped_column(String(MAX_NAME_CHARS))
+    customer_email: Mapped[str | None] = mapped_column(String(MAX_EMAIL_CHARS))
+    # Only from a verified supportbot-identity-v2.
+    customer_company: Mapped[str | None] = mapped_column(String(MAX_NAME_CHARS))
     customer_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     vip: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default=Status.BOT)

@@ -12,10 +12,20 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.storage.models import Conversation, Csat, Escalation, Feedback, Message, Role, utcnow
+from bot.storage.models import (
+    MAX_EMAIL_CHARS,
+    MAX_NAME_CHARS,
+    Conversation,
+    Csat,
+    Escalation,
+    Feedback,
+    Message,
+    Role,
+    utcnow,
+)
 from escalation import Status, Transition, transition
 
 CUSTOMER_VISIBLE_ROLES = (Role.CUSTOMER, Role.BOT, Role.AGENT, Role.SYSTEM)
@@ -48,6 +58,54 @@ class CustomerIdentity:
     email: str | None = None
     verified: bool = False
     vip: bool = False
+    company: str | None = None
+
+
+def _fitting(value: str | None, limit: int) -> str | None:
+    return value if value is not None and len(value) <= limit else None
+
+
+def customer_conversation_ids(session: Session, *, customer_id: str) -> list[str]:
+    """Ids of every conversation of this customer."""
+    return list(
+        session.scalars(
+            select(Conversation.id)
+            .where(Conversation.customer_id == customer_id)
+            .order_by(Conversation.created_at)
+        )
+    )
+
+
+def erase_conversations(session: Session, *, conversation_ids: list[str]) -> dict[str, int]:
+    """Delete these conversations with their messages, escalations, feedback and CSAT; the
+    number of rows removed, by table."""
+    removed = {"conversations": 0, "messages": 0, "escalations": 0, "feedback": 0, "csat": 0}
+    if not conversation_ids:
+        return removed
+    for name, model in (
+        ("messages", Message),
+        ("escalations", Escalation),
+        ("feedback", Feedback),
+        ("csat", Csat),
+    ):
+        removed[name] = session.execute(
+            delete(model).where(model.conversation_id.in_(conversation_ids))
+        ).rowcount
+    session.execute(  # a later conversation of someone else never points at an erased one
+        update(Conversation)
+        .where(
+            Conversation.reopened_from.in_(conversation_ids),
+            Conversation.id.not_in(conversation_ids),
+        )
+        .values(reopened_from=None)
+    )
+    session.execute(
+        update(Conversation).where(Conversation.id.in_(conversation_ids)).values(reopened_from=None)
+    )
+    removed["conversations"] = session.execute(
+        delete(Conversation).where(Conversation.id.in_(conversation_ids))
+    ).rowcount
+    return removed
 
 
 def hash_token(token: str) -> str:
@@ -74,8 +132,12 @@ def create_conversation(
         channel=channel,
         channel_ref=channel_ref,
         customer_id=customer.id,
-        customer_name=customer.name,
-        customer_email=customer.email,
+        # Names and e-mails from a channel's profile are hints: kept only as far as they fit.
+        customer_name=customer.name[:MAX_NAME_CHARS] if customer.name else None,
+        customer_email=_fitting(customer.email, MAX_EMAIL_CHARS),
+        customer_company=customer.company[:MAX_NAME_CHARS]
+        if customer.company and customer.verified
+        else None,
         customer_verified=customer.verified,
         vip=customer.vip and customer.verified,
         status=Status.BOT,
@@ -194,6 +256,32 @@ def list_messages(
     if not internal:
         statement = statement.where(Message.role.in_([r.value for r in CUSTOMER_VISIBLE_ROLES]))
     return session.scalars(statement).all()
+
+
+def unscored_turns(session: Session, *, since: datetime, before: datetime) -> Sequence[Message]:
+    """Customer messages stored in [since, before) whose turn never finished (no scores), each
+    the latest customer message of a conversation that is not resolved."""
+    latest = (
+        select(func.max(Message.seq))
+        .where(Message.conversation_id == Conversation.id, Message.role == Role.CUSTOMER)
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+    return session.scalars(
+        select(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            Message.role == Role.CUSTOMER,
+            # JSON columns store None as JSON null, not SQL NULL.
+            or_(Message.scores.is_(None), cast(Message.scores, Text) == "null"),
+            Message.created_at >= since,
+            Message.created_at < before,
+            Conversation.status != Status.RESOLVED,
+            Message.seq == latest,
+        )
+        .order_by(Message.created_at)
+        .limit(100)
+    ).all()
 
 
 def get_message(session: Session, *, conversation_id: str, seq: int) -> Message:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.utils import make_client, make_settings, say, start_conversation
+from tests.utils import ADMIN_TOKEN, make_client, make_settings, say, start_conversation
 
 
 @pytest.fixture
@@ -201,7 +201,7 @@ def test_admin_reload_requires_token_and_reports_changes(client, tmp_path):
     bad = client.post("/api/admin/kb/reload", headers={"Authorization": "Bearer wrong"})
     assert bad.status_code == 401
     (tmp_path / "kb" / "new.md").write_text("---\ntitle: Brand new\n---\nFresh content here.\n")
-    ok = client.post("/api/admin/kb/reload", headers={"Authorization": "Bearer admin-secret"})
+    ok = client.post("/api/admin/kb/reload", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert ok.status_code == 200
     assert ok.json()["added"] == ["new"]
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 
 from bot.conversation.lifecycle import resolve_idle
-from bot.storage import utcnow
+from bot.storage import Role, store, utcnow
 from embedding import FakeEmbedder
 from tests.utils import make_client, make_cmes, make_settings, say, start_conversation
 
@@ -131,3 +132,103 @@ def test_vip_from_verified_identity_escalates_an_unanswered_question(tmp_path, d
         headers = {"Authorization": f"Bearer {token}"}
         turn = say(client, conversation.id, headers, "Can you book me a flight to Lisbon?").json()
     assert turn["status"] == "waiting"
+
+
+def test_a_turn_a_crash_left_unanswered_is_answered_after_the_restart(tmp_path, database_url):
+    settings = make_settings(tmp_path, database_url)
+    with make_client(settings, FakeEmbedder()) as client:
+        conversation_id, headers = start_conversation(client)
+        with client.app.state.bot.db.write() as session:  # the turn's first commit; then kill -9
+            store.add_message(
+                session,
+                conversation_id=conversation_id,
+                role=Role.CUSTOMER,
+                text="How do I export my data?",
+                client_msg_id="m-1",
+                at=utcnow() - timedelta(minutes=2),
+            )
+    with make_client(settings, FakeEmbedder()) as client:  # the restart
+        deadline = time.monotonic() + 20
+        while len(listed := messages(client, conversation_id, headers)["messages"]) < 2:
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.2)
+        retry = say(
+            client, conversation_id, headers, "How do I export my data?", client_msg_id="m-1"
+        )
+    assert [m["role"] for m in listed] == ["customer", "bot"]
+    assert listed[1]["citations"][0]["article_id"] == "data/export"
+    assert retry.json()["reply"] == listed[1]  # a late retry gets the same answer
+
+
+class BrokenEmbedder(FakeEmbedder):
+    """Fails on one customer's words (the KB still indexes)."""
+
+    def encode(self, texts, **kwargs):
+        if any("zebra" in text for text in texts):
+            raise RuntimeError("model failed")
+        return super().encode(texts, **kwargs)
+
+
+def test_a_stranded_turn_that_fails_again_goes_to_a_person(tmp_path, database_url):
+    settings = make_settings(tmp_path, database_url)
+    with make_client(settings, FakeEmbedder()) as client:
+        conversation_id, headers = start_conversation(client)
+        with client.app.state.bot.db.write() as session:
+            store.add_message(
+                session,
+                conversation_id=conversation_id,
+                role=Role.CUSTOMER,
+                text="my zebra account is stuck",
+                at=utcnow() - timedelta(minutes=2),
+            )
+    with make_client(settings, BrokenEmbedder()) as client:
+        deadline = time.monotonic() + 20
+        while (listed := messages(client, conversation_id, headers))["status"] != "waiting":
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.2)
+    assert [m["role"] for m in listed["messages"]] == ["customer", "bot"]
+
+
+def test_resolved_conversations_older_than_the_retention_are_deleted(tmp_path, database_url):
+    from bot.conversation.lifecycle import delete_expired
+
+    settings = make_settings(tmp_path, database_url, retention_days=30)
+    with make_client(settings, FakeEmbedder()) as client:
+        bot = client.app.state.bot
+        old_id, old_headers = start_conversation(client)
+        recent_id, recent_headers = start_conversation(client)
+        open_id, open_headers = start_conversation(client)
+        for conversation_id, headers in (
+            (old_id, old_headers),
+            (recent_id, recent_headers),
+            (open_id, open_headers),
+        ):
+            say(client, conversation_id, headers, "How do I export my data?")
+        with bot.db.write() as session:
+            for conversation_id, age_days in ((old_id, 31), (recent_id, 29), (open_id, 90)):
+                conversation = store.get_conversation(session, conversation_id=conversation_id)
+                conversation.created_at = utcnow() - timedelta(days=age_days)
+                if conversation_id != open_id:
+                    conversation.status = "resolved"
+                    conversation.resolved_at = utcnow() - timedelta(days=age_days)
+        assert delete_expired(bot) == [old_id]
+        assert (
+            client.get(f"/api/conversations/{old_id}/messages", headers=old_headers).status_code
+            == 404
+        )
+        for conversation_id, headers in ((recent_id, recent_headers), (open_id, open_headers)):
+            kept = messages(client, conversation_id, headers)["messages"]
+            assert len(kept) == 2
+
+
+def test_no_retention_keeps_everything(tmp_path, database_url):
+    from bot.conversation.lifecycle import delete_expired
+
+    with make_client(make_settings(tmp_path, database_url), FakeEmbedder()) as client:
+        bot = client.app.state.bot
+        conversation_id, _ = start_conversation(client)
+        with bot.db.write() as session:
+            conversation = store.get_conversation(session, conversation_id=conversation_id)
+            conversation.status = "resolved"
+            conversation.resolved_at = utcnow() - timedelta(days=3650)
+        assert delete_expired(bot) == []

@@ -126,7 +126,7 @@ def test_turns_retrieve_with_the_kb_adapted_model_once_it_is_ready(tmp_path, rea
         assert turn["reply"]["citations"][0]["article_id"] == "billing/invoices"
         # One pass of the shared model for scoring, one of the adapted model for retrieval,
         # both through the batcher.
-        assert bot.embedder.batch_sizes[len(before) :] == [1, 1]
+        assert list(bot.embedder.batch_sizes)[len(before) :] == [1, 1]
 
 
 @pytest.mark.real_model

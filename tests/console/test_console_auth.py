@@ -171,6 +171,24 @@ def test_sign_out_revokes_the_session(client):
     assert client.get("/api/cme/me").status_code == 401
 
 
+def test_sign_out_holds_across_a_restart(tmp_path, database_url, fake_embedder):
+    settings = make_settings(tmp_path, database_url)
+    first = console_app(settings, fake_embedder)
+    with TestClient(first) as client:
+        make_cme(first, email="alice@example.com", name="Alice")
+        sign_in(client, "alice@example.com")
+        cookie = client.cookies.get(SESSION_COOKIE)
+        signed_out = client.post("/console/logout", data={"csrf": page_csrf(client)})
+        assert signed_out.status_code == 200  # the sign-in page, after the redirect
+    second = console_app(settings, fake_embedder)
+    with TestClient(second) as client:
+        client.cookies.set(SESSION_COOKIE, cookie)  # a copy kept by whoever had the browser
+        assert client.get("/api/cme/me").status_code == 401
+        assert client.get("/console", follow_redirects=False).status_code == 303
+        sign_in(client, "alice@example.com")
+        assert client.get("/api/cme/me").status_code == 200
+
+
 def test_sign_out_without_csrf_token_is_refused(client):
     sign_in(client, "alice@example.com")
     assert client.post("/console/logout", follow_redirects=False).status_code == 403

@@ -21,7 +21,7 @@ async def test_batcher_embeds_each_request_with_its_model_and_batches_per_model(
     finally:
         batcher.close()
     assert base.calls == [3] and other.calls == [3]  # one batch per model
-    assert batcher.batch_sizes == [3, 3]
+    assert list(batcher.batch_sizes) == [3, 3]
     assert [vector.shape for vector in vectors] == [(32,)] * 3 + [(48,)] * 3
     np.testing.assert_allclose(np.stack(vectors[3:]), other.encode(texts))
 
@@ -44,3 +44,14 @@ def test_sync_encodes_are_counted_and_marked_as_inside_the_batcher() -> None:
         batcher.close()
     assert seen == [True, False]
     assert batcher.texts_encoded == {model.model_id: 2}
+
+
+async def test_batch_history_keeps_only_recent_batches() -> None:
+    batcher = BatchingEmbedder(FakeEmbedder(dim=8), max_wait_ms=0)
+    try:
+        for i in range(1100):
+            await batcher.embed(f"turn {i}")
+    finally:
+        batcher.close()
+    assert 0 < len(batcher.batch_sizes) <= 1000
+    assert list(batcher.batch_sizes)[-1] == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.channels.slack.models import EventStatus, SlackEvent
 from bot.conversation import handoff
-from bot.storage import Conversation
+from bot.storage import Conversation, Message
 from tests.slack.fake_slack import BOT_ID, BOT_USER_ID
 from tests.slack.kit import (
     channel_message,
@@ -56,7 +57,8 @@ async def test_badly_signed_event_gets_401_and_is_not_stored(
         assert response.status_code == 401
         await asyncio.sleep(0.3)
         assert stored_events(slack.bot) == []
-    assert fake_slack.calls == []
+    # Only the start-up check of the bot token reached the Web API.
+    assert [call.method for call in fake_slack.calls] in ([], ["auth.test"])
 
 
 async def test_unsigned_or_tampered_event_gets_401(tmp_path, fake_slack, fake_embedder):
@@ -72,7 +74,8 @@ async def test_unsigned_or_tampered_event_gets_401(tmp_path, fake_slack, fake_em
         assert tampered.status_code == 401
         await asyncio.sleep(0.3)
         assert stored_events(slack.bot) == []
-    assert fake_slack.calls == []
+    # Only the start-up check of the bot token reached the Web API.
+    assert [call.method for call in fake_slack.calls] in ([], ["auth.test"])
 
 
 # -- exactly one reply --
@@ -260,3 +263,58 @@ def test_slack_is_off_without_a_token_and_half_configured_slack_fails_fast(
     no_app_token = slack_settings(tmp_path, database_url, fake_slack, slack_mode="socket")
     with pytest.raises(SlackConfigError, match="APP_TOKEN"):
         create_app(no_app_token, embedder=fake_embedder)
+
+
+async def test_another_users_mention_in_a_customers_thread_is_not_recorded_as_theirs(
+    tmp_path, fake_slack, fake_embedder
+):
+    settings = slack_settings(tmp_path, f"sqlite:///{tmp_path / 'slack.db'}", fake_slack)
+    async with running(settings, fake_embedder) as slack:
+        mention = channel_message("U1", "How do I export my data?", channel="C_HELP", mention=True)
+        root = mention["event"]["ts"]
+        await slack.deliver(mention)
+        await slack.settle()
+        intruder = channel_message(
+            "U2", "ignore that, refund me", channel="C_HELP", thread_ts=root, mention=True
+        )
+        await slack.deliver(intruder)
+        await slack.settle()
+        [conversation] = conversations(slack.bot)
+        with slack.bot.db.read() as session:
+            texts = list(
+                session.scalars(
+                    select(Message.text).where(
+                        Message.conversation_id == conversation.id, Message.role == "customer"
+                    )
+                )
+            )
+        events = stored_events(slack.bot)
+    assert texts == ["How do I export my data?"]
+    assert events[-1].status == EventStatus.IGNORED
+    told = [c for c in fake_slack.accepted("chat.postEphemeral") if c.get("user") == "U2"]
+    assert len(told) == 1 and "own" in told[0]["text"]
+
+
+def unreachable_url() -> str:
+    """A loopback URL where nothing listens: Slack's Web API is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api/"
+
+
+async def test_event_is_acked_and_kept_while_slacks_web_api_is_down(
+    tmp_path, fake_slack, fake_embedder
+):
+    database_url = f"sqlite:///{tmp_path / 'slack.db'}"
+    down = slack_settings(tmp_path, database_url, fake_slack, slack_api_url=unreachable_url())
+    async with running(down, fake_embedder) as slack:
+        response = await slack.deliver(dm("U1", "How do I export my data?"))
+        assert response.status_code == 200, response.text
+        assert len(stored_events(slack.bot)) == 1
+    back = slack_settings(tmp_path, database_url, fake_slack)
+    async with running(back, fake_embedder) as slack:
+        await slack.settle()
+        assert [e.status for e in stored_events(slack.bot)] == [EventStatus.DONE]
+    [reply] = fake_slack.posts("D_U1")
+    assert "Export" in reply["text"]

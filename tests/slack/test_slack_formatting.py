@@ -100,6 +100,11 @@ def test_slack_markup_is_stored_as_plain_markdown(slack, stored):
     assert from_mrkdwn(slack) == stored
 
 
+def test_control_characters_in_a_slack_message_are_dropped():
+    # PostgreSQL refuses NUL in text columns; the message is kept without them.
+    assert from_mrkdwn("where\x00 is my\x1b refund?\n\tthanks") == "where is my refund?\n\tthanks"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -209,3 +214,20 @@ def test_test_kit_signs_requests_as_slack_does():
     assert SignatureVerifier(SIGNING_SECRET).is_valid(
         body, headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"]
     )
+
+
+def test_escalation_notification_text_escapes_what_the_visitor_wrote():
+    view = EscalationView(
+        conversation_id="c1",
+        customer="<!channel> Sam",
+        channel="web",
+        reasons=[],
+        main_question="see <https://evil.example|https://bank.example/login> <!here>",
+        latest_message=None,
+        status="waiting",
+        owner=None,
+        console_url="https://sb.test/console/conversations/c1",
+    )
+    text = escalation_message(view)["text"]
+    assert "<" not in text and ">" not in text
+    assert "&lt;!channel&gt; Sam" in text and "&lt;!here&gt;" in text

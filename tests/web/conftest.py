@@ -70,10 +70,13 @@ class LiveServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self, app: FastAPI, ready_path: str = "/readyz", timeout_s: float = 120) -> None:
+    def start(
+        self, app: FastAPI, ready_path: str = "/readyz", timeout_s: float = 120, **options: Any
+    ) -> None:
+        """Serve `app`; `options` are more uvicorn settings (as `supportbot serve` passes)."""
         self.app = app
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2, **options
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -108,3 +110,106 @@ def test_malformed_signature_gets_422(client):
     response = client.post("/api/conversations", json={"customer": {"id": "1", "signature": "zz"}})
     assert response.status_code == 422
     assert "signature" in response.json()["detail"]
+
+
+# ---- supportbot-identity-v2 (issue 14, finding 7) ------------------------------------------
+
+
+def signed_v2(
+    customer_id: str,
+    *,
+    expires: int,
+    name: str = "",
+    email: str = "",
+    company: str = "",
+    vip: bool = False,
+    secret: str = SECRET,
+) -> str:
+    """The documented v2 signature, computed here independently of the server's code."""
+    canonical = "\n".join(
+        [
+            "supportbot-identity-v2",
+            f"id={customer_id}",
+            f"name={name}",
+            f"email={email}",
+            f"company={company}",
+            f"vip={'true' if vip else 'false'}",
+            f"expires={expires}",
+        ]
+    )
+    return hmac.new(secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def create_v2(client, *, sent: dict | None = None, expires_in: int = 600, **fields):
+    expires = int(time.time()) + expires_in
+    signature = signed_v2("cust-42", expires=expires, **fields)
+    customer = {"id": "cust-42", **fields, **(sent or {}), "expires": expires}
+    return client.post(
+        "/api/conversations", json={"customer": {**customer, "signature": signature}}
+    )
+
+
+def test_v2_identity_with_a_company_creates_a_verified_conversation(client):
+    response = create_v2(client, name="Ada", company="Acme Corp", vip=True)
+    assert response.status_code == 201, response.text
+    conversation = stored(client, response.json()["id"])
+    assert conversation.customer_verified and conversation.vip
+    assert (conversation.customer_name, conversation.customer_company) == ("Ada", "Acme Corp")
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "sent", "problem"),
+    [
+        (-60, None, "expired"),
+        (400 * 86400, None, "expires too far"),
+        (600, {"company": "Globex"}, "does not match"),
+        (600, {"vip": True}, "does not match"),
+    ],
+)
+def test_expired_far_or_tampered_v2_identity_gets_403(client, expires_in, sent, problem):
+    response = create_v2(client, sent=sent, expires_in=expires_in, company="Acme Corp")
+    assert response.status_code == 403, response.text
+    assert problem in response.json()["detail"]
+
+
+def test_v1_identity_is_accepted_until_the_transition_date_only(tmp_path, fake_embedder):
+    signature = sign(SECRET, customer_id="cust-42")
+    body = {"customer": {"id": "cust-42", "signature": signature}}
+    today = datetime.now(UTC).date()
+    statuses = {}
+    for name, until in (
+        ("before", today + timedelta(days=1)),
+        ("after", today - timedelta(days=1)),
+    ):
+        settings = make_settings(
+            tmp_path / name,
+            f"sqlite:///{tmp_path / f'{name}.db'}",
+            identity_secret=SECRET,
+            identity_v1_until=until.isoformat(),
+        )
+        with make_client(settings, fake_embedder) as client:
+            response = client.post("/api/conversations", json=body)
+            statuses[name] = (response.status_code, response.json().get("detail", ""))
+    assert statuses["before"][0] == 201
+    assert statuses["after"][0] == 403 and "supportbot-identity-v2" in statuses["after"][1]
+
+
+def test_verified_customers_new_conversations_are_limited_per_customer(
+    tmp_path, database_url, fake_embedder
+):
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        identity_secret=SECRET,
+        rate_limit_conversations_per_hour=100,
+        rate_limit_conversations_per_customer_per_hour=2,
+    )
+
+    def create(customer_id: str) -> int:
+        signature = sign(SECRET, customer_id=customer_id)
+        customer = {"id": customer_id, "signature": signature}
+        return client.post("/api/conversations", json={"customer": customer}).status_code
+
+    with make_client(settings, fake_embedder) as client:
+        assert [create("cust-42") for _ in range(3)] == [201, 201, 429]
+        assert create("cust-43") == 201

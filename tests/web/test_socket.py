@@ -239,3 +239,13 @@ def test_cors_exposes_retry_after_and_stays_off_the_cme_api(client):
     assert "Retry-After" in created.headers["access-control-expose-headers"]
     cme = client.get("/api/cme/me", headers={"Origin": HOST})
     assert "access-control-allow-origin" not in cme.headers
+
+
+def test_cors_preflight_and_its_refusal_carry_the_security_headers(client):
+    for origin in (HOST, "https://evil.example"):
+        response = client.options(
+            "/api/conversations",
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        )
+        assert response.headers["x-content-type-options"] == "nosniff", origin
+        assert "default-src 'self'" in response.headers["content-security-policy"]

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.schemas import clean_text
+
 HELPFUL = "supportbot_helpful"
 NOT_HELPFUL = "supportbot_not_helpful"
 HANDOFF = "supportbot_handoff"
@@ -169,7 +171,10 @@ def escalation_message(view: EscalationView) -> dict[str, Any]:
         {"type": "actions", "block_id": f"escalation:{view.conversation_id}", "elements": buttons},
     ]
     question = view.main_question or view.latest_message or "no question yet"
-    return {"text": f"Escalation from {view.customer}: {question}", "blocks": blocks}
+    # The notification text is mrkdwn too: unescaped, a visitor could write <!channel> or a
+    # link whose label disguises its target.
+    fallback = f"Escalation from {escape(view.customer)}: {escape(question)}"
+    return {"text": _clip(fallback, 300), "blocks": blocks}
 
 
 def split_note(text: str) -> tuple[str, bool]:
@@ -193,4 +198,5 @@ def from_mrkdwn(text: str) -> str:
 
     text = _SLACK_LINK.sub(link, text)
     text = _SLACK_MENTION.sub(lambda m: m.group(1) or "", text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return clean_text(text).strip()

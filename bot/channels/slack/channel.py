@@ -7,11 +7,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.slack.actions import Interactions
@@ -27,13 +29,20 @@ from bot.channels.slack.hooks import SlackHooks
 from bot.channels.slack.inbox import EventInbox, Work
 from bot.channels.slack.options import SlackOptions
 from bot.channels.slack.outbox import Outbox
-from bot.channels.slack.routing import HANDLED_EVENTS, RouteKind, route
+from bot.channels.slack.routing import RouteKind, route
 from bot.runtime import Bot
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-NEW_EVENT = "supportbot_new_event"  # context flag: this delivery was recorded for the first time
+
+
+def event_bot_user_id(body: dict[str, Any]) -> str | None:
+    """The app's bot user as Slack names it in every event (no Web API call needed)."""
+    for authorization in body.get("authorizations") or []:
+        if authorization.get("is_bot") and authorization.get("user_id"):
+            return str(authorization["user_id"])
+    return None
 
 
 class SlackConfigError(ValueError):
@@ -64,6 +73,7 @@ class SlackChannel:
         self.hooks = SlackHooks(settings, self.outbox)
         self.interactions = Interactions(bot, self.inbox.tell)
         self._options = options
+        self.bot_user_id: str | None = None  # from auth.test at start-up, when Slack answered
         self.app = self._bolt_app()
 
     @property
@@ -77,7 +87,7 @@ class SlackChannel:
     def install(self, app: FastAPI) -> None:
         """Register hooks and workers on the bot, and the transport on the FastAPI app."""
         self.bot.hooks.append(self.hooks)
-        self.bot.background.extend([self.outbox.run, self.inbox.run])
+        self.bot.background.extend([self._verify_token, self.outbox.run, self.inbox.run])
         if self.bot.settings.slack_mode == "socket":
             self.bot.background.append(self._socket_mode)
             return
@@ -97,10 +107,10 @@ class SlackChannel:
             process_before_response=False,
             logger=logging.getLogger("bot.channels.slack.bolt"),
             name="supportbot",
+            # Events are recorded and acked here, after the signature check and before bolt's
+            # authorization, which calls auth.test: an event is kept while the Web API is down.
+            before_authorize=self._record_event,
         )
-        app.use(self._record_event)
-        for event_type in HANDLED_EVENTS:
-            app.event(event_type)(self._on_event)
         app.action(HELPFUL)(self.interactions.feedback)
         app.action(NOT_HELPFUL)(self.interactions.feedback)
         app.action(HANDOFF)(self.interactions.talk_to_person)
@@ -115,31 +125,53 @@ class SlackChannel:
         context: AsyncBoltContext,
         next: Callable[[], Awaitable[BoltResponse]],  # noqa: A002 - bolt passes it by this name
     ) -> BoltResponse:
-        """Runs after bolt verified the signature and before the ack: store the event durably.
+        """Runs after bolt verified the signature, before anything touches the network: store
+        an event durably, ack it, and hand it to the inbox's worker.
 
         A redelivery (same event_id, or the same message under another event) is acked and
         dropped; so are messages that no person wrote (edits, bots, the app itself) and channel
-        messages that cannot concern the app.
+        messages that cannot concern the app. Other requests (button clicks) go on to bolt.
         """
         if body.get("type") != "event_callback" or "event_id" not in body:
             return await next()
+        bot_user_id = event_bot_user_id(body) or self.bot_user_id
         target = route(
             body.get("event") or {},
-            bot_user_id=context.bot_user_id,
+            bot_user_id=bot_user_id,
             cme_channel=self.bot.settings.slack_cme_channel,
         )
         if target.kind == RouteKind.IGNORE:
             return BoltResponse(status=200, body="")
-        if not await asyncio.to_thread(self.inbox.record, body, context.bot_user_id):
+        if await asyncio.to_thread(self.inbox.record, body, bot_user_id):
+            self.inbox.spawn(Work(str(body["event_id"]), body, bot_user_id))
+        else:
             log.debug("slack event %s is a redelivery; acked and dropped", body["event_id"])
-            return BoltResponse(status=200, body="")
-        context[NEW_EVENT] = True
-        return await next()
+        return BoltResponse(status=200, body="")
 
-    async def _on_event(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
-        """Runs after the ack: hand the recorded event to the inbox's worker."""
-        if context.get(NEW_EVENT):
-            self.inbox.spawn(Work(str(body["event_id"]), body, context.bot_user_id))
+    async def _verify_token(self) -> None:
+        """Background task: check the bot token once at start-up and say so in the log."""
+        try:
+            result = await self.client.auth_test()
+        except SlackApiError as exc:
+            log.error(
+                "slack: the bot token was refused (%s): check SUPPORTBOT_SLACK_BOT_TOKEN",
+                exc.response.get("error"),
+            )
+            return
+        except (OSError, TimeoutError, aiohttp.ClientError) as exc:
+            log.warning(
+                "slack: the Web API at %s is unreachable (%s); events are still recorded and "
+                "answered once it is back",
+                self.bot.settings.slack_api_url,
+                exc,
+            )
+            return
+        self.bot_user_id = result.get("user_id")
+        log.info(
+            "slack: bot token verified (team %s, bot user %s)",
+            result.get("team_id"),
+            self.bot_user_id,
+        )
 
     async def _socket_mode(self) -> None:
         """Background task: hold a Socket Mode connection open until shutdown."""

@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 # A bare mention ("@supportbot") still deserves a greeting.
 EMPTY_MENTION_TEXT = "Hi"
+NOT_YOUR_THREAD = (
+    "This thread is another person's conversation with me. To ask me something yourself, "
+    "mention me in a new message of your own."
+)
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,12 @@ class EventInbox:
                 return await self._relay(work, target)
             case RouteKind.DM | RouteKind.THREAD:
                 conversation_id = await self._conversation_for(target)
+                if conversation_id is None and target.kind == RouteKind.THREAD and target.mentioned:
+                    channel, thread_ts = split_address(target.address or "")
+                    await self.tell(
+                        channel, target.user or "", NOT_YOUR_THREAD, thread_ts=thread_ts
+                    )
+                    return EventStatus.IGNORED, "another user's mention in a customer's thread"
                 if conversation_id is None:
                     return EventStatus.IGNORED, "not addressed to the app"
                 client_msg_id = work.event.get("client_msg_id") or work.event_id
@@ -233,8 +243,9 @@ class EventInbox:
                 return conversation.id, False
             return None, True
         if conversation is not None:
-            # In a known thread, the customer's messages and anyone's mentions are turns.
-            if conversation.customer_id == target.user or target.mentioned:
+            # A thread is one customer's conversation: only their messages are turns (another
+            # user's words must not be recorded, scored or answered as the customer's).
+            if conversation.customer_id == target.user:
                 return conversation.id, False
             return None, False
         return None, target.mentioned

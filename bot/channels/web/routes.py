@@ -13,7 +13,10 @@ Socket protocol (`/ws/conversations/{id}`, JSON text frames):
   client -> {"type": "ping"}   server -> {"type": "pong"}
 A refused hello gets {"type": "error", "code", "detail"} and a close code: 4400 bad frame,
 4401 no token, 4403 wrong token, 4404 unknown conversation, 4408 no hello in time; 1013 means
-"reconnect". A handshake from an origin that is not allowed is refused with HTTP 403.
+"reconnect" (also: the conversation has SOCKET_MAX_PER_CONVERSATION sockets open). A handshake
+from an origin that is not allowed is refused with HTTP 403, one from an address with
+SOCKET_MAX_PER_ADDRESS sockets open with HTTP 429. `supportbot serve` closes the connection
+(1009) on a frame over SOCKET_MAX_FRAME_BYTES before it is buffered.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,8 +34,10 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.channels.web.caps import SocketCaps
 from bot.channels.web.feed import Feeds
 from bot.runtime import Bot
+from bot.schemas import CONVERSATION_ID_PATTERN, MAX_DB_INT
 from bot.settings import Settings
 from bot.storage import Forbidden, NotFound
 
@@ -98,7 +104,7 @@ async def demo_page() -> FileResponse:
 async def conversation_socket(websocket: WebSocket, conversation_id: str) -> None:
     """Live events of one conversation for the widget (protocol in the module docstring)."""
     bot: Bot = websocket.app.state.bot
-    feeds: Feeds = websocket.app.state.widget_feeds
+    caps: SocketCaps = websocket.app.state.widget_socket_caps
     origin = websocket.headers.get("origin")
     if origin is None or origin.lower() not in allowed_origins(bot.settings):
         await _refuse_handshake(
@@ -107,8 +113,29 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
             "add it to SUPPORTBOT_ALLOWED_ORIGINS",
         )
         return
+    address = websocket.client.host if websocket.client else "unknown"
+    if not caps.take("address", address):
+        limit = caps.limits["address"]
+        await _refuse_handshake(
+            websocket,
+            f"too many widget sockets from your address (limit {limit} per address); "
+            "close some and try again",
+            status=429,
+        )
+        return
+    try:
+        await _serve(websocket, conversation_id, websocket.app.state.widget_feeds, caps)
+    finally:
+        caps.give_back("address", address)
+
+
+async def _serve(
+    websocket: WebSocket, conversation_id: str, feeds: Feeds, caps: SocketCaps
+) -> None:
     await websocket.accept()
     try:
+        if not re.fullmatch(CONVERSATION_ID_PATTERN, conversation_id):
+            raise SocketRefused(4404, f"conversation {conversation_id[:64]!r} does not exist")
         token, after = await _hello(websocket)
         try:
             welcome, queue = await feeds.attach(conversation_id, token=token, after=after)
@@ -118,6 +145,14 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
             raise SocketRefused(4403, str(exc)) from exc
         except ConnectionResetError as exc:
             raise SocketRefused(1013, str(exc)) from exc
+        if not caps.take("conversation", conversation_id):
+            feeds.detach(conversation_id, queue)
+            limit = caps.limits["conversation"]
+            raise SocketRefused(
+                1013,
+                f"too many sockets for this conversation (limit {limit} per conversation); "
+                "reconnect later",
+            )
     except SocketRefused as refused:
         await _close(websocket, refused.code, refused.detail)
         return
@@ -142,13 +177,14 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
         pass  # the client went away mid-send
     finally:
         feeds.detach(conversation_id, queue)
+        caps.give_back("conversation", conversation_id)
 
 
-async def _refuse_handshake(websocket: WebSocket, detail: str) -> None:
+async def _refuse_handshake(websocket: WebSocket, detail: str, status: int = 403) -> None:
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=403))
-    else:
-        await websocket.close(code=1008, reason=detail[:120])
+        await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=status))
+    else:  # 1008: policy violation; 1013: try again later
+        await websocket.close(code=1008 if status == 403 else 1013, reason=detail[:120])
 
 
 async def _hello(websocket: WebSocket) -> tuple[str, int]:
@@ -168,8 +204,10 @@ async def _hello(websocket: WebSocket) -> tuple[str, int]:
     token, after = hello.get("token"), hello.get("after", 0)
     if not isinstance(token, str) or not token:
         raise SocketRefused(4401, "hello needs the conversation token")
-    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-        raise SocketRefused(4400, "hello.after must be the last seq seen, an integer >= 0")
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_DB_INT:
+        raise SocketRefused(
+            4400, f"hello.after must be the last seq seen, an integer from 0 to {MAX_DB_INT}"
+        )
     return token, after
 
 
@@ -264,6 +302,10 @@ def install(app: FastAPI, bot: Bot) -> None:
     """Mount the widget's routes, its socket feeds and CORS on the app."""
     feeds = Feeds(bot, forget_after_s=bot.settings.socket_forget_after_s)
     app.state.widget_feeds = feeds
+    app.state.widget_socket_caps = SocketCaps(
+        per_address=bot.settings.socket_max_per_address,
+        per_conversation=bot.settings.socket_max_per_conversation,
+    )
     bot.background.append(feeds.run)
     app.include_router(router)
     app.add_middleware(WidgetCORS, origins=list(bot.settings.allowed_origins))

@@ -1,0 +1,37 @@
+"""Erasing a customer: every conversation with their `customer_id`, with its messages (and their
+embeddings), escalations, feedback and CSAT, and what channels keep about them (Slack events,
+threads, outbox rows). Returns a receipt of what was removed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from bot.storage import Database, store
+
+# A channel's part: (session, customer_id, conversation ids) -> rows removed, by table.
+Eraser = Callable[[Session, str, list[str]], dict[str, int]]
+
+
+@dataclass(frozen=True)
+class ErasureReceipt:
+    """What erasing one customer removed."""
+
+    customer_id: str
+    conversations: list[str]
+    removed: dict[str, int] = field(default_factory=dict)
+
+
+def erase_customer(db: Database, customer_id: str, erasers: Sequence[Eraser]) -> ErasureReceipt:
+    """Remove everything stored about `customer_id` in one transaction, then let the database
+    drop the deleted text from its files."""
+    with db.write() as session:
+        ids = store.customer_conversation_ids(session, customer_id=customer_id)
+        removed: dict[str, int] = {}
+        for eraser in erasers:  # before the conversations: they may look them up
+            removed |= eraser(session, customer_id, ids)
+        removed |= store.erase_conversations(session, conversation_ids=ids)
+    db.compact()
+    return ErasureReceipt(customer_id=customer_id, conversations=ids, removed=removed)
