@@ -206,6 +206,19 @@ def test_admin_reload_requires_token_and_reports_changes(client, tmp_path):
     assert ok.json()["added"] == ["new"]
 
 
+def test_admin_kb_status_reports_the_answer_gate(client):
+    assert client.get("/api/admin/kb").status_code == 401
+    status = client.get("/api/admin/kb", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert status.status_code == 200
+    body = status.json()
+    assert body["articles"] == len(client.app.state.bot.kb.articles()) > 0
+    gate = body["answer_gate"]
+    assert gate["threshold"] == client.app.state.bot.kb.threshold
+    assert gate["target_precision"] == 0.9
+    # The test KB is too small to simulate its traffic: the default gate, said so.
+    assert gate["source"].startswith("default") and "calibration" not in gate
+
+
 def test_openapi_documents_the_customer_api(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert "/api/conversations/{conversation_id}/messages" in paths
