@@ -38,7 +38,7 @@ def test_eval_indexing_reports_rates_and_an_unchanged_restart(
     assert result["texts_embedded"] > 0
     assert result["index_texts_per_s"] > 0 and result["raw_encode_per_s"] > 0
     assert result["index_vs_raw"] == pytest.approx(
-        result["index_texts_per_s"] / result["raw_encode_per_s"], rel=0.01
-    )
+        result["index_texts_per_s"] / result["raw_encode_per_s"], rel=0.01, abs=5e-4
+    )  # the report rounds to 3 decimals
     assert result["restart_embedded"] == 0
     assert result["restart_probe_ready"] is True
