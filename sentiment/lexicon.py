@@ -396,11 +396,15 @@ REPEATED_FAILURE = r"\b(?:again|as usual|as always|yet again|once again|every (?
 SARCASM_PRAISE = (
     r"(?:^|[.!?]\s+)(?:oh,? |well,? |wow,? )?(?:great|wonderful|fantastic|perfect|awesome|brilliant|lovely|"
     r"terrific|excellent|super|nice|amazing|just great|way to go|nice job|great job|good job|"
-    r"great service|nice one)[,.!… ]+\s*(?:another|again|now|more|so|just|and|my|the|your|still|yet|"
-    r"thanks|thank|i|it|nothing|no)\b|"
+    r"great service|nice one)[,.!… ]+\s*(?:another|again|now|so|just|still|yet|nothing|no)\b|"
     r"just what i (?:needed|wanted)|yeah,? right|"
     r"\b(?:love|loving|enjoy|enjoying|adore) (?:how|that|it when|the fact that|being|spending|waiting|"
     r"sitting|getting|paying)\b"
+)
+# A message that opens with praise: sarcastic when it goes on about a failure that happened again.
+SARCASM_OPENING = (
+    r"^(?:oh,? |well,? |wow,? )?(?:great|wonderful|fantastic|perfect|awesome|brilliant|lovely|terrific|"
+    r"excellent|super|nice|amazing|just great|way to go)\b"
 )
 # Thanks closing a message about a repeated failure or a complaint ("late again, thanks a lot").
 SARCASM_THANKS = r"\bthanks? (?:a lot|so much|again|a bunch|a million)[.!]*$|\bthank you (?:so much|very much)[.!]*$"
@@ -506,6 +510,7 @@ def compiled(name: str) -> re.Pattern[str]:
         "repeated_failure": REPEATED_FAILURE,
         "sarcasm_praise": SARCASM_PRAISE,
         "sarcasm_thanks": SARCASM_THANKS,
+        "sarcasm_opening": SARCASM_OPENING,
         "sarcasm_alone": SARCASM_ALONE,
         "not_helped": NOT_HELPED,
         "acceptance": ACCEPTANCE,

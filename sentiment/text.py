@@ -143,7 +143,9 @@ def _sarcasm(
         return 1.0, match.group(0).strip()
     if problem and (match := lexicon.compiled("sarcasm_praise").search(lowered)):
         return 1.0, match.group(0).strip(" ,.!?")
-    if (repeated or complaint > 0 or "another" in lowered) and (
+    if repeated and (match := lexicon.compiled("sarcasm_opening").search(lowered)):
+        return 1.0, match.group(0).strip(" ,.!?")
+    if (repeated or complaint > 0) and (
         match := lexicon.compiled("sarcasm_thanks").search(lowered)
     ):
         return 0.8, match.group(0).strip(" ,.!?")
