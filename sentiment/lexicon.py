@@ -316,6 +316,7 @@ SMALL_TALK_FILLER = (
     r"so much|very much|a lot|again|for (?:your|the|all (?:your|the)) (?:help|assistance|time|info|"
     r"information)|for helping|you|there|everyone|all|guys|team|folks|bot|no|yes|yeah|yep|sure|"
     r"that'?s (?:it|all|great|perfect)|i'?m good|that helps|that helped|and|have a|"
+    r"(?:that|this) (?:fixed|solved|did) it|(?:it'?s |it )?(?:works|working) (?:now|again)|"
     r"nice day|good day|great day|muy|de nada|por favor|please|sir|madam|friend|mate|again|"
     r"[a-z]+ful|good ?night|all set|got it|very|really|much|(?:i|we) (?:have|got) (?:everything|all) "
     r"(?:i|we) need(?:ed)?|that'?s everything|nothing else|(?:that|it) (?:is|was) (?:all|everything)"

@@ -65,6 +65,8 @@ def test_negation_flips_praise() -> None:
         ("Hi, my card was declined", None),
         ("thanks for nothing, this is useless", None),
         ("hey, how are you?", "chitchat"),
+        ("that fixed it, thanks!", "thanks"),
+        ("it works now but the export fails", None),
         ("who are you?", "chitchat"),
         ("how are you handling VAT on invoices?", None),
         ("", None),
