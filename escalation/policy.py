@@ -29,6 +29,16 @@ class Decision:
     reasons: tuple[Reason, ...] = ()
     small_talk: str | None = None
 
+    @property
+    def offers_person(self) -> bool:
+        """The reply should offer a person (the bot answers first)."""
+        return any(reason.code == "offer_person" for reason in self.reasons)
+
+    @property
+    def off_topic(self) -> bool:
+        """The bot declines a question outside what the KB covers."""
+        return any(reason.code == "off_topic" for reason in self.reasons)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "action": self.action.value,
@@ -42,6 +52,9 @@ class PolicyConfig:
     """Thresholds; the defaults are calibrated with `supportbot eval escalation`."""
 
     frustration_threshold: float = 0.5
+    # Anger aimed at the service or the bot (0..1) at which frustration escalates at once,
+    # before the bot has tried to answer.
+    anger_threshold: float = 0.5
     max_unanswered: int = 2
     escalate_on_repeat: bool = True
     # A paraphrase of a question already answered from the same article means the answer did
@@ -63,24 +76,48 @@ class TurnEvidence:
     top_article: str | None = None
     top_article_escalates: bool = False
     gate_reason: str | None = None
-    unanswered_before: int = 0  # consecutive earlier turns the bot could not answer
+    unanswered_before: int = 0  # consecutive earlier in-scope turns the bot could not answer
     vip: bool = False
+    # How clearly the customer is angry at the service or the bot (Scores.anger).
+    anger: float = 0.0
+    # False when the question is off-topic for this KB: declining it is not a failure.
+    in_scope: bool = True
+    # The bot already offered a person in this conversation (with an answer or a decline).
+    offered_person: bool = False
+    # The bot's last reply offered a person, and this turn says yes or that it did not help.
+    accepted_offer: bool = False
+    not_helped: bool = False
     signals: dict[str, float] = field(default_factory=dict)
 
 
 def decide(evidence: TurnEvidence, config: PolicyConfig | None = None) -> Decision:
-    """Answer, clarify, small talk or escalate, with the reasons."""
+    """Answer, clarify, small talk or escalate, with the reasons.
+
+    Frustration alone does not hand the customer over before the bot has tried: a calm or
+    upset problem report gets the answer (or the decline) with the offer of a person, and the
+    escalation follows if that did not help. A request for a person, an article marked
+    `escalate: true`, or clear anger at the service escalate at once.
+    """
     config = config or PolicyConfig()
     reasons: list[Reason] = []
+    offers: list[Reason] = []
     if evidence.human_request:
         reasons.append(Reason("human_request", "the customer asked for a person"))
+    if evidence.accepted_offer:
+        reasons.append(Reason("accepted_offer", "the customer took up the offer of a person"))
     if evidence.frustration >= config.frustration_threshold:
-        reasons.append(
-            Reason(
-                "frustration",
-                f"frustration {evidence.frustration:.2f} >= {config.frustration_threshold:.2f}",
+        detail = f"frustration {evidence.frustration:.2f} >= {config.frustration_threshold:.2f}"
+        angry = evidence.anger >= config.anger_threshold
+        if angry:
+            reasons.append(
+                Reason("frustration", f"{detail}, angry at the service ({evidence.anger:.2f})")
             )
-        )
+        elif evidence.offered_person:
+            reasons.append(Reason("frustration", f"{detail} after the bot offered a person"))
+        else:
+            offers.append(Reason("offer_person", f"{detail}: answer first, offer a person"))
+    if evidence.not_helped and evidence.offered_person and not evidence.small_talk:
+        reasons.append(Reason("not_helped", "the answer did not help and a person was offered"))
     asked_again = evidence.repeated or (
         evidence.answerable
         and evidence.same_article_similarity >= config.repeat_same_article_similarity
@@ -92,14 +129,15 @@ def decide(evidence: TurnEvidence, config: PolicyConfig | None = None) -> Decisi
             Reason("escalate_article", f"article {evidence.top_article} is for a human to handle")
         )
     not_answered = not evidence.answerable and not evidence.small_talk
-    if not_answered and evidence.unanswered_before + 1 >= config.max_unanswered:
+    counts = not_answered and evidence.in_scope
+    if counts and evidence.unanswered_before + 1 >= config.max_unanswered:
         reasons.append(
             Reason(
                 "unanswered",
                 f"{evidence.unanswered_before + 1} turns in a row without an answer",
             )
         )
-    if evidence.vip and (not_answered or reasons):
+    if evidence.vip and (counts or reasons):
         reasons.append(Reason("vip", "VIP customer"))
     if reasons:
         return Decision(Action.ESCALATE, tuple(reasons))
@@ -108,7 +146,13 @@ def decide(evidence: TurnEvidence, config: PolicyConfig | None = None) -> Decisi
             Action.SMALL_TALK, (Reason("small_talk", evidence.small_talk),), evidence.small_talk
         )
     if evidence.answerable:
-        return Decision(Action.ANSWER, (Reason("answer", f"answered from {evidence.top_article}"),))
+        answer = Reason("answer", f"answered from {evidence.top_article}")
+        return Decision(Action.ANSWER, (answer, *offers))
+    if not evidence.in_scope:
+        return Decision(
+            Action.CLARIFY, (Reason("off_topic", "outside what the knowledge base covers"),)
+        )
     return Decision(
-        Action.CLARIFY, (Reason("below_threshold", evidence.gate_reason or "no match"),)
+        Action.CLARIFY,
+        (Reason("below_threshold", evidence.gate_reason or "no match"), *offers),
     )

@@ -5,7 +5,9 @@ from sentiment.model import Scores, SentimentError, Signal, Turn
 from sentiment.scorer import DEFAULT_WEIGHTS, ScoringConfig, TurnScorer
 from sentiment.text import (
     classify_sentiment,
+    detect_acceptance,
     detect_human_request,
+    detect_not_helped,
     detect_small_talk,
     looks_like_bot_failure,
 )
@@ -21,7 +23,9 @@ __all__ = [
     "classify_sentiment",
     "evaluate_frustration",
     "evaluate_sentiment",
+    "detect_acceptance",
     "detect_human_request",
+    "detect_not_helped",
     "detect_small_talk",
     "looks_like_bot_failure",
 ]

@@ -52,7 +52,6 @@ COMPLAINT_CUES: dict[str, float] = {
     r"what(?:'s| is) the point": 0.9,
     r"(?:no|zero|not any) help": 0.9,
     r"(?:not|un)helpful": 0.8,
-    r"fail(?:ed|s|ure|ing)?": 0.7,
     r"screw(?:ed)? up": 0.9,
     r"mess(?:ed)? up": 0.8,
     r"nightmare": 1.0,
@@ -69,25 +68,54 @@ COMPLAINT_CUES: dict[str, float] = {
     r"on hold": 0.7,
     r"(?:no ?one|nobody|no body) (?:\w+ )?(?:answer|respond|repl|help|call|pick|is|will|can|cares)\w*": 1.0,
     r"no (?:response|reply|answer|call ?back|update|information|info|communication)": 0.8,
-    r"(?:never|didn'?t|did not|haven'?t|have not) (?:got|get|gotten|received?|heard)": 0.8,
+    r"(?:never|didn'?t|did not|haven'?t|have not) heard (?:back|anything|from)": 0.8,
     r"(?:can'?t|cannot|couldn'?t|unable to) (?:get through|reach|get a hold|get ahold|get anyone)": 1.0,
     r"hung up": 0.9,
     r"ignor\w+": 0.8,
-    r"keeps? (?:asking|saying|telling|getting|happening|crashing|failing)": 0.7,
-    # things that went wrong
+    r"keeps? (?:asking|saying|telling)": 0.7,
+    # the same failure again: the experience, not the event
+    r"late again": 0.9,
+    r"(?:still|again) (?:delayed|cancel+ed|stuck|broken|lost|down|waiting)": 0.9,
+    r"(?:have|had|i'?ve|we'?ve) (?:called|emailed|tried|asked|written)": 0.5,
+    # verdicts on how it went
+    r"(?:why|how) (?:is|isn'?t|does|doesn'?t|did|didn'?t|won'?t|can'?t|would|do|are|aren'?t) "
+    r"(?:you|your|there|no ?one|nobody)\b": 0.4,
+    r"seriously": 0.7,
+    r"hassle\w*": 0.7,
+    r"(?:less than|not very|not at all|not) (?:helpful|happy|good|great|impressed|pleased|satisfied|ok|okay|"
+    r"acceptable|fair|fun|nice|right|professional|friendly)": 0.8,
+    r"sucks?|sucked": 0.9,
+    r"no (?:sympathy|apology|explanation|excuse)": 0.6,
+    r"lost (?:a |our |my )?(?:customer|business)": 0.9,
+    r"(?:figure|get) (?:it|this|your \w+) (?:out|together|right)": 0.6,
+    r"(?:ugh+|argh+|smh|ffs|omg)": 0.7,
+    r"really\?": 0.6,
+    r"unbelievable": 0.9,
+    r"come on": 0.7,
+}
+
+# What went wrong, in the customer's words: the situation they report, not how they feel about
+# it. Every support request describes a problem, so these count toward the message's sentiment
+# label (an airline tweet about a delay is negative) but not toward frustration.
+SITUATION_CUES: dict[str, float] = {
+    r"fail(?:ed|s|ure|ing)?": 0.7,
     r"cancel+ed (?:my|our|the) (?:flight|order|booking|reservation|trip|account)": 0.8,
     r"(?:flight|order|booking|reservation|trip|account) (?:was |got |has been )?cancel+ed": 0.8,
     r"cancel+(?:ed|ation)": 0.5,
     r"delay(?:ed|s)?": 0.6,
-    r"late again": 0.9,
+    r"late\b": 0.4,
     r"missed (?:my|our|the) (?:connection|flight|appointment|delivery)": 0.8,
     r"stuck": 0.7,
     r"stranded": 1.0,
     r"lost (?:my|our) (?:bag|bags|luggage|baggage|package|order|money)": 1.0,
+    r"lost (?:a )?(?:bag\w*|luggage)": 0.9,
     r"(?:damaged|broken|broke|defective|faulty)": 0.7,
+    r"crash\w*": 0.5,
+    r"keeps? (?:getting|happening|crashing|failing|freezing|stopping|logging)": 0.7,
     r"(?:doesn'?t|does not|didn'?t|did not|won'?t|will not|isn'?t|is not|not) "
     r"(?:work|working|load|loading|arrive|arrived|open)\w*": 0.8,
     r"(?:won'?t|will not) let me": 0.8,
+    r"(?:never|didn'?t|did not|haven'?t|have not) (?:got|get|gotten|received?)": 0.8,
     r"charged (?:me )?(?:twice|double|again|wrong|extra)": 1.0,
     r"overcharg\w+|double[- ]charg\w+": 1.0,
     r"refund": 0.6,
@@ -98,31 +126,18 @@ COMPLAINT_CUES: dict[str, float] = {
     r"problem": 0.4,
     r"issue": 0.3,
     r"(?:why|how) (?:is|isn'?t|does|doesn'?t|did|didn'?t|won'?t|can'?t|would|do|are|aren'?t) "
-    r"(?:it|this|you|your|there|no ?one|nobody|my)\b": 0.4,
-    r"seriously": 0.7,
+    r"(?:it|this|my)\b": 0.4,
     r"(?:why|how come) (?:can'?t|couldn'?t|won'?t|didn'?t|don'?t|doesn'?t|isn'?t|wasn'?t|aren'?t|"
     r"did|do|does|is|was|are|were|would|should|has|have) (?:i|we|you|your|my|our|it|they|this|no)\b": 0.5,
     r"(?:can'?t|cannot|couldn'?t|unable to) (?:even |seem to )?(?:get|find|book|change|check|login|log in|"
     r"access|reach|call|use|pay|make|cancel|see)": 0.5,
     r"refus\w+": 0.8,
-    r"hassle\w*": 0.7,
-    r"(?:less than|not very|not at all|not) (?:helpful|happy|good|great|impressed|pleased|satisfied|ok|okay|"
-    r"acceptable|fair|fun|nice|right|professional|friendly)": 0.8,
-    r"(?:still|again) (?:delayed|cancel+ed|stuck|broken|lost|down|waiting)": 0.9,
     r"(?:an|one|two|three|\d+) (?:more )?(?:hours?|hrs?)(?: (?:late|delay\w*|wait\w*|on hold|later))?": 0.5,
     r"(?:been )?trying (?:to|for)": 0.4,
-    r"(?:have|had|i'?ve|we'?ve) (?:called|emailed|tried|asked|written)": 0.5,
     r"(?:twice|three times|\dx)": 0.4,
-    r"sucks?|sucked": 0.9,
-    r"no (?:sympathy|options?|seats?|way|clue|idea|apology|explanation|excuse)": 0.6,
-    r"lost (?:a |my |our )?(?:customer|business|bag\w*|luggage)": 0.9,
-    r"(?:figure|get) (?:it|this|your \w+) (?:out|together|right)": 0.6,
+    r"no (?:options?|seats?|way|clue|idea)": 0.6,
     r"(?:fix|sort) (?:this|it|your)": 0.6,
     r"(?:missing|misplaced)": 0.6,
-    r"(?:ugh+|argh+|smh|ffs|omg)": 0.7,
-    r"really\?": 0.6,
-    r"unbelievable": 0.9,
-    r"come on": 0.7,
 }
 
 # The customer correcting the bot or repeating themselves.
@@ -195,6 +210,20 @@ HUMAN_REQUEST = (
     r"\b(?:transfer|escalate|connect|forward) me\b",
     r"\bi (?:want|need|demand) (?:a|an|to) (?:real|live|actual) ",
     r"\bstop (?:the bot|being a bot)|\bnot (?:a|the|this) bot\b|\bno more bots?\b|\bare you (?:a )?(?:real|human|bot)\b",
+    # English, indirect: asking to be phoned, or to be contacted or written to by the team
+    r"\b(?:call|phone|ring) me(?: back)?(?=$|[.,!?]| (?:back|please|pls|asap|at|on|today|tomorrow|now|as soon|"
+    r"when|whenever|urgently|about|regarding|instead|directly|later|this|in the))",
+    r"\b(?:give me|get|request|want|like|need|arrange|schedule|book|have|receive) (?:a |an )?(?:phone )?"
+    r"(?:call ?back|call from (?:you|your|someone|somebody|a person|an agent|the team|support))\b",
+    r"\bcall ?back (?:please|asap|request)\b|\bplease call\b",
+    r"\b(?:someone|somebody|anyone|anybody|a person|an agent|your team|the team|one of (?:you|your \w+)|"
+    r"a member of (?:your|the) (?:\w+ )?team|(?:the )?support(?: team)?|(?:the )?sales(?: team)?|you guys) "
+    r"(?:please |pls )?(?:(?:can|could|would|will|should|to|please|pls) )?(?:please )?"
+    r"(?:call|phone|ring|email|e-mail|mail|text|contact|reach out to|get back to|get in touch with|"
+    r"follow up with|write to|message) (?:me|us)\b",
+    r"\b(?:please |pls )?get back to me\b|\b(?:please |pls )?(?:contact|reach out to|get in touch with) me\b",
+    r"\b(?:have|get) (?:someone|somebody|a person|an agent|your team|support) (?:to )?"
+    r"(?:call|phone|ring|email|e-mail|contact|reach out|get back|get in touch)",
     # Spanish
     r"\b(?:hablar|comunicarme|comunicar|contactar) con (?:un|una|el|la|alguien|algún|alguna|un ser)?\s*"
     r"(?:agente|persona|humano|humana|operador|operadora|representante|asesor|asesora|"
@@ -202,6 +231,12 @@ HUMAN_REQUEST = (
     r"\b(?:quiero|necesito|pásame|pasame|ponme|comuníqueme|comuniqueme) (?:con )?(?:un|una|a un|a una)\s*"
     r"(?:agente|persona|humano|operador|representante|asesor)",
     r"\b(?:agente|humano|operador|asesor),? por favor\b",
+    r"\b(?:llámenme|llamenme|llámame|llamame|llamadme|contáctenme|contactenme|contáctame|contactame|"
+    r"escríbanme|escribanme)\b",
+    r"\bque (?:alguien|una persona|un agente|un asesor|ustedes) me (?:llame|llamen|contacte|contacten|"
+    r"escriba|escriban|responda|devuelva la llamada)",
+    r"\b(?:me (?:pueden|podrían|podrian|puede|podría|podria) (?:llamar|contactar|escribir|devolver la llamada)|"
+    r"(?:pueden|podrían|podrian|puede|podría|podria) (?:llamarme|contactarme|escribirme))",
     # French
     r"\bparler (?:à|a|avec) (?:un|une|quelqu'un|quelqu’un|une vraie|un vrai|le|la)?\s*"
     r"(?:conseiller|conseillère|agent|humain|personne|opérateur|operateur|opératrice|responsable|"
@@ -209,6 +244,13 @@ HUMAN_REQUEST = (
     r"\b(?:je veux|je voudrais|j'aimerais|j’aimerais|je souhaite|passez-moi|passez moi) "
     r"(?:un|une|parler à un|parler à une)\s*(?:conseiller|conseillère|agent|humain|opérateur|vraie personne)",
     r"\b(?:un )?(?:conseiller|humain|agent),? (?:svp|s'il vous plaît|s’il vous plaît|s'il te plaît)",
+    r"\b(?:rappelez-moi|rappelez moi|appelez-moi|appelez moi|contactez-moi|contactez moi|recontactez-moi|"
+    r"écrivez-moi|ecrivez-moi)\b",
+    r"\b(?:qu'on|qu’on|que quelqu'un|que quelqu’un|que vous) me (?:rappelle|rappeliez|appelle|appeliez|"
+    r"contacte|contactiez|recontacte|écrive|écriviez)",
+    r"\b(?:pouvez|pourriez|pourrait|peut)[- ](?:vous|on|quelqu'un|quelqu’un) (?:me rappeler|m'appeler|m’appeler|"
+    r"me contacter|me recontacter|m'écrire|m’écrire)|\bquelqu'un (?:peut|pourrait) (?:me rappeler|m'appeler|"
+    r"me contacter|me recontacter)|\bêtre rappelée?\b",
     # German
     r"\bmit (?:einem|einer|jemandem|einem echten|einer echten|dem|der)?\s*"
     r"(?:mitarbeiter\w*|menschen|mensch|person|berater\w*|agenten|kundenberater\w*|kundendienst|"
@@ -217,12 +259,20 @@ HUMAN_REQUEST = (
     r"(?:menschen|mitarbeiter\w*|berater\w*|person|agenten)",
     r"\b(?:mitarbeiter|mensch|berater),? bitte\b",
     r"\bverbinden sie mich\b",
+    r"\b(?:rufen sie|ruft|ruf) mich (?:bitte |doch |umgehend )?(?:zurück|an)\b|\brückruf\w*|"
+    r"\b(?:kontaktieren sie|melden sie sich bei|schreiben sie) mich\b|\bmelden sie sich (?:bitte )?bei mir\b",
+    r"\b(?:kann|könnte|koennte|soll|sollte) (?:mich )?(?:jemand|ein mitarbeiter|eine mitarbeiterin|ihr team|"
+    r"der support|einer von ihnen)(?: \w+){0,4}? (?:mich )?(?:bitte )?(?:anrufen|zurückrufen|kontaktieren|anschreiben|"
+    r"per e-mail kontaktieren)",
     # Portuguese and Italian
     r"\bfalar com (?:um|uma|algum|alguém|o|a)?\s*(?:atendente|agente|humano|pessoa|operador|representante)",
     r"\bparlare con (?:un|una|il|la|qualcuno|un vero)?\s*(?:operatore|operatrice|agente|umano|persona|consulente)",
     # Chinese and Japanese
     r"转人工|人工客服|人工服务|转接人工|找人工|接人工|要人工|我要人工|真人客服|找真人|和真人|跟真人|人工坐席|"
     r"轉人工|人工客服|真人|找客服|转客服|联系客服|聯繫客服",
+    r"给我打电话|打电话给我|给我回电|回个电话|请回电|回电话给我|电话联系我|请联系我|请尽快联系我|联系一下我|"
+    r"給我打電話|打電話給我|給我回電|請回電|請聯繫我|有人联系我|找人联系我|让客服联系我|"
+    r"给我发邮件|發郵件給我",
     r"オペレーター|担当者と話|人と話したい|有人対応",
 )
 
@@ -231,8 +281,11 @@ HUMAN_REQUEST_HINT = (
     r"(?<![a-z])(?:human|person|people|agent|represent|\brep\b|operat|someone|somebody|anyone|anybody|manager|"
     r"supervis|staff|advis|\bbot|transfer|escalat|connect|forward|customer service|support|"
     r"hablar|comunic|contactar|agente|humano|asesor|pásame|pasame|ponme|parler|conseill|humain|"
-    r"passez|mitarbeit|mensch|berater|sprechen|reden|verbinden|falar|parlare)|人工|真人|客服|"
-    r"オペレーター|担当者|人と|有人"
+    r"passez|mitarbeit|mensch|berater|sprechen|reden|verbinden|falar|parlare|call|phone|ring me|email|"
+    r"e-mail|mail|contact|get back|in touch|reach out|write to|message|text me|llam|contáct|contact|escrib|"
+    r"rappel|appel|écriv|ecriv|qu'on me|qu’on me|rufen|ruft|ruf mich|rückruf|anruf|zurückruf|kontaktier|melden|"
+    r"anschreiben|llám|contácten|contácta|escríb)|"
+    r"人工|真人|客服|电话|電話|联系我|聯繫我|回电|回電|邮件|郵件|オペレーター|担当者|人と|有人"
 )
 
 GREETING = (
@@ -250,12 +303,20 @@ GOODBYE = (
     r"(?:day|one|night|evening|weekend)|that'?s all|that is all|adiós|adios|hasta luego|au revoir|"
     r"tschüss|tschuess|auf wiedersehen|arrivederci|再见|拜拜|さようなら"
 )
+# Chat about the bot itself, which it answers in a friendly way and never counts as a failure.
+CHITCHAT = (
+    r"how are (?:you|u|ya)(?: doing| today)?|how'?s it going|how do you do|what'?s up|sup|"
+    r"who are you|what(?:'s| is) your name|what are you|tell me a joke|nice to meet you|"
+    r"good bot|you'?re (?:funny|nice|great|cool)|¿?qué tal|¿?cómo estás|comment (?:ça|ca) va|ça va|"
+    r"wie geht'?s|wie geht es (?:dir|ihnen)|你好吗|你是谁"
+)
 # Words that may surround small talk without turning it into a request.
 SMALL_TALK_FILLER = (
     r"ok|okay|great|perfect|awesome|cool|nice|good|wonderful|lovely|fine|alright|all right|"
     r"so much|very much|a lot|again|for (?:your|the|all (?:your|the)) (?:help|assistance|time|info|"
     r"information)|for helping|you|there|everyone|all|guys|team|folks|bot|no|yes|yeah|yep|sure|"
     r"that'?s (?:it|all|great|perfect)|i'?m good|that helps|that helped|and|have a|"
+    r"(?:that|this) (?:fixed|solved|did) it|(?:it'?s |it )?(?:works|working) (?:now|again)|"
     r"nice day|good day|great day|muy|de nada|por favor|please|sir|madam|friend|mate|again|"
     r"[a-z]+ful|good ?night|all set|got it|very|really|much|(?:i|we) (?:have|got) (?:everything|all) "
     r"(?:i|we) need(?:ed)?|that'?s everything|nothing else|(?:that|it) (?:is|was) (?:all|everything)"
@@ -299,6 +360,80 @@ BOT_FAILURE = (
     r"\bdon'?t know\b|\bno idea\b|\bnot sure\b",
 )
 
+# Anger aimed at the service, the company or the bot (not at the situation): verdicts on them,
+# "you people", time wasted by them, giving up on them. Each with its strength (0..1).
+SERVICE_ANGER_CUES: dict[str, float] = {
+    r"useless|pointless|worthless": 1.0,
+    r"you people|you lot": 1.0,
+    r"waste of (?:my |our )?(?:time|money)|wast(?:ed|ing) (?:my|our) (?:time|day|money|evening|morning)": 1.0,
+    r"thanks? (?:you )?for nothing": 1.0,
+    r"worst (?:\w+ )?(?:service|company|airline|support|app|bot|experience|customer service|ever)": 1.0,
+    r"(?:your|this|the) (?:\w+ )?(?:service|company|app|bot|support|airline|product|system|website|site) "
+    r"(?:is|are|was|has been) (?:a joke|a scam|a disgrace|a nightmare|garbage|trash|rubbish|crap|"
+    r"terrible|awful|pathetic|ridiculous|unacceptable|the worst|a mess|hopeless|incompetent)": 1.0,
+    r"ridiculous|unacceptable|pathetic|disgraceful|appalling|outrageous|incompetent|shameful|disgusting": 0.9,
+    r"(?:(?:this|that|it|you|your \w+) (?:is|are|'s|was|were)|what|such|total|complete|absolute) "
+    r"(?:a |an )?(?:joke|scam|rip[- ]?off|disgrace)|scamm\w+|liars?\b|lied to|rude": 0.9,
+    r"(?:you(?:'re| are)|you guys are|the bot is|this bot is) (?:not|never) (?:helping|listening|reading)": 1.0,
+    r"(?:you|this bot|the bot|your team|nobody|no ?one) (?:don'?t|doesn'?t|do not|does not|never) "
+    r"(?:understand|listen|help|care|answer|read)": 0.9,
+    r"(?:no|zero|not any) help|(?:not|un)helpful": 0.8,
+    r"fed up|sick (?:and tired )?of|had enough|never again|last time i": 1.0,
+    r"never (?:fly|flying|use|using|buy|buying|order|ordering) (?:with )?(?:you|again)": 1.0,
+    r"(?:i'?m|i am|we'?re|we are) (?:so |really |very |absolutely |extremely )?"
+    r"(?:angry|furious|livid|fed up|pissed|disgusted|outraged|done with)": 1.0,
+    r"what(?:'s| is) the point|do your job|get your act together|how hard (?:can it be|is it)|"
+    r"(?:is this|are you) (?:a joke|kidding|serious|joking)|you(?:'ve| have) got to be kidding": 1.0,
+    r"(?:taking|take) my (?:business|money) elsewhere|lost a customer|switch(?:ing)? to (?:a )?competitor": 1.0,
+    r"customer (?:no|dis)service|poor (?:service|customer service|communication|job)|"
+    r"(?:bad|horrible|terrible|lousy|awful) (?:service|experience|customer service|support)": 1.0,
+    r"unbelievable|seriously\?|come on[.!]": 0.8,
+}
+# The same failure again: aimed at the service only when the message also reports a problem.
+REPEATED_FAILURE = r"\b(?:again|as usual|as always|yet again|once again|every (?:single )?time|(?:second|third|fourth|\d+(?:st|nd|rd|th)) time)\b"
+
+# Sarcasm: praise or thanks wrapped around something that went wrong. Each pattern needs a
+# problem (situation or complaint cue) elsewhere in the message, except the unambiguous ones.
+SARCASM_PRAISE = (
+    r"(?:^|[.!?]\s+)(?:oh,? |well,? |wow,? )?(?:great|wonderful|fantastic|perfect|awesome|brilliant|lovely|"
+    r"terrific|excellent|super|nice|amazing|just great|way to go|nice job|great job|good job|"
+    r"great service|nice one)[,.!… ]+\s*(?:another|again|now|so|just|still|yet|nothing|no)\b|"
+    r"just what i (?:needed|wanted)|yeah,? right|"
+    r"\b(?:love|loving|enjoy|enjoying|adore) (?:how|that|it when|the fact that|being|spending|waiting|"
+    r"sitting|getting|paying)\b"
+)
+# A message that opens with praise: sarcastic when it goes on about a failure that happened again.
+SARCASM_OPENING = (
+    r"^(?:oh,? |well,? |wow,? )?(?:great|wonderful|fantastic|perfect|awesome|brilliant|lovely|terrific|"
+    r"excellent|super|nice|amazing|just great|way to go)\b"
+)
+# Thanks closing a message about a repeated failure or a complaint ("late again, thanks a lot").
+SARCASM_THANKS = r"\bthanks? (?:a lot|so much|again|a bunch|a million)[.!]*$|\bthank you (?:so much|very much)[.!]*$"
+SARCASM_ALONE = (
+    r"thanks? (?:you )?for (?:nothing|ruining|wasting|losing|making me wait|the runaround)|"
+    r"thanks? for (?:cancel\w*|delaying|the (?:delay|wait))"
+)
+
+# The customer telling the bot its answer did not solve the problem.
+NOT_HELPED = (
+    r"\b(?:didn'?t|did not|doesn'?t|does not|don'?t|won'?t|not) (?:help|helping|helped|work|working|"
+    r"solve|fix|answer)\b|\b(?:not|un)helpful\b|\b(?:tried|did|done) (?:that|this|it|all (?:that|of that|"
+    r"those))(?: already)?\b|\balready (?:tried|did|done)\b|\bstill (?:not|doesn'?t|don'?t|can'?t|cannot|"
+    r"won'?t|isn'?t|the same|broken|failing|crashing|happening|stuck|no)\b|\bsame (?:problem|issue|error|"
+    r"thing)\b|\bno luck\b|\bthat'?s not (?:it|what i)\b|"
+    r"no (?:me )?(?:ayud[óo]|sirve|funciona|funcionó)|sigue sin|"
+    r"(?:ça|ca|cela) (?:ne )?(?:m'a pas aidé|n'a pas aidé|ne marche pas|ne fonctionne pas)|toujours pas|"
+    r"hat nicht geholfen|funktioniert (?:immer noch )?nicht|geht (?:immer noch )?nicht|"
+    r"没用|没有用|不行|还是不行|没解决|沒用|還是不行"
+)
+
+# A short yes to the bot's offer of a person.
+ACCEPTANCE = (
+    r"^(?:yes|yeah|yep|yup|sure|ok|okay|please|please do|yes please|ok please|yes,? please|"
+    r"yes i would|yes i do|i would|do it|go ahead|sí|si|sí,? por favor|claro|oui|oui,? s'il vous plaît|"
+    r"ja|ja,? bitte|gerne|好|好的|是|是的|要|需要)[.!]*$"
+)
+
 NEGATION = r"\b(?:no|not|never|nothing|nobody|none|nowhere|neither|nor|can'?t|cannot|won'?t|don'?t|doesn'?t|didn'?t|isn'?t|aren'?t|wasn'?t|weren'?t|haven'?t|hasn'?t|hadn'?t|shouldn'?t|wouldn'?t|couldn'?t|ain'?t)\b"
 
 # Zero-shot prototypes for the embedding signal: frustrated customers, and ordinary
@@ -336,7 +471,24 @@ CALM_PROTOTYPES = (
     "I like that one, it sounds good.",
     "I'd like to change my delivery address.",
     "Hi, I have a question about my account.",
+    # Calm problem reports: every support request describes something that went wrong.
+    "I forgot my password and can't log in.",
+    "The app crashes when I open it on my phone.",
+    "My flight is delayed, can I change to a later one?",
+    "My order arrived damaged, how do I return it?",
+    "I was charged twice this month, could you check?",
+    "Something is missing from my package.",
+    "My payment failed, what should I do?",
+    "Is my train cancelled tomorrow?",
 )
+
+
+_CUE_TABLES: dict[str, dict[str, float]] = {
+    "complaint": COMPLAINT_CUES,
+    "situation": SITUATION_CUES,
+    "service_anger": SERVICE_ANGER_CUES,
+    "correction": CORRECTION_CUES,
+}
 
 
 def _alternation(patterns: dict[str, float] | tuple[str, ...] | str) -> str:
@@ -356,6 +508,13 @@ def compiled(name: str) -> re.Pattern[str]:
         "nudge": NUDGE,
         "bot_failure": _alternation(BOT_FAILURE),
         "negation": NEGATION,
+        "repeated_failure": REPEATED_FAILURE,
+        "sarcasm_praise": SARCASM_PRAISE,
+        "sarcasm_thanks": SARCASM_THANKS,
+        "sarcasm_opening": SARCASM_OPENING,
+        "sarcasm_alone": SARCASM_ALONE,
+        "not_helped": NOT_HELPED,
+        "acceptance": ACCEPTANCE,
     }
     return re.compile(table[name], re.IGNORECASE)
 
@@ -363,7 +522,7 @@ def compiled(name: str) -> re.Pattern[str]:
 @cache
 def weighted_cues(name: str) -> tuple[tuple[re.Pattern[str], float, str], ...]:
     """Compiled (pattern, weight, source) triples for a cue table."""
-    table = {"complaint": COMPLAINT_CUES, "correction": CORRECTION_CUES}[name]
+    table = _CUE_TABLES[name]
     return tuple(
         (re.compile(p if p.startswith("^") else rf"(?<![\w'])(?:{p})(?!\w)", re.IGNORECASE), w, p)
         for p, w in table.items()
@@ -371,11 +530,11 @@ def weighted_cues(name: str) -> tuple[tuple[re.Pattern[str], float, str], ...]:
 
 
 @cache
-def hashtag_cues() -> tuple[tuple[re.Pattern[str], float], ...]:
-    """Complaint cues without word boundaries, for run-together hashtags (#worstserviceever)."""
+def hashtag_cues(name: str) -> tuple[tuple[re.Pattern[str], float], ...]:
+    """Cues of a table without word boundaries, for run-together hashtags (#worstserviceever)."""
     return tuple(
         (re.compile(p.replace(" ", "")), w)
-        for p, w in COMPLAINT_CUES.items()
+        for p, w in _CUE_TABLES[name].items()
         if not p.startswith("^") and len(p) >= 5
     )
 
@@ -383,7 +542,7 @@ def hashtag_cues() -> tuple[tuple[re.Pattern[str], float], ...]:
 @cache
 def combined_cues(name: str) -> re.Pattern[str]:
     """Zero-width matches at each word start where some cue of the table begins."""
-    table = {"complaint": COMPLAINT_CUES, "correction": CORRECTION_CUES}[name]
+    table = _CUE_TABLES[name]
     alternatives = "|".join(f"(?:{p.lstrip('^').rstrip('$')})" for p in table)
     return re.compile(rf"(?<![\w'])(?=(?:{alternatives}))", re.IGNORECASE)
 
@@ -395,6 +554,7 @@ def small_talk_pattern(kind: str) -> re.Pattern[str]:
         "greeting": GREETING,
         "thanks": THANKS,
         "goodbye": GOODBYE,
+        "chitchat": CHITCHAT,
         "filler": SMALL_TALK_FILLER,
     }[kind]
     return re.compile(rf"(?<!\w)(?:{phrases})(?!\w)", re.IGNORECASE)

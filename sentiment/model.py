@@ -10,7 +10,7 @@ import numpy as np
 
 ROLES = ("customer", "bot", "agent", "system")
 LABELS = ("negative", "neutral", "positive")
-SMALL_TALK = ("greeting", "thanks", "goodbye")
+SMALL_TALK = ("greeting", "thanks", "goodbye", "chitchat")
 
 
 class SentimentError(ValueError):
@@ -62,6 +62,8 @@ class Scores:
     label: str
     frustration: float
     signals: tuple[Signal, ...] = ()
+    # How clearly the anger is aimed at the service or the bot (0..1), apart from frustration.
+    anger: float = 0.0
     human_request: bool = False
     repeated_of: int | None = None
     small_talk: str | None = None
@@ -78,6 +80,7 @@ class Scores:
             "sentiment": self.sentiment,
             "label": self.label,
             "frustration": self.frustration,
+            "anger": self.anger,
             "signals": [s.to_dict() for s in self.signals],
             "human_request": self.human_request,
             "repeated_of": self.repeated_of,
@@ -95,6 +98,7 @@ class Scores:
             label=str(d["label"]),
             frustration=float(d["frustration"]),
             signals=tuple(Signal.from_dict(s) for s in d.get("signals", ())),
+            anger=float(d.get("anger", 0.0)),
             human_request=bool(d.get("human_request", False)),
             repeated_of=None if repeated is None else int(repeated),
             small_talk=d.get("small_talk"),

@@ -30,6 +30,9 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
         "positive_sentiment": -0.6,
         "sentiment_trend": 0.25,
         "complaint": 0.35,
+        "situation": 0.1,
+        "service_anger": 0.6,
+        "sarcasm": 0.7,
         "correction": 0.7,
         "frustration_prototype": 0.35,
         "repeated_question": 0.5,
@@ -64,6 +67,18 @@ class ScoringConfig:
     # Prototype margin (frustrated minus calm similarity) mapped onto 0..1.
     prototype_low: float = -0.05
     prototype_high: float = 0.2
+    # Which signals make up anger at the service (Scores.anger), and how much each counts.
+    anger_shares: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType(
+            {
+                "service_anger": 1.0,
+                "sarcasm": 1.0,
+                "profanity": 1.0,
+                "shouting": 0.8,
+                "punctuation": 0.4,
+            }
+        )
+    )
 
     def weight(self, name: str) -> float:
         """The configured weight of signal `name` (0 when absent)."""
@@ -102,6 +117,17 @@ def _earlier_is_repeat_candidate(turn: Turn, min_words: int) -> bool:
     )
 
 
+def _emotion(turn: Turn) -> float:
+    """A turn's sentiment without its situation words, from its stored scores when it has them."""
+    if turn.scores is None:
+        return analyze(turn.text).emotion
+    negative = turn.scores.signal("negative_sentiment")
+    positive = turn.scores.signal("positive_sentiment")
+    if negative is None or positive is None:
+        return turn.scores.sentiment
+    return positive.value - negative.value
+
+
 class TurnScorer:
     """Scores customer turns. Holds the prototype vectors, embedded once."""
 
@@ -123,11 +149,12 @@ class TurnScorer:
         repeat_signal, repeated_of = self._repeated_question(turn, features, history)
         signals = [
             self._negative_sentiment(features),
-            self._signal(
-                "positive_sentiment", features.sentiment, f"sentiment {features.sentiment:+.2f}"
-            ),
+            self._positive_sentiment(features),
             self._sentiment_trend(features, history),
             self._complaint(features),
+            self._situation(features),
+            self._service_anger(features),
+            self._sarcasm(features),
             self._correction(features),
             self._prototype(turn, features),
             repeat_signal,
@@ -151,6 +178,7 @@ class TurnScorer:
             sentiment=features.sentiment,
             label=features.label,
             frustration=_clamp((1.0 - keep) * max(0.0, damping)),
+            anger=self._anger(signals),
             signals=tuple(signals),
             human_request=features.human_request,
             repeated_of=repeated_of,
@@ -163,26 +191,61 @@ class TurnScorer:
         )
 
     def _negative_sentiment(self, features: MessageFeatures) -> Signal:
-        return self._signal(
-            "negative_sentiment",
-            -features.sentiment,
+        detail = (
             f"sentiment {features.sentiment:+.2f} (VADER {features.vader:+.2f}, "
-            f"TextBlob {features.polarity:+.2f})",
+            f"TextBlob {features.polarity:+.2f})"
         )
+        if features.situation_cues:
+            detail += f"; {features.emotion:+.2f} without the situation words"
+        return self._signal("negative_sentiment", -features.emotion, detail)
+
+    def _positive_sentiment(self, features: MessageFeatures) -> Signal:
+        if features.sarcasm:
+            return self._signal("positive_sentiment", 0.0, "praise read as sarcasm")
+        return self._signal(
+            "positive_sentiment", features.emotion, f"sentiment {features.emotion:+.2f}"
+        )
+
+    def _situation(self, features: MessageFeatures) -> Signal:
+        cues = ", ".join(features.situation_cues[:4])
+        return self._signal(
+            "situation",
+            features.situation,
+            f"reports: {cues} (the problem, not a feeling)" if cues else "no problem words",
+        )
+
+    def _service_anger(self, features: MessageFeatures) -> Signal:
+        cues = ", ".join(features.service_anger_cues[:4])
+        return self._signal(
+            "service_anger", features.service_anger, f"cues: {cues}" if cues else "no cues"
+        )
+
+    def _sarcasm(self, features: MessageFeatures) -> Signal:
+        cue = features.sarcasm_cue
+        return self._signal(
+            "sarcasm", features.sarcasm, f"praise around a problem: {cue!r}" if cue else "none"
+        )
+
+    def _anger(self, signals: Sequence[Signal]) -> float:
+        """How clearly the customer is angry at the service or the bot (0..1), from the
+        signals that say so: its verdicts, sarcasm, insults or swearing, shouting."""
+        parts = {s.name: s.value for s in signals}
+        keep = 1.0
+        for name, share in self.config.anger_shares.items():
+            keep *= 1.0 - _clamp(parts.get(name, 0.0) * share)
+        return _clamp(1.0 - keep)
 
     def _sentiment_trend(self, features: MessageFeatures, history: Sequence[Turn]) -> Signal:
         """Negativity sustained over the last few customer turns, and how far it fell."""
-        earlier = [
-            t.scores.sentiment if t.scores is not None else analyze(t.text).sentiment
-            for t in history
-            if t.role == "customer"
-        ][-self.config.trend_window :]
+        earlier = [_emotion(t) for t in history if t.role == "customer"][
+            -self.config.trend_window :
+        ]
         if not earlier:
             return self._signal("sentiment_trend", 0.0, "no earlier customer turns")
-        series = [*earlier, features.sentiment]
+        series = [*earlier, features.emotion]
         recency = np.arange(1, len(series) + 1, dtype=float)
         sustained = float(np.dot(np.maximum(0.0, -np.asarray(series)), recency) / recency.sum())
-        drop = max(0.0, float(np.mean(earlier)) - features.sentiment)
+        drop = max(0.0, float(np.mean(earlier)) - features.emotion)
         value = max(sustained, drop / 2)
         trail = " -> ".join(f"{s:+.2f}" for s in series)
         return self._signal("sentiment_trend", value, f"last {len(series)} turns {trail}")

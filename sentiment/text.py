@@ -42,6 +42,12 @@ class MessageFeatures:
     vader: float
     complaint: float
     complaint_cues: tuple[str, ...]
+    situation: float
+    situation_cues: tuple[str, ...]
+    service_anger: float
+    service_anger_cues: tuple[str, ...]
+    sarcasm: float
+    sarcasm_cue: str | None
     correction: float
     correction_cues: tuple[str, ...]
     negations: int
@@ -56,6 +62,9 @@ class MessageFeatures:
     words: int
     sentiment: float
     label: str
+    # The sentiment without the words that only describe the situation ("delayed", "broken"):
+    # how the customer feels, which is what frustration reads.
+    emotion: float
 
 
 @cache
@@ -83,14 +92,20 @@ def clean_for_sentiment(text: str) -> str:
     return " ".join(text.split())
 
 
-def _cue_strength(
-    kind: str, lowered: str, hashtags: tuple[str, ...] = ()
-) -> tuple[float, tuple[str, ...]]:
-    """Noisy-or of the weights of the cues found, and which matched."""
+@dataclass(frozen=True)
+class _Cues:
+    strength: float  # noisy-or of the weights of the cues found
+    found: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]  # where they matched in the lowered text
+
+
+def _cue_strength(kind: str, lowered: str, hashtags: tuple[str, ...] = ()) -> _Cues:
+    """The cues of table `kind` found in the text, and how strongly they count together."""
     keep = 1.0
     found: list[str] = []
+    spans: list[tuple[int, int]] = []
     for tag in hashtags:
-        for pattern, weight in lexicon.hashtag_cues():
+        for pattern, weight in lexicon.hashtag_cues(kind):
             match = pattern.search(tag)
             if match:
                 keep *= 1.0 - weight
@@ -98,16 +113,43 @@ def _cue_strength(
                 break
     # One scan finds where any cue may start; only there are the single cues tried.
     starts = [m.start() for m in lexicon.combined_cues(kind).finditer(lowered)]
-    if not starts:
-        return 1.0 - keep, tuple(found)
-    for pattern, weight, _source in lexicon.weighted_cues(kind):
+    for pattern, weight, _source in lexicon.weighted_cues(kind) if starts else ():
         for start in starts:
             match = pattern.match(lowered, start)
             if match:
                 keep *= 1.0 - weight
                 found.append(match.group(0).strip())
+                spans.append(match.span())
                 break
-    return 1.0 - keep, tuple(found)
+    return _Cues(1.0 - keep, tuple(found), tuple(spans))
+
+
+def _without(text: str, spans: tuple[tuple[int, int], ...]) -> str:
+    """`text` with the given character spans cut out."""
+    kept, last = [], 0
+    for start, end in sorted(spans):
+        if start >= last:
+            kept.append(text[last:start])
+            last = end
+    kept.append(text[last:])
+    return " ".join(" ".join(kept).split())
+
+
+def _sarcasm(
+    lowered: str, problem: bool, repeated: bool, complaint: float
+) -> tuple[float, str | None]:
+    """Praise or thanks around something that went wrong: 'great, another delay. thanks a lot'."""
+    if match := lexicon.compiled("sarcasm_alone").search(lowered):
+        return 1.0, match.group(0).strip()
+    if problem and (match := lexicon.compiled("sarcasm_praise").search(lowered)):
+        return 1.0, match.group(0).strip(" ,.!?")
+    if repeated and (match := lexicon.compiled("sarcasm_opening").search(lowered)):
+        return 1.0, match.group(0).strip(" ,.!?")
+    if (repeated or complaint > 0) and (
+        match := lexicon.compiled("sarcasm_thanks").search(lowered)
+    ):
+        return 0.8, match.group(0).strip(" ,.!?")
+    return 0.0, None
 
 
 def _shouting(text: str) -> tuple[float, tuple[str, ...]]:
@@ -141,13 +183,14 @@ def label_for(sentiment: float) -> str:
 
 
 def detect_small_talk(text: str) -> str | None:
-    """'greeting', 'thanks' or 'goodbye' when the message is only that, else None."""
+    """'greeting', 'thanks', 'goodbye' or 'chitchat' (about the bot: "how are you?") when the
+    message is only that, else None."""
     lowered = text.strip().lower()
     if not lowered or len(lowered) > 120:
         return None
     kinds = [
         k
-        for k in ("goodbye", "thanks", "greeting")
+        for k in ("goodbye", "thanks", "chitchat", "greeting")
         if lexicon.small_talk_pattern(k).search(lowered)
     ]
     if not kinds:
@@ -169,6 +212,16 @@ def detect_human_request(text: str) -> bool:
     return bool(lexicon.compiled("human_request").search(lowered))
 
 
+def detect_not_helped(text: str) -> bool:
+    """True when the customer says an answer did not solve it ("still not working")."""
+    return bool(lexicon.compiled("not_helped").search(" ".join(text.lower().split())))
+
+
+def detect_acceptance(text: str) -> bool:
+    """True for a short yes ("yes please", "sí", "ja bitte"), as a reply to an offer."""
+    return bool(lexicon.compiled("acceptance").search(" ".join(text.lower().split())))
+
+
 def looks_like_bot_failure(text: str) -> bool:
     """True for bot text that declines, finds nothing, or does not understand."""
     return bool(lexicon.compiled("bot_failure").search(text.lower()))
@@ -187,22 +240,57 @@ def analyze(text: str) -> MessageFeatures:
     polarity, subjectivity = _textblob(cleaned) if cleaned else (0.0, 0.0)
     vader = float(_vader().polarity_scores(cleaned)["compound"]) if cleaned else 0.0
     hashtags = tuple(tag.lower() for tag in _HASHTAG.findall(text))
-    complaint, complaint_cues = _cue_strength("complaint", lowered, hashtags)
-    correction, correction_cues = _cue_strength("correction", lowered)
+    complaint = _cue_strength("complaint", lowered, hashtags)
+    situation = _cue_strength("situation", lowered, hashtags)
+    correction = _cue_strength("correction", lowered)
+    service_anger = _cue_strength("service_anger", lowered, hashtags)
+    anger_strength, anger_cues = service_anger.strength, service_anger.found
+    repeated = next(
+        (
+            m
+            for m in lexicon.compiled("repeated_failure").finditer(lowered)
+            if any(
+                m.start() - 12 <= end and start <= m.end() + 12 for start, end in situation.spans
+            )
+        ),
+        None,
+    )
+    if repeated:
+        # "delayed again", "crashed for the third time": the service keeps failing them.
+        anger_strength = 1.0 - (1.0 - anger_strength) * 0.4
+        anger_cues = (*anger_cues, f"{repeated.group(0)!r} about a problem")
+    sarcasm, sarcasm_cue = _sarcasm(
+        lowered, situation.strength + complaint.strength > 0, bool(repeated), complaint.strength
+    )
     profanity = tuple(m.group(0) for m in lexicon.compiled("profanity").finditer(lowered))
     insults = tuple(m.group(0) for m in lexicon.compiled("insult").finditer(lowered))
     shouting, caps = _shouting(cleaned)
     runs = _PUNCT_RUN.findall(text)
     negations = len(lexicon.compiled("negation").findall(lowered))
-    sentiment = combine_sentiment(vader, polarity, complaint, negations)
+    # The label reads complaint and situation alike: a tweet about a delay is negative.
+    problem = 1.0 - (1.0 - complaint.strength) * (1.0 - situation.strength)
+    sentiment = combine_sentiment(vader, polarity, problem, negations)
+    emotion = combine_sentiment(vader, polarity, complaint.strength, negations)
+    if situation.spans:
+        felt = _without(cleaned if len(cleaned) == len(lowered) else lowered, situation.spans)
+        felt_polarity = _textblob(felt)[0] if felt else 0.0
+        felt_vader = float(_vader().polarity_scores(felt)["compound"]) if felt else 0.0
+        felt_negations = len(lexicon.compiled("negation").findall(felt.lower()))
+        emotion = combine_sentiment(felt_vader, felt_polarity, complaint.strength, felt_negations)
     return MessageFeatures(
         polarity=polarity,
         subjectivity=subjectivity,
         vader=vader,
-        complaint=complaint,
-        complaint_cues=complaint_cues,
-        correction=correction,
-        correction_cues=correction_cues,
+        complaint=complaint.strength,
+        complaint_cues=complaint.found,
+        situation=situation.strength,
+        situation_cues=situation.found,
+        service_anger=anger_strength,
+        service_anger_cues=anger_cues,
+        sarcasm=sarcasm,
+        sarcasm_cue=sarcasm_cue,
+        correction=correction.strength,
+        correction_cues=correction.found,
         negations=negations,
         profanity=profanity,
         insults=insults,
@@ -215,6 +303,7 @@ def analyze(text: str) -> MessageFeatures:
         words=len(WORD.findall(text)),
         sentiment=sentiment,
         label=label_for(sentiment),
+        emotion=emotion,
     )
 
 

@@ -32,7 +32,7 @@ from bot.runtime import Bot
 from bot.storage import MAX_EMAIL_CHARS, Message, Role, store
 from escalation import Action, Decision, Status, Transition, TurnEvidence, bot_may_answer, decide
 from retrieval import Query, SearchResult
-from sentiment import Scores, Turn
+from sentiment import Scores, Turn, detect_acceptance, detect_not_helped
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,14 @@ class TurnResult:
 
 
 @dataclass(frozen=True)
+class _Offers:
+    """Whether the bot offered a person since it took over, and in its last reply."""
+
+    any: bool = False
+    last: bool = False
+
+
+@dataclass(frozen=True)
 class _Accepted:
     message: Message
     status: Status
@@ -71,6 +79,7 @@ class _Accepted:
     unanswered_before: int
     answered: list[tuple[np.ndarray, str]] = field(default_factory=list)
     shown: frozenset[tuple[str, str]] = frozenset()  # (article, anchor) passages already given
+    offers: _Offers = field(default_factory=lambda: _Offers())
     done: TurnResult | None = None
     is_new: bool = False
 
@@ -196,7 +205,7 @@ def _accept(
                 # Contact details left while waiting for a human (e.g. after the away message).
                 conversation.customer_email = email
         is_new = message.scores is None and message.seq == conversation.last_seq
-        history, unanswered, answered, shown = _history(
+        history, unanswered, answered, shown, offers = _history(
             session, conversation.id, conversation.bot_since_seq, message.seq
         )
         return _Accepted(
@@ -208,20 +217,23 @@ def _accept(
             unanswered_before=unanswered,
             answered=answered,
             shown=shown,
+            offers=offers,
         )
 
 
 def _history(
     session: Session, conversation_id: str, since_seq: int, before_seq: int
-) -> tuple[list[Turn], int, list[tuple[np.ndarray, str]], frozenset[tuple[str, str]]]:
+) -> tuple[list[Turn], int, list[tuple[np.ndarray, str]], frozenset[tuple[str, str]], _Offers]:
     """Earlier turns since the bot last took over, as the scorer sees them, the count of
-    consecutive unanswered turns, (vector, article) of the questions it answered, and the
-    (article, section anchor) passages it answered with: a follow-up gets the next one."""
+    consecutive unanswered in-scope turns, (vector, article) of the questions it answered, the
+    (article, section anchor) passages it answered with (a follow-up gets the next one), and
+    whether it offered a person."""
     marks = store.helpful_marks(session, conversation_id=conversation_id)
     turns: list[Turn] = []
     unanswered = 0
     answered: list[tuple[np.ndarray, str]] = []
     shown: set[tuple[str, str]] = set()
+    offered = last_offered = False
     for message in store.list_messages(session, conversation_id=conversation_id, after=since_seq):
         if message.seq >= before_seq:
             break
@@ -229,9 +241,14 @@ def _history(
         vector = store.decode_embedding(message.embedding)
         action = (message.decision or {}).get("action")
         if message.role == Role.BOT:
-            declined = action == Action.CLARIFY
-            if action in (Action.ANSWER, Action.CLARIFY):
+            codes = {r.get("code") for r in (message.decision or {}).get("reasons", ())}
+            # Declining an off-topic question is not a failure: it neither counts nor resets.
+            declined = action == Action.CLARIFY and "off_topic" not in codes
+            if declined or action == Action.ANSWER:
                 unanswered = unanswered + 1 if declined else 0
+            # An answer may carry the offer of a person; a decline always does (replies.CLARIFY).
+            last_offered = "offer_person" in codes or declined
+            offered = offered or last_offered
         elif (
             action == Action.ANSWER and vector is not None and (message.retrieval or {}).get("hits")
         ):
@@ -249,7 +266,7 @@ def _history(
                 scores=Scores.from_dict(message.scores) if message.scores else None,
             )
         )
-    return turns, unanswered, answered, frozenset(shown)
+    return turns, unanswered, answered, frozenset(shown), _Offers(any=offered, last=last_offered)
 
 
 def _understand(
@@ -283,6 +300,11 @@ def _decide(
         gate_reason=search.reason if search else None,
         unanswered_before=accepted.unanswered_before,
         vip=accepted.vip,
+        anger=scores.anger,
+        in_scope=search.in_scope if search else True,
+        offered_person=accepted.offers.any,
+        accepted_offer=accepted.offers.last and detect_acceptance(accepted.message.text),
+        not_helped=accepted.offers.last and detect_not_helped(accepted.message.text),
     )
     return decide(evidence, bot.policy)
 
@@ -321,7 +343,7 @@ def _commit_reply(
             escalate(bot, session, conversation, decision, trigger_seq=seq, now=now)
             text = handoff_notice(bot, now)
         elif decision.action == Action.ANSWER:
-            text = replies.answer_text(search)
+            text = replies.answer_text(search, offer_person=decision.offers_person)
             reply_fields |= {
                 "citations": replies.citations(search),
                 "confidence": search.confidence,
@@ -329,7 +351,7 @@ def _commit_reply(
         elif decision.action == Action.SMALL_TALK:
             text = replies.SMALL_TALK.get(decision.small_talk or "", replies.SMALL_TALK["greeting"])
         else:
-            text = replies.CLARIFY
+            text = replies.decline_text(decision)
             reply_fields["confidence"] = search.confidence
         reply = store.add_message(
             session,

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from escalation import OfficeHours
+from escalation import Decision, OfficeHours
 from retrieval import SearchResult
 
 SMALL_TALK = {
     "greeting": "Hi! I'm the support assistant. What can I help you with?",
     "thanks": "You're welcome! Is there anything else I can help with?",
     "goodbye": "Thanks for getting in touch. Have a great day!",
+    "chitchat": "I'm the support assistant, doing well, thanks! What can I help you with today?",
 }
 
 CLARIFY = (
     "I couldn't find an article that answers that. Could you rephrase it or add a detail or two? "
     "If you'd rather talk to a person, just say so."
 )
+
+OFF_TOPIC = (
+    "That's outside what I can help with here: I answer questions about our product from the "
+    "help centre. Is there something about your account, billing or the app I can help with?"
+)
+
+OFFER_PERSON = "If this doesn't solve it, just say so and I'll bring in a person from our team."
 
 HANDOFF = (
     "I'm bringing in a member of our support team; they'll see everything you've written here. "
@@ -32,15 +40,21 @@ AWAY = (
 MAX_PASSAGE_CHARS = 1500
 
 
-def answer_text(result: SearchResult) -> str:
-    """The top passage, trimmed, followed by its citation."""
+def answer_text(result: SearchResult, *, offer_person: bool = False) -> str:
+    """The top passage, trimmed, followed by its citation (and the offer of a person)."""
     hit = result.hits[0]
     passage = hit.passage.strip()
     if len(passage) > MAX_PASSAGE_CHARS:
         cut = passage.rfind("\n", 0, MAX_PASSAGE_CHARS)
         passage = passage[: cut if cut > 200 else MAX_PASSAGE_CHARS].rstrip() + "\n\n…"
     source = hit.title if not hit.section else f"{hit.title} › {hit.section}"
-    return f"{passage}\n\nSource: [{source}]({hit.url})"
+    text = f"{passage}\n\nSource: [{source}]({hit.url})"
+    return f"{text}\n\n{OFFER_PERSON}" if offer_person else text
+
+
+def decline_text(decision: Decision) -> str:
+    """What the bot says when it does not answer: off-topic, or not found (offering a person)."""
+    return OFF_TOPIC if decision.off_topic else CLARIFY
 
 
 def citations(result: SearchResult) -> list[dict[str, str]]:

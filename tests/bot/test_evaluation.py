@@ -10,7 +10,12 @@ from bot.conversation.replay import DialogueError, evaluate_escalation, read_dia
 from embedding import FakeEmbedder
 from tests.utils import REPO, make_settings
 
-SCENARIOS = REPO / "evals" / "escalation_scenarios.jsonl"
+# Each scenario suite with the knowledge base it runs against: the demo KB, and a second small
+# KB in another domain (a bike shop) written for these tests.
+SUITES = {
+    "kb_docs": (REPO / "kb_docs", REPO / "evals" / "escalation_scenarios.jsonl", 45),
+    "bikeshop": (REPO / "evals" / "kb_bikeshop", REPO / "evals" / "bikeshop_scenarios.jsonl", 14),
+}
 
 
 def write_dialogues(path, dialogues):
@@ -74,16 +79,18 @@ def test_malformed_dialogue_file_names_the_line(tmp_path, line, problem):
 
 
 @pytest.mark.real_model
-def test_scenario_suite_passes_every_dialogue_with_the_real_model(tmp_path, real_embedder):
+@pytest.mark.parametrize("suite", sorted(SUITES))
+def test_scenario_suite_passes_every_dialogue_with_the_real_model(tmp_path, real_embedder, suite):
+    kb_dir, dialogues, at_least = SUITES[suite]
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")
     result = evaluate_escalation(
-        kb_dir=REPO / "kb_docs",
-        dialogues_path=SCENARIOS,
+        kb_dir=kb_dir,
+        dialogues_path=dialogues,
         out_path=tmp_path / "out.jsonl",
         settings=settings,
         embedder=real_embedder,
     )
-    assert result["dialogues"] >= 25
+    assert result["dialogues"] >= at_least
     failures = [
         row
         for row in map(json.loads, (tmp_path / "out.jsonl").read_text().splitlines())

@@ -302,3 +302,31 @@ def test_positive_message_damps_frustration(scorer: TurnScorer) -> None:
     happy = scorer.score(customer("ok great, 7pm works perfectly, thank you!"), failed)
     assert happy.signal("positive_sentiment").weight < 0  # type: ignore[union-attr]
     assert happy.frustration < flat.frustration
+
+
+def test_calm_problem_report_is_not_frustration(scorer: TurnScorer) -> None:
+    report = scorer.score(customer("my payment failed and the app keeps crashing"), [])
+    assert value(report, "situation") > 0.5
+    assert value(report, "negative_sentiment") < 0.2
+    assert report.frustration < 0.3
+    assert report.anger == 0.0
+
+
+def test_anger_at_the_service_is_its_own_measure(scorer: TurnScorer) -> None:
+    angry = scorer.score(customer("you people are useless, a complete waste of my time"), [])
+    assert value(angry, "service_anger") == 1.0
+    assert angry.anger >= 0.9
+    assert angry.frustration >= 0.5
+    upset = scorer.score(customer("I'm so frustrated, my battery won't charge"), [])
+    assert upset.frustration >= 0.5
+    assert upset.anger < 0.5
+
+
+def test_sarcasm_is_not_damped_as_praise(scorer: TurnScorer) -> None:
+    sarcastic = scorer.score(customer("great, another delay. thanks a lot"), [])
+    assert value(sarcastic, "sarcasm") == 1.0
+    assert value(sarcastic, "positive_sentiment") == 0.0
+    assert sarcastic.anger >= 0.5
+    sincere = scorer.score(customer("great, thanks a lot"), [])
+    assert value(sincere, "sarcasm") == 0.0
+    assert sarcastic.frustration > sincere.frustration + 0.4

@@ -6,7 +6,9 @@ import pytest
 
 from sentiment import (
     classify_sentiment,
+    detect_acceptance,
     detect_human_request,
+    detect_not_helped,
     detect_small_talk,
     looks_like_bot_failure,
 )
@@ -62,6 +64,11 @@ def test_negation_flips_praise() -> None:
         ("Where is my refund?", None),
         ("Hi, my card was declined", None),
         ("thanks for nothing, this is useless", None),
+        ("hey, how are you?", "chitchat"),
+        ("that fixed it, thanks!", "thanks"),
+        ("it works now but the export fails", None),
+        ("who are you?", "chitchat"),
+        ("how are you handling VAT on invoices?", None),
         ("", None),
     ],
 )
@@ -87,6 +94,22 @@ def test_detect_small_talk(text: str, kind: str | None) -> None:
         "Kann ich mit einem Menschen reden?",
         "转人工",
         "我要人工客服",
+        # indirect: asking to be phoned, or contacted by the team
+        "can someone call me?",
+        "please call me back tomorrow",
+        "Could your team email me about this?",
+        "can someone get back to me",
+        "I'd like a callback",
+        "have someone contact me please",
+        "¿Me pueden llamar para hablar de mi factura?",
+        "que alguien me contacte, por favor",
+        "llámenme por favor",
+        "Pouvez-vous me rappeler ?",
+        "quelqu'un peut me contacter ?",
+        "Bitte rufen Sie mich zurück",
+        "Kann mich jemand aus der Werkstatt anrufen?",
+        "请给我打电话",
+        "请尽快联系我",
     ],
 )
 def test_detect_human_request_in_five_languages(text: str) -> None:
@@ -107,6 +130,13 @@ def test_detect_human_request_in_five_languages(text: str) -> None:
         "Une personne peut-elle modifier la facture ?",
         "Kann eine Person die Rechnung ändern?",
         "人工智能是什么",
+        "Can you email me a copy of my invoice?",
+        "how do I call the API from Python?",
+        "you can call me Sam",
+        "the webhook callback URL returns 500",
+        "how do I change the email address on my account?",
+        "¿Puedo llamar a la API desde Python?",
+        "Kann jemand die Rechnung ändern?",
     ],
 )
 def test_questions_about_people_are_not_human_requests(text: str) -> None:
@@ -128,3 +158,89 @@ def test_questions_about_people_are_not_human_requests(text: str) -> None:
 )
 def test_looks_like_bot_failure(text: str, failed: bool) -> None:
     assert looks_like_bot_failure(text) is failed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my flight is delayed, can I rebook?",
+        "my payment failed",
+        "the export is broken",
+        "something is missing from my order",
+        "the app keeps crashing on my android phone",
+    ],
+)
+def test_problem_words_are_situation_not_emotion(text: str) -> None:
+    features = analyze(text)
+    assert features.label == "negative"  # the sentiment label still reads the problem
+    assert features.situation > 0 and features.situation_cues
+    assert features.complaint == 0
+    assert features.emotion > -0.1  # but the customer is not upset
+
+
+@pytest.mark.parametrize(
+    ("text", "angry"),
+    [
+        ("you people are useless", True),
+        ("this is a waste of my time", True),
+        ("worst support ever", True),
+        ("my flight was delayed again", True),
+        ("the sync failed for the third time", True),
+        ("I'm furious", True),
+        ("my flight was delayed", False),
+        ("can I buy it again on my tablet? I have 9 hours left", False),
+        ("is this site a scam or legit?", False),
+    ],
+)
+def test_service_anger_cues(text: str, angry: bool) -> None:
+    assert (analyze(text).service_anger >= 0.5) is angry
+
+
+@pytest.mark.parametrize(
+    ("text", "sarcastic"),
+    [
+        ("great, another delay. thanks a lot", True),
+        ("oh wonderful, my order is delayed again", True),
+        ("thanks for nothing", True),
+        ("love how my app crashes every morning", True),
+        ("great, thanks!", False),
+        ("Got my refund, thanks a lot!", False),
+        ("perfect, now it works", False),
+        ("I love the new dashboard", False),
+    ],
+)
+def test_sarcasm_needs_praise_around_a_problem(text: str, sarcastic: bool) -> None:
+    assert (analyze(text).sarcasm > 0) is sarcastic
+
+
+@pytest.mark.parametrize(
+    ("text", "not_helped"),
+    [
+        ("that didn't help", True),
+        ("tried that, it still won't charge", True),
+        ("still not working", True),
+        ("no me ayudó", True),
+        ("hat nicht geholfen", True),
+        ("还是不行", True),
+        ("thanks, that fixed it", False),
+        ("how do I download my invoices?", False),
+    ],
+)
+def test_detect_not_helped(text: str, not_helped: bool) -> None:
+    assert detect_not_helped(text) is not_helped
+
+
+@pytest.mark.parametrize(
+    ("text", "accepted"),
+    [
+        ("yes please", True),
+        ("Yes.", True),
+        ("sí", True),
+        ("ja bitte", True),
+        ("好的", True),
+        ("yes, how do I export?", False),
+        ("no thanks", False),
+    ],
+)
+def test_detect_acceptance(text: str, accepted: bool) -> None:
+    assert detect_acceptance(text) is accepted
