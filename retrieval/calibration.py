@@ -46,7 +46,7 @@ from retrieval.ranking import RankingConfig, article_scores, confidence
 
 log = logging.getLogger(__name__)
 
-CALIBRATION_FORMAT = 2
+CALIBRATION_FORMAT = 3
 FOLDS = 5
 UNANSWERABLE_SHARE = 0.2  # of in-scope traffic the KB has no article for (assumed)
 TOPIC_UNITS = 3  # texts averaged into one answerable "topic" query
@@ -60,6 +60,7 @@ MAX_FLOOR_QUERIES = 1000  # other texts of hidden articles, sampled for the off-
 MIN_ARTICLES = 5  # fewer cannot be split into folds meaningfully
 MIN_HEADING_QUERIES = 30  # fewer unanswerable heading queries: use every short text instead
 MIN_FALLBACK_COVERAGE = 0.25  # when no threshold meets the target (see _choose)
+MIN_THRESHOLD = 0.5  # the gate never goes below the pre-calibration default (see _choose)
 SEED = 20261201
 
 
@@ -313,6 +314,13 @@ def _choose(
             estimate = estimated_precision(positive, right, negative, float(threshold))
             if estimate is not None and estimate > best:
                 chosen, precision, best = float(threshold), estimate, estimate
+    if chosen < MIN_THRESHOLD:
+        # Pseudo-queries are easier to reject than real near-domain questions ("do you have a
+        # loyalty scheme?" in a bike shop's KB) when a KB is small and its articles far apart:
+        # there the simulation sees no overlap at all. It may raise the gate, never lower it
+        # below the conservative default.
+        chosen = MIN_THRESHOLD
+        precision = estimated_precision(positive, right, negative, chosen)
     from sklearn.metrics import roc_auc_score
 
     labels = np.r_[np.ones(positive.size), np.zeros(negative.size)]

@@ -54,9 +54,9 @@ def test_estimated_precision_mixes_the_two_sides_by_the_assumed_share() -> None:
 
 def test_the_most_lenient_threshold_that_meets_the_target_is_chosen() -> None:
     rng = np.random.default_rng(0)
-    positive = rng.uniform(0.4, 1.0, 400)
-    right = positive > 0.5  # below 0.5 the top article is wrong
-    negative = rng.uniform(0.0, 0.7, 400)
+    positive = rng.uniform(0.6, 1.0, 400)
+    right = positive > 0.7  # below 0.7 the top article is wrong
+    negative = rng.uniform(0.5, 0.85, 400)
     lenient = _choose("k", 0.8, positive, right, negative, 0.1, 0.0)
     strict = _choose("k", 0.97, positive, right, negative, 0.1, 0.0)
     assert lenient.reached_target and strict.reached_target
@@ -69,6 +69,13 @@ def test_the_most_lenient_threshold_that_meets_the_target_is_chosen() -> None:
         looser = estimated_precision(positive, right, negative, below)
         assert looser is None or looser < chosen.target_precision
     assert lenient.estimated_coverage > strict.estimated_coverage
+
+
+def test_the_simulation_may_raise_the_gate_never_lower_it_below_the_default() -> None:
+    positive = np.linspace(0.2, 0.9, 50)
+    negative = np.linspace(0.0, 0.1, 50)  # perfectly separable: any threshold would do
+    chosen = _choose("k", 0.9, positive, np.ones(50, bool), negative, 0.1, 0.0)
+    assert chosen.threshold == calibration_module.MIN_THRESHOLD
 
 
 def test_an_unreachable_target_is_reported_not_hidden() -> None:
