@@ -215,6 +215,12 @@ class KnowledgeBase:
             "source": source,
             "target_precision": self.answer_precision,
         }
+        memory = self._memory
+        report["labelled_examples"] = {
+            "given": len(self._examples),
+            "used": memory[1].size if memory is not None else 0,
+            "dropped": memory[2] if memory is not None else 0,
+        }
         if calibration is not None:
             report["calibration"] = {
                 name: value

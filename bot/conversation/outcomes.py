@@ -2,6 +2,8 @@
 examples of the KB (`bot.storage.outcomes`), which retrieval ranks with (`retrieval.examples`).
 
     thumbs up / down on an answer           -> (question, answered article), +1 / -1, customer
+    the same question again right after an
+    answer (a rephrase)                      -> (question, answered article), -1, customer, light
     "talk to a person" right after an answer -> (question, answered article), -1, customer, light
     a CME inserts an article (canned reply)  -> (question, that article), +1, CME
     a CME replies, no article, to a question
@@ -19,6 +21,7 @@ import asyncio
 import logging
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from bot.runtime import Bot
@@ -30,6 +33,10 @@ log = logging.getLogger(__name__)
 
 CUSTOMER_WEIGHT = 0.5  # a thumb: one customer's view, sometimes careless or hostile
 ESCALATION_WEIGHT = 0.25  # asking for a person after an answer says less than a thumb down
+REPHRASE_WEIGHT = 0.25  # so does asking again
+# Cosine similarity (scoring model) from which a new message restates the previous question, as
+# sentiment's repeated-question signal counts it.
+REPHRASE_SIMILARITY = 0.8
 CME_WEIGHT = 1.0  # a CME chose the article (or that there is none)
 CME_DECLINE_WEIGHT = 0.5  # a CME replied without an article: likely, not surely, no answer
 RELOAD_DEBOUNCE_S = 2.0
@@ -121,6 +128,34 @@ def on_feedback(
         source=OutcomeSource.THUMBS_UP if helpful else OutcomeSource.THUMBS_DOWN,
         polarity=1 if helpful else -1,
         weight=CUSTOMER_WEIGHT,
+    )
+
+
+def on_customer_turn(
+    bot: Bot, session: Session, conversation: Conversation, message: Message, vector: Any
+) -> OutcomeExample | None:
+    """The customer asks the question the bot just answered again, in other words: the answer
+    did not help."""
+    messages = store.list_messages(session, conversation_id=conversation.id)
+    before = [m for m in messages if m.seq < message.seq and m.role in (Role.CUSTOMER, Role.BOT)]
+    if len(before) < 2 or before[-1].role != Role.BOT or before[-2].role != Role.CUSTOMER:
+        return None
+    reply, question = before[-1], before[-2]
+    previous = store.decode_embedding(question.embedding)
+    article_id = _answer(reply)
+    if article_id is None or reply.reply_to != question.seq or previous is None:
+        return None
+    if previous.shape != np.shape(vector) or float(previous @ vector) < REPHRASE_SIMILARITY:
+        return None
+    return _record(
+        bot,
+        session,
+        conversation,
+        question,
+        article_id=article_id,
+        source=OutcomeSource.REPHRASE,
+        polarity=-1,
+        weight=REPHRASE_WEIGHT,
     )
 
 

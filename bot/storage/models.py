@@ -187,6 +187,7 @@ class OutcomeSource(StrEnum):
 
     THUMBS_UP = "thumbs_up"
     THUMBS_DOWN = "thumbs_down"
+    REPHRASE = "rephrase"
     ESCALATED_AFTER_ANSWER = "escalated_after_answer"
     CME_CANNED_REPLY = "cme_canned_reply"
     CME_REPLY_TO_DECLINE = "cme_reply_to_decline"

@@ -17,6 +17,7 @@ from bot.storage.store import NotFound
 CUSTOMER_SOURCES = (
     OutcomeSource.THUMBS_UP,
     OutcomeSource.THUMBS_DOWN,
+    OutcomeSource.REPHRASE,
     OutcomeSource.ESCALATED_AFTER_ANSWER,
 )
 

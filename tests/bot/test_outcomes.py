@@ -80,6 +80,23 @@ def test_asking_for_a_person_right_after_an_answer_counts_against_it(
         assert example.weight < 0.5  # says less than a thumbs down
 
 
+def test_asking_the_same_question_again_after_an_answer_counts_against_it(
+    tmp_path, database_url, fake_embedder
+):
+    with make_client(make_settings(tmp_path, database_url), fake_embedder) as client:
+        conversation_id, headers, _ = answered(client)
+        say(client, conversation_id, headers, "Where can I download my invoices?")
+        assert examples(client) == []  # a new question is no verdict on the answer
+        say(client, conversation_id, headers, "where can i download my invoices??")
+        [example] = examples(client)
+        assert (example.query, example.article_id, example.source, example.polarity) == (
+            "Where can I download my invoices?",
+            "billing/invoices",
+            "rephrase",
+            -1,
+        )
+
+
 def test_a_cme_canned_reply_labels_the_question_and_outranks_the_customer(
     tmp_path, database_url, fake_embedder
 ):

@@ -78,6 +78,7 @@ def test_positive_feedback_makes_a_wrongly_ranked_query_rank_the_right_article(
         "dropped": 0,
     }
     assert kb.search(QUERY).hits[0].article_id == "shipping"
+    assert kb.gate_report()["labelled_examples"] == {"given": 1, "used": 1, "dropped": 0}
     kb.use_examples([])  # undo
     assert kb.search(QUERY).hits[0].article_id != "shipping"
 
