@@ -166,10 +166,12 @@ def _write_details(
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-# Weights of replayed outcomes, as the product records them (bot.outcomes): a customer's thumb
-# counts half of a CME's choice.
+# Weights of replayed outcomes, as the product records them (bot.conversation.outcomes): a
+# customer's thumb counts half of a CME's choice of article; a CME's reply without an article
+# (the KB has no answer) counts half too.
 CUSTOMER_WEIGHT = 0.5
 CME_WEIGHT = 1.0
+CME_DECLINE_WEIGHT = 0.5
 REPORTED = ("answered_precision", "coverage", "hit@1", "auroc")
 
 
@@ -189,8 +191,9 @@ def outcomes_of(
                 )
             )
         else:
+            weight = CME_WEIGHT if expected else CME_DECLINE_WEIGHT
             examples.append(
-                LabelledExample(text, expected or None, 1, CME_WEIGHT, versions.get(expected))
+                LabelledExample(text, expected or None, 1, weight, versions.get(expected))
             )
     return examples
 

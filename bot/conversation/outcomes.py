@@ -214,9 +214,11 @@ def on_agent_reply(
             weight=CME_WEIGHT,
             author_id=author_id,
         )
-    declined = reply is not None and _answer(reply) is None and reply.retrieval is not None
-    if not declined or not (reply.retrieval or {}).get("in_scope", True):
-        return None  # off-topic questions are no gap in the KB
+    # Declined by the answer gate (not, say, escalated on frustration with a good answer at
+    # hand), and in scope: an off-topic question is no gap in the KB.
+    gate = (reply.retrieval if reply is not None else None) or {}
+    if not gate or gate.get("answerable", True) or not gate.get("in_scope", True):
+        return None
     return _record(
         bot,
         session,

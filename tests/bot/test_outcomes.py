@@ -150,6 +150,19 @@ def test_a_cme_reply_without_an_article_to_a_declined_question_labels_it_unanswe
         )
 
 
+def test_a_cme_reply_without_an_article_after_an_answer_says_nothing_about_the_kb(
+    tmp_path, database_url, fake_embedder
+):
+    with make_client(make_settings(tmp_path, database_url), fake_embedder) as client:
+        cme = cme_headers(client)
+        conversation_id, headers, _ = answered(client)
+        client.post(f"/api/conversations/{conversation_id}/handoff", headers=headers)
+        url = f"/api/cme/conversations/{conversation_id}"
+        assert client.post(f"{url}/claim", headers=cme).status_code == 200
+        client.post(f"{url}/messages", json={"text": "Happy to help further."}, headers=cme)
+        assert [example.source for example in examples(client)] == ["escalated_after_answer"]
+
+
 def test_one_customer_can_add_only_a_capped_number_of_examples(
     tmp_path, database_url, fake_embedder
 ):
