@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from bot import channels, http
 from bot.conversation.lifecycle import sweep_forever
+from bot.conversation.outcomes import learn_forever
 from bot.runtime import Bot
 from bot.settings import Settings
 from embedding import Embedder
@@ -20,6 +21,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     settings = settings or Settings()
     bot = Bot.build(settings, embedder=embedder)
     bot.background.append(partial(sweep_forever, bot))
+    bot.background.append(partial(learn_forever, bot))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -255,6 +255,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from retrieval import evaluate_retrieval
 
         settings = load_settings()
+        if args.feedback_share:
+            from retrieval import replay_outcomes
+
+            print(
+                json.dumps(
+                    replay_outcomes(
+                        kb_dir=Path(args.kb),
+                        queries_path=Path(args.queries),
+                        embedder=load_embedder(settings.model, device=settings.device),
+                        share=args.feedback_share,
+                        seeds=args.seeds,
+                        threshold=settings.answer_threshold,
+                        answer_precision=settings.answer_precision,
+                        adapt=settings.kb_adapt,
+                    )
+                )
+            )
+            return 0
         result = evaluate_retrieval(
             kb_dir=Path(args.kb),
             queries_path=Path(args.queries),
@@ -348,6 +366,14 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval = kinds.add_parser("retrieval")
     retrieval.add_argument("--kb", required=True)
     retrieval.add_argument("--queries", required=True)
+    retrieval.add_argument(
+        "--feedback-share",
+        type=float,
+        default=0.0,
+        help="replay outcomes: feed back what the product sees of this share of the queries, "
+        "evaluate on the rest (answered precision at equal coverage, with and without)",
+    )
+    retrieval.add_argument("--seeds", type=int, default=5, help="random splits for the replay")
     sentiment = kinds.add_parser("sentiment")
     sentiment.add_argument("--texts", required=True)
     frustration = kinds.add_parser("frustration")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ class Bot:
     erasers: list[Callable[[Session, str, list[str]], dict[str, int]]] = field(default_factory=list)
     # Coroutine functions run as tasks from `start` until `stop` (workers, sweeps, watchers).
     background: list[Callable[[], object]] = field(default_factory=list)
+    # Set when a labelled example is stored or removed (see bot.conversation.outcomes).
+    outcomes_changed: threading.Event = field(default_factory=threading.Event)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list)
 
     @classmethod

@@ -68,6 +68,18 @@ class Settings(BaseSettings):
         description="Fixed retrieval confidence needed to answer, overriding the calibrated "
         "gate (ANSWER_PRECISION); empty calibrates",
     )
+    learn_from_outcomes: bool = Field(
+        True,
+        description="Store outcomes (thumbs, a person asked for after an answer, CME replies) as "
+        "labelled examples of the KB and rank with them",
+    )
+    outcome_examples_per_customer: int = Field(
+        20,
+        ge=0,
+        le=10_000,
+        description="Most labelled examples one customer's thumbs and requests may add (CME "
+        "choices are not capped)",
+    )
     kb_watch: bool = Field(True, description="Watch KB_DIR and serve edits without a restart")
     kb_adapt: bool = Field(
         True,

@@ -2,7 +2,9 @@
 
 from retrieval.articles import Article, KBError, KBProblem, lint_kb
 from retrieval.benchmark import benchmark_indexing
-from retrieval.evaluate import evaluate_retrieval
+from retrieval.evaluate import evaluate_retrieval, replay_outcomes
+from retrieval.examples import LabelledExample
+from retrieval.index import version_key
 from retrieval.knowledge_base import (
     DEFAULT_ANSWER_THRESHOLD,
     Hit,
@@ -22,6 +24,7 @@ __all__ = [
     "KBMaintainer",
     "KBProblem",
     "KnowledgeBase",
+    "LabelledExample",
     "Query",
     "ReloadReport",
     "SearchResult",
@@ -29,4 +32,6 @@ __all__ = [
     "evaluate_retrieval",
     "lint_kb",
     "render_article_html",
+    "replay_outcomes",
+    "version_key",
 ]

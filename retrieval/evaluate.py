@@ -14,6 +14,8 @@ import numpy as np
 
 from embedding import Embedder
 from retrieval.benchmark import raw_encode_rate
+from retrieval.examples import LabelledExample
+from retrieval.index import version_key
 from retrieval.knowledge_base import DEFAULT_ANSWER_PRECISION, KnowledgeBase, SearchResult
 from retrieval.maintenance import KBMaintainer
 from retrieval.ranking import RankingConfig
@@ -162,3 +164,165 @@ def _write_details(
                 "in_scope": result.in_scope,
             }
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+# Weights of replayed outcomes, as the product records them (bot.conversation.outcomes): a
+# customer's thumb counts half of a CME's choice of article; a CME's reply without an article
+# (the KB has no answer) counts half too.
+CUSTOMER_WEIGHT = 0.5
+CME_WEIGHT = 1.0
+CME_DECLINE_WEIGHT = 0.5
+REPORTED = ("answered_precision", "coverage", "hit@1", "auroc")
+
+
+def outcomes_of(
+    queries: list[tuple[str, str]], results: list[SearchResult], versions: dict[str, str]
+) -> list[LabelledExample]:
+    """What the product would learn from these queries: a thumb up or down on each answered one
+    (the customer knows whether the answer helped), and for each declined one the article a CME
+    picks for the reply (or none, when the KB has no answer)."""
+    examples = []
+    for (text, expected), result in zip(queries, results, strict=True):
+        if result.answerable:
+            top = result.hits[0].article_id
+            examples.append(
+                LabelledExample(
+                    text, top, 1 if top == expected else -1, CUSTOMER_WEIGHT, versions.get(top)
+                )
+            )
+        else:
+            weight = CME_WEIGHT if expected else CME_DECLINE_WEIGHT
+            examples.append(
+                LabelledExample(text, expected or None, 1, weight, versions.get(expected))
+            )
+    return examples
+
+
+def _at_coverage(
+    queries: list[tuple[str, str]], results: list[SearchResult], coverage: float
+) -> dict[str, float | None]:
+    """Answered precision when the threshold is set to answer `coverage` of the answerable
+    queries (the k-th best confidence among them, k = coverage * answerable)."""
+    answerable = sorted(
+        (result.confidence for (_, expected), result in zip(queries, results, strict=True)
+         if expected),
+        reverse=True,
+    )  # fmt: skip
+    k = round(coverage * len(answerable))
+    if k == 0:
+        return {"threshold": None, "answered_precision": None, "coverage": 0.0}
+    threshold = answerable[k - 1]
+    answered = right = covered = 0
+    for (_, expected), result in zip(queries, results, strict=True):
+        if result.hits and result.confidence >= threshold:
+            answered += 1
+            covered += bool(expected)
+            right += bool(expected) and result.hits[0].article_id == expected
+    return {
+        "threshold": threshold,
+        "answered_precision": right / answered if answered else None,
+        "coverage": covered / len(answerable),
+    }
+
+
+def replay_outcomes(
+    *,
+    kb_dir: Path,
+    queries_path: Path,
+    embedder: Embedder,
+    share: float = 0.2,
+    seeds: int = 5,
+    index_dir: Path | None = None,
+    threshold: float | None = None,
+    answer_precision: float = DEFAULT_ANSWER_PRECISION,
+    adapt: bool = False,
+) -> dict[str, Any]:
+    """Learning from outcomes, measured: for each seed, the outcomes of a random `share` of the
+    queries (see `outcomes_of`) are fed back as labelled examples and the rest is searched with
+    and without them. Reports answered precision at the product's gate, and at equal coverage
+    (the threshold that answers as many of the answerable queries as the run without feedback),
+    per seed and on average."""
+    queries = read_queries(queries_path)
+    with tempfile.TemporaryDirectory(prefix="supportbot-replay-") as scratch:
+        kb = KnowledgeBase(
+            Path(kb_dir),
+            Path(index_dir) if index_dir is not None else Path(scratch),
+            embedder,
+            public_url="http://localhost",
+            answer_threshold=threshold,
+            answer_precision=answer_precision,
+        )
+        upkeep = KBMaintainer(kb, adapt=adapt)
+        upkeep.load()
+        upkeep.wait_for_probe()
+        upkeep.wait_for_adaptation()
+        upkeep.wait_for_probe()
+        upkeep.wait_for_calibration()
+        versions = {article.id: version_key(article) for article in kb.articles()}
+        embedded = kb.queries([text for text, _ in queries])
+        runs = []
+        for seed in range(seeds):
+            order = np.random.default_rng(seed).permutation(len(queries))
+            cut = round(share * len(queries))
+            fed, rest = sorted(order[:cut].tolist()), sorted(order[cut:].tolist())
+            kb.use_examples([])
+            seen = [kb.search(embedded[row], k=3) for row in fed]
+            examples = outcomes_of([queries[row] for row in fed], seen, versions)
+            rest_queries = [queries[row] for row in rest]
+            before = [kb.search(embedded[row], k=3) for row in rest]
+            kb.use_examples(examples)
+            after = [kb.search(embedded[row], k=3) for row in rest]
+            kb.use_examples([])
+            base = _metrics(rest_queries, before, kb.threshold)
+            learnt = _metrics(rest_queries, after, kb.threshold)
+            equal = _at_coverage(rest_queries, after, base["coverage"] or 0.0)
+            runs.append(
+                {
+                    "seed": seed,
+                    "examples": len(examples),
+                    "examples_by_kind": {
+                        "thumbs_up": sum(
+                            1 for ex, r in zip(examples, seen, strict=True)
+                            if r.answerable and ex.polarity > 0
+                        ),
+                        "thumbs_down": sum(1 for ex in examples if ex.polarity < 0),
+                        "cme_article": sum(
+                            1 for ex, r in zip(examples, seen, strict=True)
+                            if not r.answerable and ex.article_id
+                        ),
+                        "cme_no_answer": sum(1 for ex in examples if ex.article_id is None),
+                    },
+                    "without": {name: base[name] for name in REPORTED},
+                    "with": {name: learnt[name] for name in REPORTED},
+                    "with_at_equal_coverage": equal,
+                }
+            )  # fmt: skip
+
+    def mean(path: tuple[str, str]) -> float | None:
+        values = [run[path[0]][path[1]] for run in runs if run[path[0]][path[1]] is not None]
+        return float(np.mean(values)) if values else None
+
+    summary = {
+        "precision_without": mean(("without", "answered_precision")),
+        "coverage_without": mean(("without", "coverage")),
+        "precision_with_at_equal_coverage": mean(("with_at_equal_coverage", "answered_precision")),
+        "coverage_with_at_equal_coverage": mean(("with_at_equal_coverage", "coverage")),
+        "precision_with_at_gate": mean(("with", "answered_precision")),
+        "coverage_with_at_gate": mean(("with", "coverage")),
+        "hit@1_without": mean(("without", "hit@1")),
+        "hit@1_with": mean(("with", "hit@1")),
+        "auroc_without": mean(("without", "auroc")),
+        "auroc_with": mean(("with", "auroc")),
+    }
+    gain = None
+    if summary["precision_with_at_equal_coverage"] is not None and summary["precision_without"]:
+        gain = summary["precision_with_at_equal_coverage"] - summary["precision_without"]
+    return {
+        "feedback_share": share,
+        "seeds": seeds,
+        "n": len(queries),
+        "threshold": kb.threshold,
+        "precision_gain_at_equal_coverage": gain,
+        **summary,
+        "runs": runs,
+    }

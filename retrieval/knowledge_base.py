@@ -23,7 +23,8 @@ from embedding import BatchingEmbedder, Embedder
 from retrieval.articles import Article, KBProblem, load_articles
 from retrieval.calibration import Calibration, Units, calibration_key, units_of
 from retrieval.chunking import Passage
-from retrieval.index import Snapshot, VectorCache, build_snapshot
+from retrieval.examples import ExampleMemory, LabelledExample, build_memory
+from retrieval.index import Snapshot, VectorCache, build_snapshot, version_key
 from retrieval.probe import ArticleProbe, heading_texts, probe_key
 from retrieval.ranking import RankingConfig, article_scores, confidence, fold_follow_up
 
@@ -163,6 +164,13 @@ class KnowledgeBase:
         self.ranking = ranking or RankingConfig()
         self._snapshot: Snapshot | None = None
         self._reload_lock = threading.Lock()
+        # Labelled outcomes (retrieval.examples): the examples, their vectors by (model, text),
+        # and the memory built from them for one (model, generation, examples revision).
+        self._examples: tuple[LabelledExample, ...] = ()
+        self._examples_revision = 0
+        self._example_vectors: dict[tuple[str, str], np.ndarray] = {}
+        self._memory: tuple[tuple[str, int, int], ExampleMemory, int] | None = None
+        self._memory_lock = threading.Lock()
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -206,6 +214,12 @@ class KnowledgeBase:
             "threshold": self._threshold_for(snapshot),
             "source": source,
             "target_precision": self.answer_precision,
+        }
+        memory = self._memory
+        report["labelled_examples"] = {
+            "given": len(self._examples),
+            "used": memory[1].size if memory is not None else 0,
+            "dropped": memory[2] if memory is not None else 0,
         }
         if calibration is not None:
             report["calibration"] = {
@@ -419,6 +433,61 @@ class KnowledgeBase:
             bar.close()
         return out
 
+    # -- labelled outcomes (retrieval.examples) -------------------------------------------------
+
+    def use_examples(self, examples: Sequence[LabelledExample]) -> dict[str, int]:
+        """Rank with these labelled queries from now on (replacing the previous set); encodes the
+        texts not encoded before. Returns how many are used and how many were dropped because
+        their article is gone or has changed since."""
+        with self._memory_lock:
+            self._examples = tuple(examples)
+            self._examples_revision += 1
+        memory, dropped = self._memory_for(self._snapshot) if self._snapshot else (None, 0)
+        return {"used": memory.size if memory else 0, "dropped": dropped}
+
+    @property
+    def examples(self) -> tuple[LabelledExample, ...]:
+        """The labelled queries ranking learns from."""
+        return self._examples
+
+    def _memory_for(self, snapshot: Snapshot) -> tuple[ExampleMemory | None, int]:
+        """The example memory for this snapshot's model and articles (built once per change)."""
+        model = snapshot.embedder or self.embedder
+        with self._memory_lock:
+            key = (model.model_id, self.generation, self._examples_revision)
+            if self._memory is not None and self._memory[0] == key:
+                return self._memory[1], self._memory[2]
+            examples = self._examples
+            missing = sorted(
+                {
+                    ex.text
+                    for ex in examples
+                    if (model.model_id, ex.text) not in self._example_vectors
+                }
+            )
+            if missing:
+                vectors = self.encoder.encode(missing, model)
+                for text, vector in zip(missing, vectors, strict=True):
+                    self._example_vectors[(model.model_id, text)] = np.asarray(vector, np.float32)
+            matrix = (
+                np.stack([self._example_vectors[(model.model_id, ex.text)] for ex in examples])
+                if examples
+                else np.zeros((0, model.dim), np.float32)
+            )
+            # Forget the vectors of examples no longer given (an undo, an erased customer).
+            texts = {ex.text for ex in examples}
+            self._example_vectors = {
+                key: vector for key, vector in self._example_vectors.items() if key[1] in texts
+            }
+            versions = {key: version_key(article) for key, article in snapshot.articles.items()}
+            memory, dropped = build_memory(examples, matrix, snapshot.article_ids, versions)
+            if dropped:
+                log.info(
+                    "%d labelled example(s) dropped: their article changed or is gone", dropped
+                )
+            self._memory = (key, memory, dropped)
+            return memory, dropped
+
     # -- queries -------------------------------------------------------------------------------
 
     async def embed_query(
@@ -497,6 +566,7 @@ class KnowledgeBase:
     ) -> SearchResult:
         considered = min(self.ranking.passages_considered, snapshot.index.ntotal)
         sims, ids = snapshot.index.search(vector.reshape(1, -1), considered)
+        memory = self._memory_for(snapshot)[0] if self._examples else None
         ranked = article_scores(
             ids[0],
             sims[0],
@@ -506,6 +576,7 @@ class KnowledgeBase:
             len(snapshot.article_ids),
             self.ranking,
             snapshot.probe_scores(vector),
+            memory.scores(vector) if memory is not None and memory.size else None,
         )
         hits = []
         for scored in ranked[:k]:

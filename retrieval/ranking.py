@@ -102,6 +102,7 @@ def article_scores(
     n_articles: int,
     config: RankingConfig,
     probe: np.ndarray | None = None,
+    outcomes: np.ndarray | None = None,
 ) -> list[ArticleScore]:
     """Score articles from their passages and rank them.
 
@@ -110,7 +111,8 @@ def article_scores(
     what the article *says* (its best section). BM25 over the whole article is added with a small
     weight, for the exact terms (product names, error codes) a small model blurs, and so is the
     probability from the probe trained on the KB's own sentences (`retrieval.probe`), which tells
-    apart articles on neighbouring topics.
+    apart articles on neighbouring topics. `outcomes` is the shift learnt from labelled queries
+    like this one (`retrieval.examples`), added as it is.
     """
     head = np.full(n_articles, np.nan, dtype=np.float64)
     body = np.full(n_articles, np.nan, dtype=np.float64)
@@ -140,6 +142,8 @@ def article_scores(
     fused = dense + config.lexical_weight * lexical_part
     if probe is not None:
         fused = fused + config.probe_weight * probe
+    if outcomes is not None:
+        fused = fused + outcomes
     order = np.argsort(-fused, kind="stable")
     return [
         ArticleScore(

@@ -168,3 +168,36 @@ class ErasureOut(BaseModel):
 
 class Done(BaseModel):
     ok: bool = True
+
+
+class OutcomeExampleView(BaseModel):
+    """One labelled example retrieval learns from."""
+
+    id: int
+    query: str
+    article_id: str | None = Field(description="null: the KB has no answer for the query")
+    source: str
+    polarity: int = Field(description="1: the article answers it; -1: it does not")
+    weight: float
+    in_use: bool = Field(description="false once the article changed or was removed")
+    conversation_id: str | None
+    created_at: str
+
+
+class ArticleOutcomes(BaseModel):
+    """Examples for one article (or for "no answer"), by polarity."""
+
+    article_id: str | None
+    positive: int
+    negative: int
+
+
+class OutcomesOut(BaseModel):
+    """What the bot has learnt from outcomes on this KB: counts and the newest examples."""
+
+    kb: str
+    total: int
+    in_use: int
+    by_source: dict[str, int]
+    by_article: list[ArticleOutcomes]
+    recent: list[OutcomeExampleView]

@@ -1,6 +1,7 @@
 """Erasing a customer: every conversation with their `customer_id`, with its messages (and their
-embeddings), escalations, feedback and CSAT, and what channels keep about them (Slack events,
-threads, outbox rows). Returns a receipt of what was removed."""
+embeddings), escalations, feedback and CSAT, the labelled examples learnt from them, and what
+channels keep about them (Slack events, threads, outbox rows). Returns a receipt of what was
+removed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from bot.storage import Database, store
+from bot.storage import Database, outcomes, store
 
 # A channel's part: (session, customer_id, conversation ids) -> rows removed, by table.
 Eraser = Callable[[Session, str, list[str]], dict[str, int]]
@@ -32,6 +33,7 @@ def erase_customer(db: Database, customer_id: str, erasers: Sequence[Eraser]) ->
         removed: dict[str, int] = {}
         for eraser in erasers:  # before the conversations: they may look them up
             removed |= eraser(session, customer_id, ids)
+        removed |= outcomes.erase_examples(session, customer_id=customer_id, conversation_ids=ids)
         removed |= store.erase_conversations(session, conversation_ids=ids)
     db.compact()
     return ErasureReceipt(customer_id=customer_id, conversations=ids, removed=removed)

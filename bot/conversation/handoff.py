@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
+from bot.conversation import outcomes
 from bot.conversation.replies import handoff_text
 from bot.events import (
     QUEUE_TOPIC,
@@ -120,9 +121,17 @@ async def claim(bot: Bot, *, conversation_id: str, user: User) -> Change:
 
 
 async def agent_message(
-    bot: Bot, *, conversation_id: str, user: User, text: str, note: bool = False
+    bot: Bot,
+    *,
+    conversation_id: str,
+    user: User,
+    text: str,
+    note: bool = False,
+    article_id: str | None = None,
 ) -> Change:
-    """A CME's reply to the customer, or an internal note; only the owner may reply."""
+    """A CME's reply to the customer, or an internal note; only the owner may reply.
+    `article_id` names the KB article the reply inserts (a canned reply): the customer's
+    question is then a labelled example of it (bot.conversation.outcomes)."""
 
     def work(session: Session, conversation: Conversation) -> Change:
         if not note:
@@ -136,6 +145,9 @@ async def agent_message(
             at=bot.clock(),
         )
         if not note:
+            outcomes.on_agent_reply(
+                bot, session, conversation, author_id=user.id, article_id=article_id
+            )
             escalation = store.current_escalation(session, conversation_id=conversation.id)
             if escalation is not None and escalation.first_response_at is None:
                 escalation.first_response_at = bot.clock()
@@ -287,6 +299,7 @@ async def request_handoff(
         if not bot_may_answer(conversation.status):
             return None, Status(conversation.status)
         decision = Decision(Action.ESCALATE, (Reason("human_request", reason),))
+        outcomes.on_handoff_request(bot, session, conversation)
         escalate(bot, session, conversation, decision, trigger_seq=conversation.last_seq, now=now)
         notice = store.add_message(
             session,

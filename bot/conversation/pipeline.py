@@ -16,7 +16,7 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy.orm import Session
 
-from bot.conversation import replies
+from bot.conversation import outcomes, replies
 from bot.conversation.handoff import escalate, handoff_notice
 from bot.events import (
     QUEUE_TOPIC,
@@ -332,6 +332,7 @@ def _commit_reply(
             retrieval=retrieval,
             decision=decision.to_dict() if search else None,
         )
+        outcomes.on_customer_turn(bot, session, conversation, message, vector)
         existing = store.find_reply(session, conversation_id=conversation_id, seq=seq)
         if existing is not None or not bot_may_answer(conversation.status) or search is None:
             return TurnResult(message, existing, Status(conversation.status)), False

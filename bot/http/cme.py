@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bot import conversation
 from bot.cme import accounts, context_packet, queue
+from bot.cme import outcomes as learnt
 from bot.cme.schemas import (
     CannedRepliesOut,
     CannedReply,
@@ -21,6 +22,7 @@ from bot.cme.schemas import (
     ContextPacket,
     Done,
     ErasureOut,
+    OutcomesOut,
     QueueOut,
     Suggestion,
     SuggestionsOut,
@@ -66,6 +68,12 @@ class AgentMessageIn(BaseModel):
         CleanText,
     ]
     note: bool = False
+    article_id: str | None = Field(
+        None,
+        max_length=300,
+        description="The KB article this reply inserts (a canned reply): the customer's "
+        "question becomes a labelled example of it",
+    )
 
 
 class TransferIn(BaseModel):
@@ -115,8 +123,15 @@ async def reply(
     conversation_id: ConversationId, body: AgentMessageIn, bot: BotDep, user: UserDep
 ) -> ChangeOut:
     """Reply to the customer on their channel, or add an internal note (`note: true`)."""
+    if body.article_id is not None and bot.kb.article(body.article_id) is None:
+        raise NotFound(f"article {body.article_id} does not exist")
     change = await conversation.agent_message(
-        bot, conversation_id=conversation_id, user=user, text=body.text, note=body.note
+        bot,
+        conversation_id=conversation_id,
+        user=user,
+        text=body.text,
+        note=body.note,
+        article_id=body.article_id,
     )
     return _change(change)
 
@@ -183,11 +198,29 @@ async def erase_customer(
     feedback, CSAT, escalations and Slack data; returns a receipt of what was removed."""
     receipt = await run_in_threadpool(conversation.erase_customer, bot.db, customer_id, bot.erasers)
     log.info("CME %s erased customer data: %d conversations", user.id, len(receipt.conversations))
+    bot.outcomes_changed.set()  # retrieval forgets their examples too
     return ErasureOut(
         customer_id=receipt.customer_id,
         conversations=receipt.conversations,
         removed=receipt.removed,
     )
+
+
+@router.get("/outcomes", response_model=OutcomesOut)
+async def list_outcomes(bot: BotDep, user: UserDep) -> OutcomesOut:
+    """What retrieval learns from outcomes: labelled examples by source and article, newest
+    first, each with whether it still counts (its article unchanged)."""
+    return await run_in_threadpool(learnt.outcome_report, bot)
+
+
+@router.delete("/outcomes/{example_id}", response_model=Done)
+async def delete_outcome(
+    example_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)], bot: BotDep, user: UserDep
+) -> Done:
+    """Undo: remove one labelled example; ranking stops using it within seconds."""
+    await run_in_threadpool(learnt.undo, bot, example_id)
+    log.info("CME %s removed labelled example %d", user.id, example_id)
+    return Done()
 
 
 @router.get("/users", response_model=UsersOut)

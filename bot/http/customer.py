@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from bot.conversation import handle_customer_message, request_handoff, withdraw
+from bot.conversation import handle_customer_message, outcomes, request_handoff, withdraw
 from bot.http.deps import BotDep, ConversationId, LimitsDep, TokenDep, authorized
 from bot.http.errors import documented_errors
 from bot.http.identity import ClaimedIdentity, verify
@@ -139,6 +139,7 @@ async def post_feedback(
             store.record_feedback(
                 session, conversation_id=conversation_id, seq=body.seq, helpful=body.helpful
             )
+            outcomes.on_feedback(bot, session, conversation, seq=body.seq, helpful=body.helpful)
             return Ok(status=conversation.status)
 
     return await run_in_threadpool(record)

@@ -180,3 +180,42 @@ class Csat(Base):
     rating: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutcomeSource(StrEnum):
+    """Where a labelled example came from (see bot.conversation.outcomes)."""
+
+    THUMBS_UP = "thumbs_up"
+    THUMBS_DOWN = "thumbs_down"
+    REPHRASE = "rephrase"
+    ESCALATED_AFTER_ANSWER = "escalated_after_answer"
+    CME_CANNED_REPLY = "cme_canned_reply"
+    CME_REPLY_TO_DECLINE = "cme_reply_to_decline"
+
+
+class OutcomeExample(Base):
+    """A labelled query: `query` is (polarity 1) or is not (-1) answered by `article_id`, or the
+    KB has no answer for it (`article_id` None). One per customer question and KB; kept only
+    while the article is at `article_version` (retrieval.version_key)."""
+
+    __tablename__ = "outcome_examples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kb: Mapped[str] = mapped_column(String(200))
+    query: Mapped[str] = mapped_column(Text)
+    article_id: Mapped[str | None] = mapped_column(String(300))
+    article_version: Mapped[str | None] = mapped_column(String(400))
+    source: Mapped[str] = mapped_column(String(32))
+    polarity: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[float] = mapped_column(Float)
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    conversation_id: Mapped[str | None] = mapped_column(String(32))
+    message_seq: Mapped[int | None] = mapped_column(Integer)  # the customer's question
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("kb", "conversation_id", "message_seq", name="uq_outcome_question"),
+        Index("ix_outcome_examples_kb", "kb", "created_at"),
+        Index("ix_outcome_examples_customer", "customer_id"),
+    )

@@ -17,7 +17,7 @@ from bot.channels.slack.blocks import (
 )
 from bot.cme import accounts
 from bot.conversation import handoff
-from bot.storage import Conversation, Feedback, Message, User, store
+from bot.storage import Conversation, Feedback, Message, OutcomeExample, User, store
 from tests.slack.kit import (
     CME_CHANNEL,
     SlackApp,
@@ -253,3 +253,25 @@ async def test_customer_buttons_refuse_other_users(tmp_path, fake_slack, fake_em
         await slack.click(block_action("U2", HANDOFF, value, channel="C_HELP", message=answer))
         await wait_for(lambda: len(ephemerals(fake_slack, "U2")) == 1)
         assert only_conversation(slack).status == "bot"
+
+
+async def test_a_thumb_in_slack_labels_the_question_for_retrieval(
+    tmp_path, fake_slack, fake_embedder
+):
+    settings = slack_settings(tmp_path, f"sqlite:///{tmp_path / 'thumbs.db'}", fake_slack)
+    async with running(settings, fake_embedder) as slack:
+        mention = channel_message("U1", "How do I export my data?", channel="C_HELP", mention=True)
+        await slack.deliver(mention)
+        await slack.settle()
+        [answer] = fake_slack.posts("C_HELP")
+        value = buttons(answer)[HELPFUL]["value"]
+        await slack.click(block_action("U1", HELPFUL, value, channel="C_HELP", message=answer))
+        await wait_for(lambda: ephemerals(fake_slack, "U1") == ["Thanks for the feedback!"])
+        with slack.bot.db.read() as session:
+            [example] = session.scalars(select(OutcomeExample)).all()
+            assert (example.query, example.article_id, example.source, example.customer_id) == (
+                "How do I export my data?",
+                "data/export",
+                "thumbs_up",
+                "U1",
+            )

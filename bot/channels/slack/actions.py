@@ -14,6 +14,7 @@ from bot.channels.slack.hooks import CHANNEL
 from bot.channels.slack.models import Side, SlackThread
 from bot.channels.slack.routing import address
 from bot.cme import accounts
+from bot.conversation import outcomes
 from bot.runtime import Bot
 from bot.storage import User, store
 from escalation import HandoffConflict
@@ -58,6 +59,10 @@ class Interactions:
                     conversation_id=conversation_id,
                     seq=seq,
                     helpful=action["action_id"] == HELPFUL,
+                )
+                conversation = store.get_conversation(session, conversation_id=conversation_id)
+                outcomes.on_feedback(
+                    self.bot, session, conversation, seq=seq, helpful=action["action_id"] == HELPFUL
                 )
                 return True
 
