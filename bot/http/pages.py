@@ -68,7 +68,7 @@ async def readyz(bot: BotDep) -> JSONResponse:
     "/kb/{article_id:path}",
     response_class=HTMLResponse,
     tags=["kb"],
-    responses=documented_errors(404, 422, 500),
+    responses=documented_errors(404, 500, page=True),
 )
 async def article_page(article_id: str, bot: BotDep) -> HTMLResponse:
     """A knowledge-base article, rendered with untrusted markup removed."""

@@ -168,7 +168,6 @@ def test_message_text_and_client_msg_id_rules_match_the_server(client):
         assert documented == (answered.status_code == 200), (client_msg_id, answered.text)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 fuzzing: /kb errors are documented as text/html")
 def test_kb_page_errors_are_documented_with_the_json_they_send(client):
     response = client.get("/kb/no-such-article")
     assert response.status_code == 404
