@@ -18,6 +18,7 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from bot.storage.models import Message
 
@@ -45,6 +46,23 @@ def _no_control(value: str) -> str:
 # nothing else is empty. Identifiers are never altered: control characters in them get 422.
 CleanText = BeforeValidator(_cleaned)
 NoControl = AfterValidator(_no_control)
+
+
+def sent_at_most(max_length: int) -> BeforeValidator:
+    """The OpenAPI document's maxLength, counted as sent: before trimming and `CleanText`, so
+    list it after them (pydantic runs the last before-validator first)."""
+
+    def check(value: object) -> object:
+        if isinstance(value, str) and len(value) > max_length:
+            raise PydanticCustomError(
+                "string_too_long",
+                "String should have at most {max_length} characters",
+                {"max_length": max_length},
+            )
+        return value
+
+    return BeforeValidator(check)
+
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), CleanText]
 # What the server enforces by trimming and cleaning, said in the schema for generated clients:
@@ -94,12 +112,24 @@ class CustomerIn(BaseModel):
 
     id: Annotated[str, StringConstraints(min_length=1, max_length=200), NoControl] | None = None
     name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), CleanText] | None
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=200),
+            CleanText,
+            sent_at_most(200),
+        ]
+        | None
     ) = None
     email: EmailStr | None = None
     vip: bool = Field(False, description="Honoured only with a valid signature")
     company: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), CleanText] | None
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=200),
+            CleanText,
+            sent_at_most(200),
+        ]
+        | None
     ) = Field(None, description="Stored only from a valid supportbot-identity-v2 signature")
     expires: int | None = Field(
         None,
@@ -155,6 +185,7 @@ class MessageIn(BaseModel):
             pattern=VISIBLE_TEXT,
         ),
         CleanText,
+        sent_at_most(MAX_MESSAGE_CHARS),
     ]
     client_msg_id: (
         Annotated[
@@ -192,7 +223,13 @@ class CsatIn(BaseModel):
 
     rating: int = Field(ge=1, le=5)
     comment: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), CleanText] | None
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=2000),
+            CleanText,
+            sent_at_most(2000),
+        ]
+        | None
     ) = None
 
 

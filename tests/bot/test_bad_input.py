@@ -176,7 +176,6 @@ def test_unexpected_error_is_a_generic_500_logged_in_one_line(
     assert "private customer text" not in caplog.text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 fuzzing: maxLength is checked after cleaning")
 @pytest.mark.parametrize("padding", ["\x00", " ", "\x9b"])
 def test_text_over_its_documented_max_length_gets_422_whatever_it_is_padded_with(client, padding):
     """The OpenAPI maxLength counts the characters as sent, before trimming and cleaning."""
