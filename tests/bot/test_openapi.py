@@ -175,3 +175,16 @@ def test_kb_page_errors_are_documented_with_the_json_they_send(client):
     assert response.headers["content-type"].split(";")[0] in documented
     assert list(documented) == ["application/json"]
     conforms(client, response)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14: /readyz answers an undocumented 503")
+def test_readiness_probe_documents_its_503(client):
+    bot = client.app.state.bot
+    bot.model_ready = False
+    try:
+        response = client.get("/readyz")
+    finally:
+        bot.model_ready = True
+    assert response.status_code == 503
+    assert response.json()["ready"] is False
+    conforms(client, response)
