@@ -177,7 +177,6 @@ def test_kb_page_errors_are_documented_with_the_json_they_send(client):
     conforms(client, response)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: /readyz answers an undocumented 503")
 def test_readiness_probe_documents_its_503(client):
     bot = client.app.state.bot
     bot.model_ready = False
