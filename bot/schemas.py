@@ -68,6 +68,8 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), Cl
 # What the server enforces by trimming and cleaning, said in the schema for generated clients:
 # at least one character that is neither white space nor a control character.
 VISIBLE_TEXT = r"[^\s\x00-\x1f\x7f-\x9f]"
+# An identifier without control characters, said in the schema (NoControl enforces it).
+NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]+$"
 CLIENT_MSG_ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"  # ASCII: JSON Schema's \w is, Python's is not
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # Sequence numbers and row ids are INTEGER columns: larger numbers name nothing that can exist,
@@ -110,7 +112,12 @@ class MessageOut(BaseModel):
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: Annotated[str, StringConstraints(min_length=1, max_length=200), NoControl] | None = None
+    id: (
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL), NoControl
+        ]
+        | None
+    ) = None
     name: (
         Annotated[
             str,
