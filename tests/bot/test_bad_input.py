@@ -203,3 +203,22 @@ def cme_token(client) -> str:
     with client.app.state.bot.db.write() as session:
         [(_, token)] = make_cmes(session, 1)
     return token
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14 fuzzing: integers accept booleans and strings")
+@pytest.mark.parametrize("value", [False, True, "1"])
+def test_integer_fields_refuse_booleans_and_strings(client, value):
+    conversation_id, headers = start_conversation(client)
+    url = f"/api/conversations/{conversation_id}"
+    cme = {"Authorization": f"Bearer {cme_token(client)}"}
+    answers = [
+        client.post("/api/conversations", json={"customer": {"id": "0", "expires": value}}),
+        client.post(f"{url}/feedback", json={"seq": value, "helpful": True}, headers=headers),
+        client.post(f"{url}/csat", json={"rating": value}, headers=headers),
+        client.post(
+            f"/api/cme/conversations/{conversation_id}/transfer",
+            json={"to_user_id": value},
+            headers=cme,
+        ),
+    ]
+    assert [answer.status_code for answer in answers] == [422] * 4, [a.text for a in answers]
