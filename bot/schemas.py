@@ -140,7 +140,6 @@ class CustomerIn(BaseModel):
     ) = Field(None, description="Stored only from a valid supportbot-identity-v2 signature")
     expires: int | None = Field(
         None,
-        strict=True,
         ge=0,
         le=MAX_UNIX_SECONDS,
         description="Unix time when the signature expires; present: a v2 signature",
@@ -222,14 +221,14 @@ class MessagesOut(BaseModel):
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    seq: int = Field(strict=True, ge=1, le=MAX_DB_INT)
+    seq: int = Field(ge=1, le=MAX_DB_INT)
     helpful: bool
 
 
 class CsatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rating: int = Field(strict=True, ge=1, le=5)
+    rating: int = Field(ge=1, le=5)
     comment: (
         Annotated[
             str,

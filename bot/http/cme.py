@@ -72,7 +72,7 @@ class AgentMessageIn(BaseModel):
 class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    to_user_id: int = Field(strict=True, ge=1, le=MAX_DB_INT)
+    to_user_id: int = Field(ge=1, le=MAX_DB_INT)
 
 
 class VipIn(BaseModel):

@@ -205,6 +205,7 @@ def cme_token(client) -> str:
     return token
 
 
+@pytest.mark.xfail(strict=True, reason="issue 14 fuzzing: integers accept booleans and strings")
 @pytest.mark.parametrize("value", [False, True, "1"])
 def test_integer_fields_refuse_booleans_and_strings(client, value):
     conversation_id, headers = start_conversation(client)
