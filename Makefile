@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install chromium screenshots lint clean
+.PHONY: run test fuzz install chromium screenshots lint clean
 
 install: $(STAMP)
 
@@ -34,6 +34,13 @@ chromium:
 test: $(STAMP) chromium
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest
+
+# The longer schemathesis run (`make test` runs 3,600 cases); FUZZ_DATABASE=postgresql for PostgreSQL.
+FUZZ_CASES ?= 10000
+FUZZ_DATABASE ?= sqlite
+fuzz: $(STAMP)
+	SUPPORTBOT_FUZZ_CASES=$(FUZZ_CASES) SUPPORTBOT_FUZZ_DATABASE=$(FUZZ_DATABASE) SUPPORTBOT_FUZZ_RANDOM=1 \
+		$(BIN)/python -m pytest tests/fuzz
 
 screenshots: $(STAMP) chromium
 	$(BIN)/python -m pytest tests/web/test_screenshots.py --screenshots

@@ -18,6 +18,7 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from bot.storage.models import Message
 
@@ -46,10 +47,29 @@ def _no_control(value: str) -> str:
 CleanText = BeforeValidator(_cleaned)
 NoControl = AfterValidator(_no_control)
 
+
+def sent_at_most(max_length: int) -> BeforeValidator:
+    """The OpenAPI document's maxLength, counted as sent: before trimming and `CleanText`, so
+    list it after them (pydantic runs the last before-validator first)."""
+
+    def check(value: object) -> object:
+        if isinstance(value, str) and len(value) > max_length:
+            raise PydanticCustomError(
+                "string_too_long",
+                "String should have at most {max_length} characters",
+                {"max_length": max_length},
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), CleanText]
 # What the server enforces by trimming and cleaning, said in the schema for generated clients:
 # at least one character that is neither white space nor a control character.
 VISIBLE_TEXT = r"[^\s\x00-\x1f\x7f-\x9f]"
+# An identifier without control characters, said in the schema (NoControl enforces it).
+NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]+$"
 CLIENT_MSG_ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"  # ASCII: JSON Schema's \w is, Python's is not
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # Sequence numbers and row ids are INTEGER columns: larger numbers name nothing that can exist,
@@ -92,14 +112,31 @@ class MessageOut(BaseModel):
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: Annotated[str, StringConstraints(min_length=1, max_length=200), NoControl] | None = None
+    id: (
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL), NoControl
+        ]
+        | None
+    ) = None
     name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), CleanText] | None
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=200),
+            CleanText,
+            sent_at_most(200),
+        ]
+        | None
     ) = None
     email: EmailStr | None = None
     vip: bool = Field(False, description="Honoured only with a valid signature")
     company: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), CleanText] | None
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=200),
+            CleanText,
+            sent_at_most(200),
+        ]
+        | None
     ) = Field(None, description="Stored only from a valid supportbot-identity-v2 signature")
     expires: int | None = Field(
         None,
@@ -155,6 +192,7 @@ class MessageIn(BaseModel):
             pattern=VISIBLE_TEXT,
         ),
         CleanText,
+        sent_at_most(MAX_MESSAGE_CHARS),
     ]
     client_msg_id: (
         Annotated[
@@ -192,7 +230,13 @@ class CsatIn(BaseModel):
 
     rating: int = Field(ge=1, le=5)
     comment: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), CleanText] | None
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=2000),
+            CleanText,
+            sent_at_most(2000),
+        ]
+        | None
     ) = None
 
 

@@ -32,7 +32,7 @@ from bot.conversation import Change
 from bot.events import conversation_topic, typing_event
 from bot.http.deps import BotDep, ConversationId, UserDep
 from bot.http.errors import documented_errors
-from bot.schemas import MAX_DB_INT, MAX_MESSAGE_CHARS, VISIBLE_TEXT, CleanText
+from bot.schemas import MAX_DB_INT, MAX_MESSAGE_CHARS, VISIBLE_TEXT, CleanText, sent_at_most
 from bot.storage import NotFound, Role, User, store
 from retrieval import Article, KnowledgeBase
 
@@ -66,6 +66,7 @@ class AgentMessageIn(BaseModel):
             pattern=VISIBLE_TEXT,
         ),
         CleanText,
+        sent_at_most(MAX_MESSAGE_CHARS),
     ]
     note: bool = False
     article_id: str | None = Field(

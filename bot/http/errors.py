@@ -56,15 +56,22 @@ ERROR_MEANINGS = {
 }
 
 
-def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these error statuses, with the bodies the handlers send."""
-    return {
-        status: {
-            "model": ValidationErrorOut if status == 422 else ErrorOut,
-            "description": ERROR_MEANINGS[status],
-        }
-        for status in statuses
-    }
+def documented_errors(*statuses: int, page: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, with the bodies the handlers send.
+
+    `page`: the route answers HTML, for which FastAPI would document every model as text/html;
+    its errors are JSON all the same, so they are described as such.
+    """
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        model = ValidationErrorOut if status == 422 else ErrorOut
+        responses[status] = {"description": ERROR_MEANINGS[status]}
+        if page:
+            schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+            responses[status]["content"] = {"application/json": {"schema": schema}}
+        else:
+            responses[status]["model"] = model
+    return responses
 
 
 class GuardMiddleware:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from bot.http.deps import BotDep
 from bot.http.errors import documented_errors
@@ -55,7 +56,17 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"])
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, bool]
+
+
+@router.get(
+    "/readyz",
+    tags=["health"],
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready: `checks` says what is not"}},
+)
 async def readyz(bot: BotDep) -> JSONResponse:
     """Database reachable, model loaded and index ready."""
     database = await run_in_threadpool(bot.db.ping)
@@ -68,7 +79,7 @@ async def readyz(bot: BotDep) -> JSONResponse:
     "/kb/{article_id:path}",
     response_class=HTMLResponse,
     tags=["kb"],
-    responses=documented_errors(404, 422, 500),
+    responses=documented_errors(404, 500, page=True),
 )
 async def article_page(article_id: str, bot: BotDep) -> HTMLResponse:
     """A knowledge-base article, rendered with untrusted markup removed."""

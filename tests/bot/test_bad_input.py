@@ -174,3 +174,51 @@ def test_unexpected_error_is_a_generic_500_logged_in_one_line(
     assert body["error_id"] in line and "RuntimeError" in line
     assert "\n" not in line and errors[0].exc_info is None
     assert "private customer text" not in caplog.text
+
+
+@pytest.mark.parametrize("padding", ["\x00", " ", "\x9b"])
+def test_text_over_its_documented_max_length_gets_422_whatever_it_is_padded_with(client, padding):
+    """The OpenAPI maxLength counts the characters as sent, before trimming and cleaning."""
+    conversation_id, headers = start_conversation(client)
+    url = f"/api/conversations/{conversation_id}"
+    cme = {"Authorization": f"Bearer {cme_token(client)}"}
+    answers = [
+        client.post("/api/conversations", json={"customer": {"name": "a" + padding * 200}}),
+        client.post("/api/conversations", json={"customer": {"company": "a" + padding * 200}}),
+        say(client, conversation_id, headers, "a" + padding * 4000),
+        client.post(
+            f"{url}/csat", json={"rating": 5, "comment": "a" + padding * 2000}, headers=headers
+        ),
+        client.post(
+            f"/api/cme/conversations/{conversation_id}/messages",
+            json={"text": "a" + padding * 4000},
+            headers=cme,
+        ),
+    ]
+    assert [answer.status_code for answer in answers] == [422] * 5, [a.text for a in answers]
+    assert stored_customer_texts(client, conversation_id) == []
+
+
+def cme_token(client) -> str:
+    with client.app.state.bot.db.write() as session:
+        [(_, token)] = make_cmes(session, 1)
+    return token
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14 fuzzing: integers accept booleans and strings")
+@pytest.mark.parametrize("value", [False, True, "1"])
+def test_integer_fields_refuse_booleans_and_strings(client, value):
+    conversation_id, headers = start_conversation(client)
+    url = f"/api/conversations/{conversation_id}"
+    cme = {"Authorization": f"Bearer {cme_token(client)}"}
+    answers = [
+        client.post("/api/conversations", json={"customer": {"id": "0", "expires": value}}),
+        client.post(f"{url}/feedback", json={"seq": value, "helpful": True}, headers=headers),
+        client.post(f"{url}/csat", json={"rating": value}, headers=headers),
+        client.post(
+            f"/api/cme/conversations/{conversation_id}/transfer",
+            json={"to_user_id": value},
+            headers=cme,
+        ),
+    ]
+    assert [answer.status_code for answer in answers] == [422] * 4, [a.text for a in answers]

@@ -166,3 +166,34 @@ def test_message_text_and_client_msg_id_rules_match_the_server(client):
         documented = re.search(msg_id["pattern"], client_msg_id, re.ASCII) is not None
         answered = say(client, conversation_id, headers, "hi", client_msg_id=client_msg_id)
         assert documented == (answered.status_code == 200), (client_msg_id, answered.text)
+
+
+def test_kb_page_errors_are_documented_with_the_json_they_send(client):
+    response = client.get("/kb/no-such-article")
+    assert response.status_code == 404
+    documented = operation(client.app.openapi(), "GET", "/kb/x")["responses"]["404"]["content"]
+    assert response.headers["content-type"].split(";")[0] in documented
+    assert list(documented) == ["application/json"]
+    conforms(client, response)
+
+
+def test_readiness_probe_documents_its_503(client):
+    bot = client.app.state.bot
+    bot.model_ready = False
+    try:
+        response = client.get("/readyz")
+    finally:
+        bot.model_ready = True
+    assert response.status_code == 503
+    assert response.json()["ready"] is False
+    conforms(client, response)
+
+
+def test_customer_id_schema_forbids_the_control_characters_the_server_refuses(client):
+    customer = client.app.openapi()["components"]["schemas"]["CustomerIn"]
+    [string] = [s for s in customer["properties"]["id"]["anyOf"] if s.get("type") == "string"]
+    pattern = string["pattern"]
+    assert re.search(pattern, "cust-1 é")
+    assert not re.search(pattern, "cust\x86")
+    response = client.post("/api/conversations", json={"customer": {"id": "cust\x86"}})
+    assert response.status_code == 422
