@@ -75,6 +75,22 @@ CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # Sequence numbers and row ids are INTEGER columns: larger numbers name nothing that can exist,
 # and PostgreSQL refuses them rather than matching no row.
 MAX_DB_INT = 2**31 - 1
+
+
+def _json_integer(value: Any) -> Any:
+    """What JSON Schema calls an integer: a number with no fraction (4.0 included), not a
+    boolean or a numeric string, which pydantic's lax mode would otherwise coerce."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise PydanticCustomError("int_from_float", "Input should be a whole number")
+        return int(value)
+    return value
+
+
+# An integer request field, as the OpenAPI document says: refuses true, false and "1".
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 CustomerRole = Literal["customer", "bot", "agent", "system"]
 StatusName = Literal["bot", "waiting", "agent", "resolved"]
@@ -138,7 +154,7 @@ class CustomerIn(BaseModel):
         ]
         | None
     ) = Field(None, description="Stored only from a valid supportbot-identity-v2 signature")
-    expires: int | None = Field(
+    expires: JsonInt | None = Field(
         None,
         ge=0,
         le=MAX_UNIX_SECONDS,
@@ -221,14 +237,14 @@ class MessagesOut(BaseModel):
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    seq: int = Field(ge=1, le=MAX_DB_INT)
+    seq: JsonInt = Field(ge=1, le=MAX_DB_INT)
     helpful: bool
 
 
 class CsatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rating: int = Field(ge=1, le=5)
+    rating: JsonInt = Field(ge=1, le=5)
     comment: (
         Annotated[
             str,

@@ -32,7 +32,14 @@ from bot.conversation import Change
 from bot.events import conversation_topic, typing_event
 from bot.http.deps import BotDep, ConversationId, UserDep
 from bot.http.errors import documented_errors
-from bot.schemas import MAX_DB_INT, MAX_MESSAGE_CHARS, VISIBLE_TEXT, CleanText, sent_at_most
+from bot.schemas import (
+    MAX_DB_INT,
+    MAX_MESSAGE_CHARS,
+    VISIBLE_TEXT,
+    CleanText,
+    JsonInt,
+    sent_at_most,
+)
 from bot.storage import NotFound, Role, User, store
 from retrieval import Article, KnowledgeBase
 
@@ -80,7 +87,7 @@ class AgentMessageIn(BaseModel):
 class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    to_user_id: int = Field(ge=1, le=MAX_DB_INT)
+    to_user_id: JsonInt = Field(ge=1, le=MAX_DB_INT)
 
 
 class VipIn(BaseModel):

@@ -205,7 +205,6 @@ def cme_token(client) -> str:
     return token
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14 fuzzing: integers accept booleans and strings")
 @pytest.mark.parametrize("value", [False, True, "1"])
 def test_integer_fields_refuse_booleans_and_strings(client, value):
     conversation_id, headers = start_conversation(client)
@@ -222,3 +221,10 @@ def test_integer_fields_refuse_booleans_and_strings(client, value):
         ),
     ]
     assert [answer.status_code for answer in answers] == [422] * 4, [a.text for a in answers]
+
+
+def test_a_whole_float_is_an_integer_as_json_schema_says(client):
+    conversation_id, headers = start_conversation(client)
+    url = f"/api/conversations/{conversation_id}"
+    assert client.post(f"{url}/csat", json={"rating": 4.0}, headers=headers).status_code < 300
+    assert client.post(f"{url}/csat", json={"rating": 4.5}, headers=headers).status_code == 422
