@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from annotated_types import Ge, Le
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -154,11 +155,11 @@ class CustomerIn(BaseModel):
         ]
         | None
     ) = Field(None, description="Stored only from a valid supportbot-identity-v2 signature")
-    expires: JsonInt | None = Field(
-        None,
-        ge=0,
-        le=MAX_UNIX_SECONDS,
-        description="Unix time when the signature expires; present: a v2 signature",
+    expires: Annotated[int, Ge(0), Le(MAX_UNIX_SECONDS), BeforeValidator(_json_integer)] | None = (
+        Field(
+            None,
+            description="Unix time when the signature expires; present: a v2 signature",
+        )
     )
     signature: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = Field(
         None, description="Hex HMAC-SHA256 of the identity's canonical string"
