@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -59,11 +60,31 @@ def _answer(message: Message) -> str | None:
     return str(hits[0].get("article_id") or "") or None
 
 
+@dataclass(frozen=True)
+class AnsweredQuestion:
+    """A customer question the bot answered from an article, as a later turn may judge it."""
+
+    seq: int
+    text: str
+    vector: np.ndarray | None
+    article_id: str
+
+
+def answered_question(question: Message, reply: Message) -> AnsweredQuestion | None:
+    """`question` and the bot's `reply` to it, if the reply was an answer from an article."""
+    article_id = _answer(reply)
+    if article_id is None or reply.reply_to != question.seq:
+        return None
+    return AnsweredQuestion(
+        question.seq, question.text, store.decode_embedding(question.embedding), article_id
+    )
+
+
 def _record(
     bot: Bot,
     session: Session,
     conversation: Conversation,
-    question: Message,
+    question: Message | AnsweredQuestion,
     *,
     article_id: str | None,
     source: OutcomeSource,
@@ -132,27 +153,25 @@ def on_feedback(
 
 
 def on_customer_turn(
-    bot: Bot, session: Session, conversation: Conversation, message: Message, vector: Any
+    bot: Bot,
+    session: Session,
+    conversation: Conversation,
+    previous: AnsweredQuestion | None,
+    vector: Any,
 ) -> OutcomeExample | None:
-    """The customer asks the question the bot just answered again, in other words: the answer
-    did not help."""
-    messages = store.list_messages(session, conversation_id=conversation.id)
-    before = [m for m in messages if m.seq < message.seq and m.role in (Role.CUSTOMER, Role.BOT)]
-    if len(before) < 2 or before[-1].role != Role.BOT or before[-2].role != Role.CUSTOMER:
+    """The customer asks the question the bot just answered (`previous`, the exchange right
+    before this turn, as the pipeline read it) again, in other words: the answer did not help."""
+    if previous is None or previous.vector is None:
         return None
-    reply, question = before[-1], before[-2]
-    previous = store.decode_embedding(question.embedding)
-    article_id = _answer(reply)
-    if article_id is None or reply.reply_to != question.seq or previous is None:
-        return None
-    if previous.shape != np.shape(vector) or float(previous @ vector) < REPHRASE_SIMILARITY:
+    similar = previous.vector.shape == np.shape(vector) and float(previous.vector @ vector)
+    if not similar or similar < REPHRASE_SIMILARITY:
         return None
     return _record(
         bot,
         session,
         conversation,
-        question,
-        article_id=article_id,
+        previous,
+        article_id=previous.article_id,
         source=OutcomeSource.REPHRASE,
         polarity=-1,
         weight=REPHRASE_WEIGHT,

@@ -80,6 +80,8 @@ class _Accepted:
     answered: list[tuple[np.ndarray, str]] = field(default_factory=list)
     shown: frozenset[tuple[str, str]] = frozenset()  # (article, anchor) passages already given
     offers: _Offers = field(default_factory=lambda: _Offers())
+    # The exchange right before this turn, if the bot answered it: this turn may restate it.
+    previous: outcomes.AnsweredQuestion | None = None
     done: TurnResult | None = None
     is_new: bool = False
 
@@ -205,7 +207,7 @@ def _accept(
                 # Contact details left while waiting for a human (e.g. after the away message).
                 conversation.customer_email = email
         is_new = message.scores is None and message.seq == conversation.last_seq
-        history, unanswered, answered, shown, offers = _history(
+        history, unanswered, answered, shown, offers, previous = _history(
             session, conversation.id, conversation.bot_since_seq, message.seq
         )
         return _Accepted(
@@ -218,25 +220,37 @@ def _accept(
             answered=answered,
             shown=shown,
             offers=offers,
+            previous=previous,
         )
 
 
 def _history(
     session: Session, conversation_id: str, since_seq: int, before_seq: int
-) -> tuple[list[Turn], int, list[tuple[np.ndarray, str]], frozenset[tuple[str, str]], _Offers]:
+) -> tuple[
+    list[Turn],
+    int,
+    list[tuple[np.ndarray, str]],
+    frozenset[tuple[str, str]],
+    _Offers,
+    outcomes.AnsweredQuestion | None,
+]:
     """Earlier turns since the bot last took over, as the scorer sees them, the count of
     consecutive unanswered in-scope turns, (vector, article) of the questions it answered, the
-    (article, section anchor) passages it answered with (a follow-up gets the next one), and
-    whether it offered a person."""
+    (article, section anchor) passages it answered with (a follow-up gets the next one),
+    whether it offered a person, and the last exchange if it was an answer (a rephrase of it
+    is an outcome)."""
     marks = store.helpful_marks(session, conversation_id=conversation_id)
     turns: list[Turn] = []
     unanswered = 0
     answered: list[tuple[np.ndarray, str]] = []
     shown: set[tuple[str, str]] = set()
     offered = last_offered = False
+    exchange: list[Message] = []  # the last two customer or bot messages
     for message in store.list_messages(session, conversation_id=conversation_id, after=since_seq):
         if message.seq >= before_seq:
             break
+        if message.role in (Role.CUSTOMER, Role.BOT):
+            exchange = [*exchange[-1:], message]
         declined = False
         vector = store.decode_embedding(message.embedding)
         action = (message.decision or {}).get("action")
@@ -266,7 +280,11 @@ def _history(
                 scores=Scores.from_dict(message.scores) if message.scores else None,
             )
         )
-    return turns, unanswered, answered, frozenset(shown), _Offers(any=offered, last=last_offered)
+    previous = None
+    if [m.role for m in exchange] == [Role.CUSTOMER, Role.BOT]:
+        previous = outcomes.answered_question(*exchange)
+    offers = _Offers(any=offered, last=last_offered)
+    return turns, unanswered, answered, frozenset(shown), offers, previous
 
 
 def _understand(
@@ -332,7 +350,7 @@ def _commit_reply(
             retrieval=retrieval,
             decision=decision.to_dict() if search else None,
         )
-        outcomes.on_customer_turn(bot, session, conversation, message, vector)
+        outcomes.on_customer_turn(bot, session, conversation, accepted.previous, vector)
         existing = store.find_reply(session, conversation_id=conversation_id, seq=seq)
         if existing is not None or not bot_may_answer(conversation.status) or search is None:
             return TurnResult(message, existing, Status(conversation.status)), False
