@@ -7,6 +7,8 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,12 @@ from embedding import Embedder
 from retrieval.benchmark import raw_encode_rate
 from retrieval.examples import LabelledExample
 from retrieval.index import version_key
-from retrieval.knowledge_base import DEFAULT_ANSWER_PRECISION, KnowledgeBase, SearchResult
+from retrieval.knowledge_base import (
+    DEFAULT_ANSWER_PRECISION,
+    KnowledgeBase,
+    ReloadReport,
+    SearchResult,
+)
 from retrieval.maintenance import KBMaintainer
 from retrieval.ranking import RankingConfig
 
@@ -52,6 +59,37 @@ def auroc(positive: list[float], negative: list[float]) -> float | None:
     return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * len(negative)))
 
 
+@contextmanager
+def _settled_kb(
+    kb_dir: Path,
+    embedder: Embedder,
+    index_dir: Path | None,
+    threshold: float | None,
+    answer_precision: float,
+    ranking: RankingConfig | None,
+    adapt: bool,
+) -> Iterator[tuple[KnowledgeBase, ReloadReport]]:
+    """A KB loaded with all its background work done (probe, adapted model, calibrated gate),
+    indexed in `index_dir` or a scratch folder removed afterwards; with the first load's report."""
+    with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as scratch:
+        kb = KnowledgeBase(
+            Path(kb_dir),
+            Path(index_dir) if index_dir is not None else Path(scratch),
+            embedder,
+            public_url="http://localhost",
+            answer_threshold=threshold,
+            answer_precision=answer_precision,
+            ranking=ranking,
+        )
+        upkeep = KBMaintainer(kb, adapt=adapt)
+        report = upkeep.load()
+        upkeep.wait_for_probe()
+        upkeep.wait_for_adaptation()  # then retrieval has switched to the adapted model
+        upkeep.wait_for_probe()
+        upkeep.wait_for_calibration()
+        yield kb, report
+
+
 def evaluate_retrieval(
     *,
     kb_dir: Path,
@@ -66,23 +104,11 @@ def evaluate_retrieval(
 ) -> dict[str, Any]:
     """hit@1/3, MRR, AUROC, answered precision and coverage at the threshold, and throughput."""
     queries = read_queries(queries_path)
-    with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as scratch:
-        kb = KnowledgeBase(
-            Path(kb_dir),
-            Path(index_dir) if index_dir is not None else Path(scratch),
-            embedder,
-            public_url="http://localhost",
-            answer_threshold=threshold,
-            answer_precision=answer_precision,
-            ranking=ranking,
-        )
-        upkeep = KBMaintainer(kb, adapt=adapt)
-        report = upkeep.load()
+    with _settled_kb(kb_dir, embedder, index_dir, threshold, answer_precision, ranking, adapt) as (
+        kb,
+        report,
+    ):
         index_rate = report.embedded_passages / report.seconds if report.embedded_passages else None
-        upkeep.wait_for_probe()
-        upkeep.wait_for_adaptation()  # then retrieval has switched to the adapted model
-        upkeep.wait_for_probe()
-        upkeep.wait_for_calibration()
         # Against the same texts the build embedded (passages and the probe's short texts),
         # once background training no longer shares the CPU.
         raw_rate = (
@@ -243,21 +269,10 @@ def replay_outcomes(
     (the threshold that answers as many of the answerable queries as the run without feedback),
     per seed and on average."""
     queries = read_queries(queries_path)
-    with tempfile.TemporaryDirectory(prefix="supportbot-replay-") as scratch:
-        kb = KnowledgeBase(
-            Path(kb_dir),
-            Path(index_dir) if index_dir is not None else Path(scratch),
-            embedder,
-            public_url="http://localhost",
-            answer_threshold=threshold,
-            answer_precision=answer_precision,
-        )
-        upkeep = KBMaintainer(kb, adapt=adapt)
-        upkeep.load()
-        upkeep.wait_for_probe()
-        upkeep.wait_for_adaptation()
-        upkeep.wait_for_probe()
-        upkeep.wait_for_calibration()
+    with _settled_kb(kb_dir, embedder, index_dir, threshold, answer_precision, None, adapt) as (
+        kb,
+        _,
+    ):
         versions = {article.id: version_key(article) for article in kb.articles()}
         embedded = kb.queries([text for text, _ in queries])
         runs = []
