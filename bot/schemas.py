@@ -195,22 +195,24 @@ class ConversationCreated(BaseModel):
 
 
 MAX_MESSAGE_CHARS = 4000
+# A chat message as sent by a customer or a CME: visible text, cleaned, within the limit as sent.
+MessageText = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=MAX_MESSAGE_CHARS,
+        pattern=VISIBLE_TEXT,
+    ),
+    CleanText,
+    sent_at_most(MAX_MESSAGE_CHARS),
+]
 
 
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: Annotated[
-        str,
-        StringConstraints(
-            strip_whitespace=True,
-            min_length=1,
-            max_length=MAX_MESSAGE_CHARS,
-            pattern=VISIBLE_TEXT,
-        ),
-        CleanText,
-        sent_at_most(MAX_MESSAGE_CHARS),
-    ]
+    text: MessageText
     client_msg_id: (
         Annotated[
             str, StringConstraints(min_length=1, max_length=100, pattern=CLIENT_MSG_ID_PATTERN)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot import conversation
 from bot.cme import accounts, context_packet, queue
@@ -32,14 +32,7 @@ from bot.conversation import Change
 from bot.events import conversation_topic, typing_event
 from bot.http.deps import BotDep, ConversationId, UserDep
 from bot.http.errors import documented_errors
-from bot.schemas import (
-    MAX_DB_INT,
-    MAX_MESSAGE_CHARS,
-    VISIBLE_TEXT,
-    CleanText,
-    JsonInt,
-    sent_at_most,
-)
+from bot.schemas import MAX_DB_INT, JsonInt, MessageText
 from bot.storage import NotFound, Role, User, store
 from retrieval import Article, KnowledgeBase
 
@@ -64,17 +57,7 @@ def _change(change: Change) -> ChangeOut:
 class AgentMessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: Annotated[
-        str,
-        StringConstraints(
-            strip_whitespace=True,
-            min_length=1,
-            max_length=MAX_MESSAGE_CHARS,
-            pattern=VISIBLE_TEXT,
-        ),
-        CleanText,
-        sent_at_most(MAX_MESSAGE_CHARS),
-    ]
+    text: MessageText
     note: bool = False
     article_id: str | None = Field(
         None,
