@@ -118,7 +118,7 @@ class CalibrationWork:
     """What calibrating a snapshot's gate needs: its key, cache path and the KB's short texts."""
 
     key: str
-    units: Units
+    units: Units | None  # None when the snapshot's calibration came from the cache
     path: Path
 
 
@@ -311,9 +311,15 @@ class KnowledgeBase:
             probe = ArticleProbe.load(cache.probe_path, key)
             if probe is not None and probe.article_ids == tuple(snapshot.article_ids):
                 snapshot = dataclasses.replace(snapshot, probe=probe)
+            gate_key = calibration_key(key, self.answer_precision, self.ranking)
+            if snapshot.probe is not None:  # a calibration is only cached with its probe
+                saved = Calibration.load(cache.calibration_path, gate_key)
+                snapshot = dataclasses.replace(snapshot, calibration=saved)
             gate = CalibrationWork(
-                calibration_key(key, self.answer_precision, self.ranking),
-                units_of(
+                gate_key,
+                None  # a cached calibration needs no material (an unchanged restart)
+                if snapshot.calibration is not None
+                else units_of(
                     [row for row, _, _, _ in units],
                     [text for _, text, _, _ in units],
                     [cache.vectors[digest] for _, _, digest, _ in units],
@@ -321,9 +327,6 @@ class KnowledgeBase:
                 ),
                 cache.calibration_path,
             )
-            if snapshot.probe is not None:  # a calibration is only cached with its probe
-                saved = Calibration.load(gate.path, gate.key)
-                snapshot = dataclasses.replace(snapshot, calibration=saved)
             vectors = labels = None
             if snapshot.probe is None and examples:
                 row = {article_id: i for i, article_id in enumerate(snapshot.article_ids)}

@@ -198,13 +198,14 @@ class KBMaintainer:
                 return  # a newer reload calibrates its own
             calibration = None
             try:
-                calibration = calibrate(
-                    snapshot,
-                    work.units,
-                    key=work.key,
-                    target_precision=self.kb.answer_precision,
-                    ranking=self.kb.ranking,
-                )
+                if work.units is not None:  # else the snapshot came with its cached gate
+                    calibration = calibrate(
+                        snapshot,
+                        work.units,
+                        key=work.key,
+                        target_precision=self.kb.answer_precision,
+                        ranking=self.kb.ranking,
+                    )
             except Exception:
                 log.exception("calibrating the answer gate failed; keeping the default threshold")
             if calibration is not None:
