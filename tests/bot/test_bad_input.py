@@ -4,6 +4,7 @@ answered with a clear 4xx or stored, and nothing accepted is lost (issue 14)."""
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -228,3 +229,45 @@ def test_a_whole_float_is_an_integer_as_json_schema_says(client):
     url = f"/api/conversations/{conversation_id}"
     assert client.post(f"{url}/csat", json={"rating": 4.0}, headers=headers).status_code < 300
     assert client.post(f"{url}/csat", json={"rating": 4.5}, headers=headers).status_code == 422
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "yes"])
+def test_boolean_fields_refuse_numbers_and_strings(client, value):
+    conversation_id, headers = start_conversation(client)
+    url = f"/api/conversations/{conversation_id}"
+    cme = {"Authorization": f"Bearer {cme_token(client)}"}
+    answers = [
+        client.post("/api/conversations", json={"customer": {"id": "0", "vip": value}}),
+        client.post(f"{url}/feedback", json={"seq": 1, "helpful": value}, headers=headers),
+        client.post(
+            f"/api/cme/conversations/{conversation_id}/typing", json={"on": value}, headers=cme
+        ),
+        client.post(
+            f"/api/cme/conversations/{conversation_id}/vip", json={"vip": value}, headers=cme
+        ),
+        client.post(
+            f"/api/cme/conversations/{conversation_id}/messages",
+            json={"text": "hi", "note": value},
+            headers=cme,
+        ),
+    ]
+    assert [answer.status_code for answer in answers] == [422] * 5, [a.text for a in answers]
+
+
+@pytest.mark.parametrize("email", ["x@y.test", "a@b.LOCAL", "a@localhost", "a@b.onion"])
+def test_special_use_email_domains_are_refused_as_the_openapi_document_says(client, email):
+    answer = client.post("/api/conversations", json={"customer": {"email": email}})
+    assert answer.status_code == 422, answer.text
+    schema = client.get("/openapi.json").json()
+    [pattern] = _email_patterns(schema)
+    assert re.search(pattern, email) is None
+    assert re.search(pattern, "sam@example.com")
+
+
+def _email_patterns(node) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["pattern"]] if node.get("format") == "email" and "pattern" in node else []
+        return found + [p for value in node.values() for p in _email_patterns(value)]
+    if isinstance(node, list):
+        return [p for value in node for p in _email_patterns(value)]
+    return []
