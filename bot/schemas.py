@@ -15,8 +15,10 @@ from pydantic import (
     EmailStr,
     Field,
     PrivateAttr,
+    StrictBool,
     StringConstraints,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -92,6 +94,22 @@ def _json_integer(value: Any) -> Any:
 
 # An integer request field, as the OpenAPI document says: refuses true, false and "1".
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+
+
+# email-validator refuses the special-use domains (RFC 6761: .test, .local, .localhost ...) that
+# `format: email` alone allows; the published pattern says so (JSON Schema patterns have no flags).
+SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")
+_NOT_SPECIAL_USE = (
+    r"^(?!.*@(?:.*\.)?(?:" + "|".join(map(_any_case, SPECIAL_USE_DOMAINS)) + r")\.?$)"
+)
+CustomerEmail = Annotated[
+    EmailStr,
+    WithJsonSchema({"type": "string", "format": "email", "pattern": _NOT_SPECIAL_USE}),
+]
 MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 CustomerRole = Literal["customer", "bot", "agent", "system"]
 StatusName = Literal["bot", "waiting", "agent", "resolved"]
@@ -144,8 +162,8 @@ class CustomerIn(BaseModel):
         ]
         | None
     ) = None
-    email: EmailStr | None = None
-    vip: bool = Field(False, description="Honoured only with a valid signature")
+    email: CustomerEmail | None = None
+    vip: StrictBool = Field(False, description="Honoured only with a valid signature")
     company: (
         Annotated[
             str,
@@ -241,7 +259,7 @@ class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seq: JsonInt = Field(ge=1, le=MAX_DB_INT)
-    helpful: bool
+    helpful: StrictBool
 
 
 class CsatIn(BaseModel):

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from bot import conversation
 from bot.cme import accounts, context_packet, queue
@@ -58,7 +58,7 @@ class AgentMessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: MessageText
-    note: bool = False
+    note: StrictBool = False
     article_id: str | None = Field(
         None,
         max_length=300,
@@ -76,13 +76,13 @@ class TransferIn(BaseModel):
 class VipIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    vip: bool
+    vip: StrictBool
 
 
 class TypingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: bool = True
+    on: StrictBool = True
 
 
 @router.get("/me", response_model=CmeView)
