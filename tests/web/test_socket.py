@@ -249,3 +249,28 @@ def test_cors_preflight_and_its_refusal_carry_the_security_headers(client):
         )
         assert response.headers["x-content-type-options"] == "nosniff", origin
         assert "default-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_erasure_closes_the_customers_sockets_and_forgets_what_their_feed_held(client):
+    from tests.utils import make_cmes
+
+    with client.app.state.bot.db.write() as session:
+        [(_, cme_token)] = make_cmes(session, 1)
+    conversation_id, headers = start_conversation(client, id="cust-erased")
+    with connect(client, conversation_id) as socket:
+        hello(socket, token_of(headers))
+        say(client, conversation_id, headers, "How do I export my data?")
+        while socket.receive_json().get("message", {}).get("role") != "bot":
+            pass
+        assert feeds(client).has(conversation_id)
+        erased = client.delete(
+            "/api/cme/customers/cust-erased", headers={"Authorization": f"Bearer {cme_token}"}
+        )
+        assert erased.status_code == 200, erased.text
+        assert not feeds(client).has(conversation_id)  # dropped at once, not after 30 s
+        while (event := socket.receive_json())["type"] != "error":
+            assert event["type"] != "message", event
+        assert event["code"] == 1013
+    with connect(client, conversation_id) as socket:
+        socket.send_json({"type": "hello", "token": token_of(headers)})
+        assert socket.receive_json()["code"] == 4404
