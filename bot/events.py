@@ -81,6 +81,19 @@ def vip_event(vip: bool) -> dict[str, Any]:
     return {"type": "vip", "vip": vip}
 
 
+def erased_event() -> dict[str, Any]:
+    """The conversation was erased: whoever holds its messages drops them."""
+    return {"type": "erased"}
+
+
+async def announce_erasure(bus: EventBus, conversation_ids: list[str]) -> None:
+    """Tell every socket on erased conversations (and the queue) that they are gone."""
+    for conversation_id in conversation_ids:
+        await bus.publish(conversation_topic(conversation_id), erased_event())
+        await bus.publish(agent_topic(conversation_id), erased_event())
+        await bus.publish(QUEUE_TOPIC, queue_event("changed", conversation_id))
+
+
 def queue_event(kind: Literal["escalated", "changed"], conversation_id: str) -> dict[str, Any]:
     """Something changed about a conversation's place in the CME queue."""
     return {"type": kind, "conversation_id": conversation_id}

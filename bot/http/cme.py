@@ -29,7 +29,7 @@ from bot.cme.schemas import (
     UsersOut,
 )
 from bot.conversation import Change
-from bot.events import conversation_topic, typing_event
+from bot.events import announce_erasure, conversation_topic, typing_event
 from bot.http.deps import BotDep, ConversationId, UserDep
 from bot.http.errors import documented_errors
 from bot.schemas import MAX_DB_INT, JsonInt, MessageText
@@ -190,6 +190,7 @@ async def erase_customer(
     receipt = await run_in_threadpool(conversation.erase_customer, bot.db, customer_id, bot.erasers)
     log.info("CME %s erased customer data: %d conversations", user.id, len(receipt.conversations))
     bot.outcomes_changed.set()  # retrieval forgets their examples too
+    await announce_erasure(bot.bus, receipt.conversations)  # sockets drop what they buffered
     return ErasureOut(
         customer_id=receipt.customer_id,
         conversations=receipt.conversations,

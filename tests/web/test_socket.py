@@ -267,6 +267,9 @@ def test_erasure_closes_the_customers_sockets_and_forgets_what_their_feed_held(c
             "/api/cme/customers/cust-erased", headers={"Authorization": f"Bearer {cme_token}"}
         )
         assert erased.status_code == 200, erased.text
+        deadline = time.monotonic() + 10
+        while feeds(client).has(conversation_id) and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert not feeds(client).has(conversation_id)  # dropped at once, not after 30 s
         while (event := socket.receive_json())["type"] != "error":
             assert event["type"] != "message", event

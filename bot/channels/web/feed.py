@@ -195,6 +195,9 @@ class Feeds:
         elif kind == "status":
             feed.status = event["status"]
             self._broadcast(feed, event)
+        elif kind == "erased":  # drop the buffered messages now; sockets reconnect and get 4404
+            feed.messages.clear()
+            raise store.NotFound(f"conversation {feed.conversation_id} was erased")
         elif kind == "typing":
             if event.get("on"):
                 feed.typing_since[event["who"]] = time.monotonic()
