@@ -189,13 +189,22 @@ def test_a_stranded_turn_that_fails_again_goes_to_a_person(tmp_path, database_ur
     assert [m["role"] for m in listed["messages"]] == ["customer", "bot"]
 
 
-def test_resolved_conversations_older_than_the_retention_are_deleted(tmp_path, database_url):
-    from bot.conversation.lifecycle import delete_expired
+def test_resolved_conversations_older_than_the_retention_are_anonymised_keeping_aggregates(
+    tmp_path, database_url
+):
+    from sqlalchemy import select
 
+    from bot.conversation.lifecycle import delete_expired
+    from bot.storage import Conversation, Csat, Escalation, Message
+    from tests.bot.test_erasure import everything_stored
+
+    canary = "CANARYretention42"
     settings = make_settings(tmp_path, database_url, retention_days=30)
     with make_client(settings, FakeEmbedder()) as client:
         bot = client.app.state.bot
-        old_id, old_headers = start_conversation(client)
+        old_id, old_headers = start_conversation(
+            client, id=f"cust-{canary}", name=canary, email=f"{canary.lower()}@example.com"
+        )
         recent_id, recent_headers = start_conversation(client)
         open_id, open_headers = start_conversation(client)
         for conversation_id, headers in (
@@ -203,7 +212,10 @@ def test_resolved_conversations_older_than_the_retention_are_deleted(tmp_path, d
             (recent_id, recent_headers),
             (open_id, open_headers),
         ):
-            say(client, conversation_id, headers, "How do I export my data?")
+            say(client, conversation_id, headers, f"How do I export my data? {canary}")
+        url = f"/api/conversations/{old_id}"
+        assert client.post(f"{url}/handoff", headers=old_headers).status_code == 200
+        client.post(f"{url}/csat", json={"rating": 2, "comment": canary}, headers=old_headers)
         with bot.db.write() as session:
             for conversation_id, age_days in ((old_id, 31), (recent_id, 29), (open_id, 90)):
                 conversation = store.get_conversation(session, conversation_id=conversation_id)
@@ -211,14 +223,32 @@ def test_resolved_conversations_older_than_the_retention_are_deleted(tmp_path, d
                 if conversation_id != open_id:
                     conversation.status = "resolved"
                     conversation.resolved_at = utcnow() - timedelta(days=age_days)
+        stored_before = everything_stored(client)
         assert delete_expired(bot) == [old_id]
-        assert (
-            client.get(f"/api/conversations/{old_id}/messages", headers=old_headers).status_code
-            == 404
-        )
+        assert delete_expired(bot) == []  # anonymised once
+        assert client.get(f"{url}/messages", headers=old_headers).status_code in (403, 404)
+        stored = everything_stored(client)
+        assert canary in stored_before.replace(canary.lower(), canary)
+        assert canary not in stored and canary.lower() not in stored
+        with bot.db.read() as session:
+            conversation = session.get(Conversation, old_id)
+            assert conversation.status == "resolved" and conversation.channel == "web"
+            assert conversation.customer_id is None and conversation.customer_email is None
+            kept = session.scalars(
+                select(Message).where(Message.conversation_id == old_id).order_by(Message.seq)
+            ).all()
+            assert [m.role for m in kept][:2] == ["customer", "bot"]
+            assert all(m.text == "" and m.embedding is None for m in kept)
+            assert kept[0].scores["frustration"] is not None
+            [escalation] = session.scalars(
+                select(Escalation).where(Escalation.conversation_id == old_id)
+            ).all()
+            assert escalation.reasons
+            [rating] = session.scalars(select(Csat).where(Csat.conversation_id == old_id)).all()
+            assert rating.rating == 2 and rating.comment is None
         for conversation_id, headers in ((recent_id, recent_headers), (open_id, open_headers)):
             kept = messages(client, conversation_id, headers)["messages"]
-            assert len(kept) == 2
+            assert len(kept) == 2 and canary in kept[0]["text"]
 
 
 def test_no_retention_keeps_everything(tmp_path, database_url):
