@@ -116,8 +116,9 @@ class Settings(BaseSettings):
         0,
         ge=0,
         le=36_500,
-        description="Delete resolved conversations (messages, feedback, CSAT, Slack data) this "
-        "many days after they were resolved; 0 keeps them",
+        description="Anonymise resolved conversations this many days after they were resolved "
+        "(texts, vectors, identity, comments and Slack data go; counts and scores stay); 0 keeps "
+        "them",
     )
     # Web widget
     allowed_origins: Annotated[list[str], NoDecode] = Field(

@@ -12,7 +12,7 @@ from bot.conversation.handoff import request_handoff
 from bot.conversation.pipeline import PipelineError, handle_customer_message
 from bot.events import conversation_topic, status_event
 from bot.runtime import Bot
-from bot.storage import Conversation, store
+from bot.storage import Conversation, outcomes, store
 from escalation import HandoffConflict, IllegalTransition, Status, Transition
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,10 @@ async def finish_stranded_turns(bot: Bot) -> int:
     return len(stranded)
 
 
-def delete_expired(bot: Bot) -> list[str]:
-    """Delete conversations resolved more than RETENTION_DAYS ago, with everything about them
-    (as erasure does); returns their ids. Nothing when RETENTION_DAYS is 0."""
+def anonymise_expired(bot: Bot) -> list[str]:
+    """Anonymise conversations resolved more than RETENTION_DAYS ago: their texts, vectors,
+    identity, Slack data and the examples learnt from them go; the rows that aggregates count
+    stay. Returns their ids; nothing when RETENTION_DAYS is 0."""
     days = bot.settings.retention_days
     if not days:
         return []
@@ -110,7 +111,11 @@ def delete_expired(bot: Bot) -> list[str]:
         expired = list(
             session.scalars(
                 select(Conversation.id)
-                .where(Conversation.status == Status.RESOLVED, Conversation.resolved_at < cutoff)
+                .where(
+                    Conversation.status == Status.RESOLVED,
+                    Conversation.resolved_at < cutoff,
+                    Conversation.anonymised_at.is_(None),
+                )
                 .limit(500)
             )
         )
@@ -118,8 +123,10 @@ def delete_expired(bot: Bot) -> list[str]:
             return []
         for eraser in bot.erasers:
             eraser(session, "", expired)
-        store.erase_conversations(session, conversation_ids=expired)
-    log.info("deleted %d conversations past the retention period", len(expired))
+        outcomes.erase_examples(session, customer_id=None, conversation_ids=expired)
+        store.anonymise_conversations(session, conversation_ids=expired)
+    bot.outcomes_changed.set()
+    log.info("anonymised %d conversations past the retention period", len(expired))
     return expired
 
 
@@ -140,6 +147,6 @@ async def sweep_forever(bot: Bot) -> None:
         except Exception:  # a failed sweep is retried next minute; the server keeps serving
             log.exception("idle sweep failed")
         try:
-            await asyncio.to_thread(delete_expired, bot)
+            await asyncio.to_thread(anonymise_expired, bot)
         except Exception:  # retried next minute
-            log.exception("deleting conversations past the retention period failed")
+            log.exception("anonymising conversations past the retention period failed")

@@ -105,6 +105,8 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column()
+    # Set when retention stripped everything personal; the row stays for the aggregates.
+    anonymised_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (
         Index("ix_conversations_status", "status"),

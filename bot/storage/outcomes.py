@@ -112,11 +112,14 @@ def delete_example(session: Session, *, kb: str, example_id: int) -> OutcomeExam
 
 
 def erase_examples(
-    session: Session, *, customer_id: str, conversation_ids: Sequence[str]
+    session: Session, *, customer_id: str | None, conversation_ids: Sequence[str]
 ) -> dict[str, int]:
-    """Delete every example from this customer or their conversations (erasure)."""
-    conditions = [OutcomeExample.customer_id == customer_id]
+    """Delete every example from this customer (when given) or these conversations (erasure,
+    retention)."""
+    conditions = [] if customer_id is None else [OutcomeExample.customer_id == customer_id]
     if conversation_ids:
         conditions.append(OutcomeExample.conversation_id.in_(list(conversation_ids)))
+    if not conditions:
+        return {"outcome_examples": 0}
     removed = session.execute(delete(OutcomeExample).where(or_(*conditions))).rowcount
     return {"outcome_examples": removed}

@@ -76,6 +76,54 @@ def customer_conversation_ids(session: Session, *, customer_id: str) -> list[str
     )
 
 
+# Keys of stored evidence (scores, decisions, retrieval, escalation reasons) that may quote what a
+# customer wrote; anonymising drops them and keeps the numbers, codes and article ids.
+_QUOTING_KEYS = frozenset({"detail", "query", "text", "quote", "summary"})
+
+
+def _without_quotes(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_quotes(v) for k, v in value.items() if k not in _QUOTING_KEYS}
+    if isinstance(value, list):
+        return [_without_quotes(item) for item in value]
+    return value
+
+
+def anonymise_conversations(session: Session, *, conversation_ids: list[str]) -> int:
+    """Strip everything personal from these conversations (texts, vectors, identity, comments,
+    quoted evidence) and keep what aggregates count: statuses, times, roles, scores, decisions,
+    escalations, ratings. The customer's token stops working. Returns how many were anonymised."""
+    if not conversation_ids:
+        return 0
+    now = utcnow()
+    for conversation in session.scalars(
+        select(Conversation).where(Conversation.id.in_(conversation_ids))
+    ):
+        conversation.customer_id = conversation.customer_name = None
+        conversation.customer_email = conversation.customer_company = None
+        conversation.channel_ref = None
+        conversation.token_hash = hash_token(secrets.token_urlsafe(32))
+        conversation.anonymised_at = now
+    for message in session.scalars(
+        select(Message).where(Message.conversation_id.in_(conversation_ids))
+    ):
+        message.text = ""
+        message.embedding = None
+        message.client_msg_id = None
+        message.scores = _without_quotes(message.scores)
+        message.decision = _without_quotes(message.decision)
+        message.retrieval = _without_quotes(message.retrieval)
+    for escalation in session.scalars(
+        select(Escalation).where(Escalation.conversation_id.in_(conversation_ids))
+    ):
+        escalation.reasons = _without_quotes(escalation.reasons)
+    session.execute(
+        update(Csat).where(Csat.conversation_id.in_(conversation_ids)).values(comment=None)
+    )
+    session.flush()
+    return len(conversation_ids)
+
+
 def erase_conversations(session: Session, *, conversation_ids: list[str]) -> dict[str, int]:
     """Delete these conversations with their messages, escalations, feedback and CSAT; the
     number of rows removed, by table."""

@@ -194,7 +194,7 @@ def test_resolved_conversations_older_than_the_retention_are_anonymised_keeping_
 ):
     from sqlalchemy import select
 
-    from bot.conversation.lifecycle import delete_expired
+    from bot.conversation.lifecycle import anonymise_expired
     from bot.storage import Conversation, Csat, Escalation, Message
     from tests.bot.test_erasure import everything_stored
 
@@ -212,7 +212,8 @@ def test_resolved_conversations_older_than_the_retention_are_anonymised_keeping_
             (recent_id, recent_headers),
             (open_id, open_headers),
         ):
-            say(client, conversation_id, headers, f"How do I export my data? {canary}")
+            mark = canary if conversation_id == old_id else "thanks"
+            say(client, conversation_id, headers, f"How do I export my data? {mark}")
         url = f"/api/conversations/{old_id}"
         assert client.post(f"{url}/handoff", headers=old_headers).status_code == 200
         client.post(f"{url}/csat", json={"rating": 2, "comment": canary}, headers=old_headers)
@@ -224,8 +225,8 @@ def test_resolved_conversations_older_than_the_retention_are_anonymised_keeping_
                     conversation.status = "resolved"
                     conversation.resolved_at = utcnow() - timedelta(days=age_days)
         stored_before = everything_stored(client)
-        assert delete_expired(bot) == [old_id]
-        assert delete_expired(bot) == []  # anonymised once
+        assert anonymise_expired(bot) == [old_id]
+        assert anonymise_expired(bot) == []  # anonymised once
         assert client.get(f"{url}/messages", headers=old_headers).status_code in (403, 404)
         stored = everything_stored(client)
         assert canary in stored_before.replace(canary.lower(), canary)
@@ -248,11 +249,11 @@ def test_resolved_conversations_older_than_the_retention_are_anonymised_keeping_
             assert rating.rating == 2 and rating.comment is None
         for conversation_id, headers in ((recent_id, recent_headers), (open_id, open_headers)):
             kept = messages(client, conversation_id, headers)["messages"]
-            assert len(kept) == 2 and canary in kept[0]["text"]
+            assert len(kept) == 2 and kept[0]["text"].endswith("thanks")
 
 
 def test_no_retention_keeps_everything(tmp_path, database_url):
-    from bot.conversation.lifecycle import delete_expired
+    from bot.conversation.lifecycle import anonymise_expired
 
     with make_client(make_settings(tmp_path, database_url), FakeEmbedder()) as client:
         bot = client.app.state.bot
@@ -261,4 +262,4 @@ def test_no_retention_keeps_everything(tmp_path, database_url):
             conversation = store.get_conversation(session, conversation_id=conversation_id)
             conversation.status = "resolved"
             conversation.resolved_at = utcnow() - timedelta(days=3650)
-        assert delete_expired(bot) == []
+        assert anonymise_expired(bot) == []
