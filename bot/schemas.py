@@ -186,6 +186,11 @@ class ConversationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     customer: CustomerIn | None = None
+    visitor_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")] | None = Field(
+        None,
+        description="The widget's random per-browser id: an unverified visitor is one customer "
+        "per browser (never merged with anyone on it)",
+    )
 
 
 class ConversationCreated(BaseModel):
@@ -244,10 +249,18 @@ class FeedbackIn(BaseModel):
     helpful: bool
 
 
+CsatReasonName = Literal[
+    "not_answered", "wrong_answer", "too_slow", "hard_to_reach_human", "rude_or_unhelpful", "other"
+]
+
+
 class CsatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rating: JsonInt = Field(ge=1, le=5)
+    reason: CsatReasonName | None = Field(
+        None, description="Why a low rating was given (optional, one choice)"
+    )
     comment: (
         Annotated[
             str,

@@ -69,6 +69,8 @@ async def create_conversation(
             email=str(customer.email) if customer.email else None,
             company=customer.company if identity.verified else None,
         )
+    if body is not None and body.visitor_id and not identity.verified:
+        identity = replace(identity, visitor_id=body.visitor_id)
     if identity.verified:
         limits.customer_conversation(identity.id or "")
     else:
@@ -167,13 +169,19 @@ async def cancel_handoff(
 async def post_csat(
     conversation_id: ConversationId, body: CsatIn, bot: BotDep, token: TokenDep
 ) -> Ok:
-    """Rate the conversation 1-5 with an optional comment (once)."""
+    """Rate the conversation 1-5 with an optional reason (for a low rating) and comment, once
+    per resolution."""
 
     def record() -> Ok:
         with bot.db.write() as session:
             conversation = store.authorize(session, conversation_id=conversation_id, token=token)
             store.record_csat(
-                session, conversation_id=conversation_id, rating=body.rating, comment=body.comment
+                session,
+                conversation=conversation,
+                rating=body.rating,
+                comment=body.comment,
+                reason=body.reason,
+                at=bot.clock(),
             )
             return Ok(status=conversation.status)
 
