@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -107,7 +106,7 @@ def resolve_customer(
                     last_seen_at=now,
                     health_components=[],
                     health_stale=True,
-                    **{column: value for column, value in keys.lookups()},
+                    **dict(keys.lookups()),
                 )
                 session.add(customer)
                 session.flush()
@@ -248,14 +247,3 @@ def erase_customers(session: Session, *, customer_ids: list[int]) -> dict[str, i
         delete(Customer).where(Customer.id.in_(customer_ids))
     ).rowcount
     return removed
-
-
-def as_dict(customer: Customer) -> dict[str, Any]:
-    """The identity fields of a customer, for logs and tests."""
-    return {
-        "id": customer.id,
-        "external_id": customer.external_id,
-        "slack_user_id": customer.slack_user_id,
-        "email": customer.email,
-        "visitor_id": customer.visitor_id,
-    }
