@@ -272,6 +272,26 @@ class CsatIn(BaseModel):
     ) = None
 
 
+class NpsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: JsonInt = Field(ge=0, le=10, description="How likely to recommend us, 0-10")
+    comment: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=2000),
+            CleanText,
+            sent_at_most(2000),
+        ]
+        | None
+    ) = None
+
+
+class NpsOut(BaseModel):
+    asked: bool = Field(description="The NPS question was put after this conversation")
+    answered: bool
+
+
 class ErrorOut(BaseModel):
     """Every error answer but 422: `detail` names the problem."""
 

@@ -23,10 +23,12 @@ from bot.schemas import (
     MessageIn,
     MessageOut,
     MessagesOut,
+    NpsIn,
+    NpsOut,
     Ok,
     TurnOut,
 )
-from bot.storage import store
+from bot.storage import Conflict, customers, store
 
 router = APIRouter(
     prefix="/api",
@@ -183,6 +185,43 @@ async def post_csat(
                 reason=body.reason,
                 at=bot.clock(),
             )
+            return Ok(status=conversation.status)
+
+    return await run_in_threadpool(record)
+
+
+@router.get("/conversations/{conversation_id}/nps", response_model=NpsOut)
+async def get_nps(conversation_id: ConversationId, bot: BotDep, token: TokenDep) -> NpsOut:
+    """Whether the NPS question was put after this conversation (at most once per customer per
+    SUPPORTBOT_NPS_INTERVAL_DAYS, after a resolution), and whether it was answered."""
+
+    def read() -> NpsOut:
+        with bot.db.read() as session:
+            store.authorize(session, conversation_id=conversation_id, token=token)
+            survey = customers.pending_nps(session, conversation_id=conversation_id)
+            return NpsOut(
+                asked=survey is not None, answered=bool(survey and survey.score is not None)
+            )
+
+    return await run_in_threadpool(read)
+
+
+@router.post("/conversations/{conversation_id}/nps", response_model=Ok)
+async def post_nps(
+    conversation_id: ConversationId, body: NpsIn, bot: BotDep, token: TokenDep
+) -> Ok:
+    """Answer the NPS question (0-10, optional comment), once; 409 if it was not asked."""
+
+    def record() -> Ok:
+        with bot.db.write() as session:
+            conversation = store.authorize(session, conversation_id=conversation_id, token=token)
+            survey = customers.pending_nps(session, conversation_id=conversation_id)
+            if survey is None:
+                raise Conflict("the NPS question was not asked after this conversation")
+            if not customers.answer_nps(
+                session, survey=survey, score=body.score, comment=body.comment, now=bot.clock()
+            ):
+                raise Conflict("this NPS question has already been answered")
             return Ok(status=conversation.status)
 
     return await run_in_threadpool(record)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from bot.storage.models import (
 )
 
 SLACK_CHANNEL = "slack"
+
 MAX_VISITOR_ID_CHARS = 64
 
 
@@ -247,3 +248,57 @@ def erase_customers(session: Session, *, customer_ids: list[int]) -> dict[str, i
         delete(Customer).where(Customer.id.in_(customer_ids))
     ).rowcount
     return removed
+
+
+def nps_due(session: Session, *, customer_id: int, now: datetime, interval_days: int) -> bool:
+    """Whether this customer may be asked the NPS question now (not asked within the interval)."""
+    last = session.scalar(
+        select(func.max(NpsSurvey.asked_at)).where(NpsSurvey.customer_id == customer_id)
+    )
+    return last is None or last <= now - timedelta(days=interval_days)
+
+
+def ask_nps(
+    session: Session, *, conversation: Conversation, now: datetime, interval_days: int
+) -> NpsSurvey | None:
+    """After a resolution: put the NPS question to the conversation's customer if it is due
+    (the customer row is locked first, so two resolutions at once ask once)."""
+    if conversation.customer_ref is None:
+        return None
+    session.scalars(
+        select(Customer.id).where(Customer.id == conversation.customer_ref).with_for_update()
+    ).first()
+    if not nps_due(
+        session, customer_id=conversation.customer_ref, now=now, interval_days=interval_days
+    ):
+        return None
+    survey = NpsSurvey(
+        customer_id=conversation.customer_ref,
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        asked_at=now,
+    )
+    session.add(survey)
+    session.flush()
+    return survey
+
+
+def pending_nps(session: Session, *, conversation_id: str) -> NpsSurvey | None:
+    """The NPS question put after this conversation, if any."""
+    return session.scalars(
+        select(NpsSurvey)
+        .where(NpsSurvey.conversation_id == conversation_id)
+        .order_by(NpsSurvey.id.desc())
+    ).first()
+
+
+def answer_nps(
+    session: Session, *, survey: NpsSurvey, score: int, comment: str | None, now: datetime
+) -> bool:
+    """Record the answer to an NPS question; False if it was already answered."""
+    if survey.score is not None:
+        return False
+    survey.score, survey.comment, survey.answered_at = score, comment, now
+    mark_stale(session, customer_ref=survey.customer_id)
+    session.flush()
+    return True
