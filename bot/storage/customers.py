@@ -302,3 +302,8 @@ def answer_nps(
     mark_stale(session, customer_ref=survey.customer_id)
     session.flush()
     return True
+
+
+def get_survey(session: Session, *, survey_id: int) -> NpsSurvey | None:
+    """One NPS question by id."""
+    return session.get(NpsSurvey, survey_id)

@@ -400,6 +400,18 @@ def record_csat(
     return csat
 
 
+def set_csat_reason(session: Session, *, conversation: Conversation, reason: str) -> Csat:
+    """Add the reason to the low rating (1-2) of the conversation's latest resolution."""
+    csat = session.scalars(
+        select(Csat).where(Csat.conversation_id == conversation.id).order_by(Csat.resolution.desc())
+    ).first()
+    if csat is None or csat.rating > 2:
+        raise Conflict("a reason goes with a rating of 1 or 2: rate the conversation first")
+    csat.reason = reason
+    session.flush()
+    return csat
+
+
 def change_status(
     session: Session,
     *,
