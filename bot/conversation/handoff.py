@@ -28,7 +28,7 @@ from bot.events import (
     vip_event,
 )
 from bot.runtime import Bot
-from bot.storage import Conversation, Message, Role, User, store
+from bot.storage import Conversation, Message, Role, User, customers, store
 from escalation import (
     Action,
     Decision,
@@ -230,6 +230,9 @@ async def set_vip(bot: Bot, *, conversation_id: str, vip: bool) -> Change:
 
     def work(session: Session, conversation: Conversation) -> Change:
         conversation.vip = vip
+        customer = customers.get_customer(session, customer_id=conversation.customer_ref or 0)
+        if customer is not None:  # VIP belongs to the customer: their page shows it too
+            customer.vip = vip
         session.flush()
         return _change(conversation)
 

@@ -102,3 +102,50 @@ def test_full_recompute_keeps_a_trend_and_the_drop(tmp_path, database_url, fake_
             customer = session.get(Customer, ref)
             assert customer.health_drop == pytest_approx(points[0].score - points[1].score)
             assert customer.health_drop > 0
+
+
+def test_background_recomputes_customers_whose_conversations_changed(
+    tmp_path, database_url, fake_embedder
+):
+    settings = make_settings(tmp_path, database_url, identity_secret=SECRET, health_poll_s=0.05)
+    with make_client(settings, fake_embedder) as client:
+        bot = client.app.state.bot
+        conversation_id, headers = start_signed(client, "watched")
+        say(client, conversation_id, headers, "How do I export my data?")
+        client.post(f"/api/conversations/{conversation_id}/handoff", headers=headers)
+        ref = customer_ref(bot, conversation_id)
+
+        def escalation_counted() -> bool:
+            with bot.db.read() as session:
+                customer = session.get(Customer, ref)
+                names = {c["name"]: c for c in customer.health_components or []}
+                return not customer.health_stale and names.get("escalations", {}).get("value") == 1
+
+        deadline = time.monotonic() + 20
+        while not escalation_counted():
+            assert time.monotonic() < deadline, "the background task never recomputed the health"
+            time.sleep(0.05)
+
+
+@pytest.mark.real_model
+def test_a_frustrated_customer_with_the_real_model_loses_health(
+    tmp_path, database_url, real_embedder
+):
+    settings = health_settings(tmp_path, database_url)
+    with make_client(settings, real_embedder) as client:
+        bot = client.app.state.bot
+        calm_id, calm = start_signed(client, "calm")
+        say(client, calm_id, calm, "How do I export my data?")
+        say(client, calm_id, calm, "thanks, bye")
+        angry_id, angry = start_signed(client, "angry")
+        say(client, angry_id, angry, "How do I export my data?")
+        say(client, angry_id, angry, "This is useless!!! Nothing works and I've asked three times")
+        say(client, angry_id, angry, "I am so fed up with this, just give me a human NOW")
+        recompute(bot.db, bot.settings, now=bot.clock())
+        with bot.db.read() as session:
+            calm_row = session.get(Customer, customer_ref(bot, calm_id))
+            angry_row = session.get(Customer, customer_ref(bot, angry_id))
+        why = {c["name"]: c for c in angry_row.health_components}
+        assert why["frustration"]["contribution"] < 0 and why["frustration"]["value"] > 0.4
+        assert calm_row.health_score > angry_row.health_score
+        assert calm_row.health_tier == "healthy"
