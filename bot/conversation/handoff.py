@@ -38,6 +38,7 @@ from escalation import (
     Status,
     Transition,
     bot_may_answer,
+    transition,
 )
 
 T = TypeVar("T")
@@ -206,9 +207,14 @@ async def resolve(bot: Bot, *, conversation_id: str, user: User | None) -> Chang
     def work(session: Session, conversation: Conversation) -> Change:
         if user is not None and conversation.status == Status.AGENT:
             _owned(conversation, user.id)
+        try:  # checked before the notice, which goes first
+            transition(conversation.status, Transition.RESOLVE)
+        except IllegalTransition as exc:
+            raise HandoffConflict(str(exc)) from exc
+        # The notice first, so a channel shows it before the rating prompts the resolution adds.
+        notice = _system(bot, session, conversation, "This conversation has been resolved.")
         _apply(bot, session, conversation, Transition.RESOLVE)
         _close_escalation(bot, session, conversation, "resolved")
-        notice = _system(bot, session, conversation, "This conversation has been resolved.")
         return _change(conversation, notice)
 
     return await _perform(bot, conversation_id, work)
