@@ -361,6 +361,8 @@ def record_feedback(session: Session, *, conversation_id: str, seq: int, helpful
         session.add(feedback)
     else:
         feedback.helpful = helpful
+    conversation = session.get(Conversation, conversation_id)
+    customers.mark_stale(session, customer_ref=conversation.customer_ref if conversation else None)
     session.flush()
     return feedback
 
