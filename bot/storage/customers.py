@@ -75,7 +75,11 @@ def keys_for(
 def find_customer(session: Session, *, keys: CustomerKeys) -> Customer | None:
     """The customer these keys name, by the first key that matches."""
     for column, value in keys.lookups():
-        found = session.scalars(select(Customer).where(getattr(Customer, column) == value)).first()
+        statement = select(Customer).where(getattr(Customer, column) == value)
+        if column == "email" and keys.external_id:
+            # An e-mail joins a record without a verified id (a Slack user's), never another id's.
+            statement = statement.where(Customer.external_id.is_(None))
+        found = session.scalars(statement).first()
         if found is not None:
             return found
     return None

@@ -135,6 +135,10 @@ def test_new_conversations_link_by_verified_identity_and_visitor_id(
         # No visitor id, no identity: a customer of their own each time.
         assert _customer_of(client, start({})) != _customer_of(client, start({}))
 
+        # Another signed id with the same e-mail is another customer, not a merge.
+        other = start({"customer": _signed("cust-8", email="ada@example.com")})
+        assert _customer_of(client, other) != _customer_of(client, first)
+
         with client.app.state.bot.db.read() as session:
             record = session.get(Customer, _customer_of(client, first))
             assert (record.external_id, record.email, record.company) == (

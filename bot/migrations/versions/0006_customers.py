@@ -183,11 +183,16 @@ def _link_conversations() -> None:
             ).scalar_one()
             if key:
                 known[key] = customer_id
-        else:
+        else:  # a later conversation of a verified customer: its details are the latest
+            values = {"last_seen_at": row.updated_at}
+            if row.customer_name:
+                values["name"] = row.customer_name
+            if row.customer_company:
+                values["company"] = row.customer_company
+            if row.vip:
+                values["vip"] = True
             connection.execute(
-                sa.update(customers)
-                .where(customers.c.id == customer_id)
-                .values(last_seen_at=row.updated_at, name=row.customer_name)
+                sa.update(customers).where(customers.c.id == customer_id).values(**values)
             )
         connection.execute(
             sa.update(conversations)
