@@ -63,9 +63,9 @@ def keys_for(
 ) -> CustomerKeys:
     """The keys a new conversation's customer is found by (the module docstring's rules)."""
     if verified and customer_id:
-        if channel == SLACK_CHANNEL:
-            return CustomerKeys(slack_user_id=customer_id[:64])
         fitting_email = email.lower() if email and len(email) <= MAX_EMAIL_CHARS else None
+        if channel == SLACK_CHANNEL:
+            return CustomerKeys(slack_user_id=customer_id[:64], email=fitting_email)
         return CustomerKeys(external_id=customer_id, email=fitting_email)
     if visitor_id and len(visitor_id) <= MAX_VISITOR_ID_CHARS:
         return CustomerKeys(visitor_id=visitor_id)

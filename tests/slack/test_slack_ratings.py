@@ -78,3 +78,26 @@ async def test_csat_with_reason_and_nps_through_slack_buttons(tmp_path, fake_sla
             if any(k.startswith(CSAT_PREFIX) for k in buttons(p))
         ]
         assert (len(csat_posts), len(nps_posts)) == (2, 1)
+
+
+async def test_a_slack_users_verified_email_joins_their_web_customer_record(
+    tmp_path, fake_slack, fake_embedder
+):
+    from bot.storage import customers
+
+    fake_slack.emails["U7"] = "Ada@Example.com"
+    settings = slack_settings(tmp_path, f"sqlite:///{tmp_path / 'email.db'}", fake_slack)
+    async with running(settings, fake_embedder) as slack:
+        with slack.bot.db.write() as session:
+            web = customers.resolve_customer(
+                session, keys=customers.CustomerKeys(external_id="ada-1", email="ada@example.com")
+            )
+            web_id = web.id
+        await slack.deliver(dm("U7", "How do I export my data?"))
+        await slack.deliver(dm("U8", "How do I export my data?"))  # no e-mail: its own record
+        await slack.settle()
+        with slack.bot.db.read() as session:
+            refs = {c.customer_id: c.customer_ref for c in session.scalars(select(Conversation))}
+            assert refs["U7"] == web_id and refs["U8"] != web_id
+            record = session.get(Customer, web_id)
+            assert (record.external_id, record.slack_user_id) == ("ada-1", "U7")
