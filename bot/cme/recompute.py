@@ -12,8 +12,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Text, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.cme.health import (
@@ -77,9 +78,16 @@ def population_mean(session: Session, config: HealthConfig) -> float:
 
 
 def load_histories(
-    session: Session, *, customer_ids: Sequence[int], since: datetime
+    session: Session, *, customer_ids: Sequence[int], since: datetime, whole_range: bool = False
 ) -> dict[int, CustomerHistory]:
-    """Each customer's conversations since `since`, as health facts, and NPS answers."""
+    """Each customer's conversations since `since`, as health facts, and NPS answers.
+
+    `whole_range`: `customer_ids` are every customer between the first and the last (sorted),
+    so the queries filter by that range instead of listing ids (faster on large batches)."""
+    mine = _among(Conversation.customer_ref, customer_ids, whole_range)
+    answered_by = _among(NpsSurvey.customer_id, customer_ids, whole_range)
+    recent = (Conversation.created_at >= since) & mine
+    ids = select(Conversation.id).where(recent).scalar_subquery()
     conversations = session.execute(
         select(
             Conversation.id,
@@ -88,55 +96,52 @@ def load_histories(
             Conversation.status,
             Conversation.resolutions,
             Conversation.reopened_from,
-        ).where(Conversation.customer_ref.in_(customer_ids), Conversation.created_at >= since)
+        ).where(recent)
     ).all()
-    ids = [row.id for row in conversations]
     escalations: dict[str, int] = defaultdict(int)
     peaks: dict[str, tuple[float | None, float | None]] = {}
     failures: dict[str, int] = defaultdict(int)
     ratings: dict[str, list[int]] = defaultdict(list)
-    reopened: set[str] = set()
-    for chunk in _chunks(ids, BATCH):
-        for conversation_id, count in session.execute(
-            select(Escalation.conversation_id, func.count())
-            .where(Escalation.conversation_id.in_(chunk))
-            .group_by(Escalation.conversation_id)
-        ):
-            escalations[conversation_id] = count
-        frustration = Message.scores["frustration"].as_float()
-        for conversation_id, peak, mean in session.execute(
-            select(Message.conversation_id, func.max(frustration), func.avg(frustration))
-            .where(Message.conversation_id.in_(chunk), Message.role == Role.CUSTOMER)
-            .group_by(Message.conversation_id)
-        ):
-            peaks[conversation_id] = (peak, mean)
-        # A decline in scope (not an off-topic one) is a failure the customer hit.
-        for conversation_id, count in session.execute(
-            select(Message.conversation_id, func.count())
-            .where(
-                Message.conversation_id.in_(chunk),
-                Message.role == Role.BOT,
-                Message.decision["action"].as_string() == Action.CLARIFY.value,
-                ~cast(Message.decision, Text).contains('"off_topic"'),
-            )
-            .group_by(Message.conversation_id)
-        ):
-            failures[conversation_id] += count
-        for conversation_id, count in session.execute(
-            select(Feedback.conversation_id, func.count())
-            .where(Feedback.conversation_id.in_(chunk), Feedback.helpful.is_(False))
-            .group_by(Feedback.conversation_id)
-        ):
-            failures[conversation_id] += count
-        for conversation_id, rating in session.execute(
-            select(Csat.conversation_id, Csat.rating).where(Csat.conversation_id.in_(chunk))
-        ):
-            ratings[conversation_id].append(rating)
-        reopened.update(
-            session.scalars(
-                select(Conversation.reopened_from).where(Conversation.reopened_from.in_(chunk))
-            )
+    for conversation_id, count in session.execute(
+        select(Escalation.conversation_id, func.count())
+        .where(Escalation.conversation_id.in_(ids))
+        .group_by(Escalation.conversation_id)
+    ):
+        escalations[conversation_id] = count
+    frustration = Message.scores["frustration"].as_float()
+    for conversation_id, peak, mean in session.execute(
+        select(Message.conversation_id, func.max(frustration), func.avg(frustration))
+        .where(Message.conversation_id.in_(ids), Message.role == Role.CUSTOMER)
+        .group_by(Message.conversation_id)
+    ):
+        peaks[conversation_id] = (peak, mean)
+    # A decline in scope (not an off-topic one) is a failure the customer hit.
+    for conversation_id, count in session.execute(
+        select(Message.conversation_id, func.count())
+        .where(
+            Message.conversation_id.in_(ids),
+            Message.role == Role.BOT,
+            Message.decision["action"].as_string() == Action.CLARIFY.value,
+            ~cast(Message.decision, Text).contains('"off_topic"'),
         )
+        .group_by(Message.conversation_id)
+    ):
+        failures[conversation_id] += count
+    for conversation_id, count in session.execute(
+        select(Feedback.conversation_id, func.count())
+        .where(Feedback.conversation_id.in_(ids), Feedback.helpful.is_(False))
+        .group_by(Feedback.conversation_id)
+    ):
+        failures[conversation_id] += count
+    for conversation_id, rating in session.execute(
+        select(Csat.conversation_id, Csat.rating).where(Csat.conversation_id.in_(ids))
+    ):
+        ratings[conversation_id].append(rating)
+    reopened = set(
+        session.scalars(
+            select(Conversation.reopened_from).where(Conversation.reopened_from.in_(ids))
+        )
+    )
     facts: dict[int, list[ConversationFacts]] = defaultdict(list)
     for row in conversations:
         resolved = row.status == Status.RESOLVED
@@ -159,7 +164,7 @@ def load_histories(
     answers: dict[int, list[NpsAnswer]] = defaultdict(list)
     for customer_id, at, score in session.execute(
         select(NpsSurvey.customer_id, NpsSurvey.answered_at, NpsSurvey.score).where(
-            NpsSurvey.customer_id.in_(customer_ids),
+            answered_by,
             NpsSurvey.score.is_not(None),
             NpsSurvey.answered_at >= since,
         )
@@ -184,6 +189,7 @@ def recompute(
     started = time.perf_counter()
     now = now or utcnow()
     config = health_config(settings)
+    whole_range = customer_ids is None
     with db.read() as session:
         if customer_ids is None:
             customer_ids = list(session.scalars(select(Customer.id).order_by(Customer.id)))
@@ -193,17 +199,21 @@ def recompute(
         with db.write() as session:
             # Cleared first: a change made while this runs marks the customer stale again.
             session.execute(
-                update(Customer).where(Customer.id.in_(chunk)).values(health_stale=False)
+                update(Customer)
+                .where(_among(Customer.id, chunk, whole_range))
+                .values(health_stale=False)
             )
         with db.read() as session:
             since = now - timedelta(days=config.window_days)
-            histories = load_histories(session, customer_ids=chunk, since=since)
+            histories = load_histories(
+                session, customer_ids=chunk, since=since, whole_range=whole_range
+            )
             cutoff = now - timedelta(days=settings.health_trend_days)
-            previous = _previous_points(session, chunk, cutoff)
+            previous = _previous_points(session, chunk, cutoff, whole_range)
             companies.update(
                 session.scalars(
                     select(Customer.company).where(
-                        Customer.id.in_(chunk), Customer.company.is_not(None)
+                        _among(Customer.id, chunk, whole_range), Customer.company.is_not(None)
                     )
                 )
             )
@@ -314,14 +324,14 @@ async def health_forever(bot: Bot) -> None:
 
 
 def _previous_points(
-    session: Session, customer_ids: Sequence[int], cutoff: datetime
+    session: Session, customer_ids: Sequence[int], cutoff: datetime, whole_range: bool
 ) -> dict[int, tuple[float, float | None, datetime | None]]:
     """Per customer: the score at the start of the trend window (the newest point at or before
     `cutoff`, else the oldest after it), and the latest point's score and time."""
     rows = session.execute(
         select(HealthPoint.customer_id, HealthPoint.score, HealthPoint.at)
         .where(
-            HealthPoint.customer_id.in_(customer_ids),
+            _among(HealthPoint.customer_id, customer_ids, whole_range),
             HealthPoint.at >= cutoff - timedelta(days=2),
         )
         .order_by(HealthPoint.customer_id, HealthPoint.at, HealthPoint.id)
@@ -375,6 +385,13 @@ def _component(stored: dict) -> Component:
         contribution=float(stored["contribution"]),
         detail=str(stored.get("detail", "")),
     )
+
+
+def _among(column: Any, ids: Sequence[int], whole_range: bool) -> ColumnElement[bool]:
+    """`column` in these ids: a range when they are every id between the first and last."""
+    if whole_range and ids:
+        return column.between(ids[0], ids[-1])
+    return column.in_(ids)
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:
