@@ -174,6 +174,42 @@ def cmd_customer_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health_recompute(args: argparse.Namespace) -> int:
+    from bot.cme.recompute import recompute
+    from bot.storage import Database
+
+    settings = load_settings()
+    database = Database(settings.database_url)
+    database.migrate()
+    try:
+        report = recompute(database, settings)
+    finally:
+        database.dispose()
+    print(json.dumps({"customers": report.customers, "accounts": report.accounts}))
+    print(f"health recomputed in {report.seconds:.1f}s", file=sys.stderr)
+    return 0
+
+
+def cmd_bench_health(args: argparse.Namespace) -> int:
+    import tempfile
+    from dataclasses import asdict
+
+    from bot.cme import health_bench
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
+        settings = load_settings(database_url=url, data_dir=Path(folder))
+        print(f"seeding {args.customers} customers into {url.split('?')[0]} ...", file=sys.stderr)
+        result = health_bench.run(settings, customers=args.customers)
+    print(json.dumps(asdict(result) | {"target_seconds": 60}))
+    print(
+        f"full health recompute: {result.customers} customers in {result.recompute_seconds}s "
+        f"({result.per_customer_ms} ms each, {result.database})",
+        file=sys.stderr,
+    )
+    return 0
+
+
 class RedactingFilter(logging.Filter):
     """Hides e-mail addresses, phone numbers and card-like numbers in log lines."""
 
@@ -348,6 +384,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     erase.add_argument("customer_id", help="the conversations' customer_id")
     erase.set_defaults(func=cmd_customer_erase)
+
+    health = commands.add_parser("health", help="customer health").add_subparsers(
+        dest="health_command", required=True
+    )
+    health.add_parser(
+        "recompute", help="recompute every customer's and account's health now"
+    ).set_defaults(func=cmd_health_recompute)
+
+    bench = commands.add_parser("bench", help="timed benchmarks; one JSON object on stdout")
+    bench_kinds = bench.add_subparsers(dest="bench_what", required=True)
+    bench_health = bench_kinds.add_parser(
+        "health", help="full health recompute over generated customers (target: 10,000 in 60 s)"
+    )
+    bench_health.add_argument("--customers", type=int, default=10_000)
+    bench_health.add_argument(
+        "--database-url", help="an EMPTY database to seed (default: a temporary SQLite file)"
+    )
+    bench_health.set_defaults(func=cmd_bench_health)
 
     index = commands.add_parser("index", help="build or update the KB index")
     index.add_argument("--kb", help="KB folder (default SUPPORTBOT_KB_DIR)")

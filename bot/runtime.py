@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.events import EventBus, LocalEventBus
 from bot.settings import Settings
-from bot.storage import Conversation, Database, Escalation, Message, utcnow
+from bot.storage import Conversation, Database, Escalation, Message, customers, utcnow
 from embedding import BatchingEmbedder, Embedder, load_embedder
 from escalation import OfficeHours, PolicyConfig
 from retrieval import KBMaintainer, KnowledgeBase
@@ -147,7 +147,15 @@ class Bot:
             hook.escalated(session, conversation, escalation)
 
     def status_changed(self, session: Session, conversation: Conversation, action: str) -> None:
-        """Run channel hooks for a handoff transition inside its transaction."""
+        """Run channel hooks for a handoff transition inside its transaction; a resolution
+        first puts the NPS question to the customer if it is due (channels then show it)."""
+        if action == "resolve":
+            customers.ask_nps(
+                session,
+                conversation=conversation,
+                now=self.clock(),
+                interval_days=self.settings.nps_interval_days,
+            )
         for hook in self.hooks:
             hook.status_changed(session, conversation, action)
 

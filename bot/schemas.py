@@ -204,6 +204,11 @@ class ConversationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     customer: CustomerIn | None = None
+    visitor_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")] | None = Field(
+        None,
+        description="The widget's random per-browser id: an unverified visitor is one customer "
+        "per browser (never merged with anyone on it)",
+    )
 
 
 class ConversationCreated(BaseModel):
@@ -262,10 +267,18 @@ class FeedbackIn(BaseModel):
     helpful: StrictBool
 
 
+CsatReasonName = Literal[
+    "not_answered", "wrong_answer", "too_slow", "hard_to_reach_human", "rude_or_unhelpful", "other"
+]
+
+
 class CsatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rating: JsonInt = Field(ge=1, le=5)
+    reason: CsatReasonName | None = Field(
+        None, description="Why a low rating was given (optional, one choice)"
+    )
     comment: (
         Annotated[
             str,
@@ -275,6 +288,26 @@ class CsatIn(BaseModel):
         ]
         | None
     ) = None
+
+
+class NpsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: JsonInt = Field(ge=0, le=10, description="How likely to recommend us, 0-10")
+    comment: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=2000),
+            CleanText,
+            sent_at_most(2000),
+        ]
+        | None
+    ) = None
+
+
+class NpsOut(BaseModel):
+    asked: bool = Field(description="The NPS question was put after this conversation")
+    answered: bool
 
 
 class ErrorOut(BaseModel):

@@ -170,6 +170,47 @@ class Settings(BaseSettings):
     slack_cme_channel: str = Field("", description="Channel id where escalations are posted")
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
+    # Customers: health score, CSAT and NPS (issue 15)
+    health_weights: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=dict,
+        description="Health component weights to change, as name=weight pairs separated by "
+        "commas (e.g. escalations=2,csat=1); the rest keep their defaults (README, Health)",
+    )
+    health_healthy_min: float = Field(
+        70.0, ge=0, le=100, description="A health score at or above this is healthy"
+    )
+    health_at_risk_below: float = Field(
+        45.0, ge=0, le=100, description="A health score below this is at risk (between: watch)"
+    )
+    health_prior_mass: float = Field(
+        2.0,
+        ge=0,
+        le=100,
+        description="How strongly a customer with little data is pulled toward the population "
+        "mean (in outcomes)",
+    )
+    health_window_days: int = Field(
+        180, ge=1, le=3650, description="Outcomes older than this leave the health score"
+    )
+    health_half_life_days: float = Field(
+        60.0, gt=0, le=3650, description="An outcome this old weighs half as much"
+    )
+    health_trend_days: int = Field(
+        7, ge=1, le=365, description="The at-risk list sorts by the drop over this many days"
+    )
+    health_poll_s: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="How often health is recomputed for customers whose conversations changed; "
+        "0 turns the background health work off (`supportbot health recompute` still works)",
+    )
+    health_recompute_hour: int = Field(
+        3, ge=0, le=23, description="UTC hour of the nightly full health recompute"
+    )
+    nps_interval_days: int = Field(
+        90, ge=1, le=3650, description="Ask a customer the NPS question at most this often"
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -203,6 +244,28 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("health_weights", mode="before")
+    @classmethod
+    def _parse_weights(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        weights: dict[str, float] = {}
+        for pair in filter(None, (part.strip() for part in value.split(","))):
+            name, _, weight = pair.partition("=")
+            try:
+                weights[name.strip()] = float(weight)
+            except ValueError:
+                raise ValueError(
+                    f"HEALTH_WEIGHTS takes name=number pairs separated by commas, got {pair!r}"
+                ) from None
+        return weights
+
+    @model_validator(mode="after")
+    def _valid_health_tiers(self) -> Settings:
+        if self.health_at_risk_below > self.health_healthy_min:
+            raise ValueError("HEALTH_AT_RISK_BELOW must not be above HEALTH_HEALTHY_MIN")
+        return self
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.cme.schemas import (
     ContextPacket,
@@ -20,17 +21,21 @@ from bot.cme.schemas import (
 )
 from bot.conversation import summarize
 from bot.runtime import Bot
-from bot.storage import Conversation, Escalation, Message, Role, store
+from bot.storage import Conversation, Customer, Escalation, Message, Role, store
 from escalation import Status
 
 
-def _customer(conversation: Conversation) -> CustomerView:
+def _customer(session: Session, conversation: Conversation) -> CustomerView:
+    record = session.get(Customer, conversation.customer_ref) if conversation.customer_ref else None
     return CustomerView(
         id=conversation.customer_id,
         name=conversation.customer_name,
         email=conversation.customer_email,
         verified=conversation.customer_verified,
         company=conversation.customer_company,
+        record_id=conversation.customer_ref,
+        health_score=round(record.health_score, 1) if record and record.health_score else None,
+        health_tier=record.health_tier if record else None,
     )
 
 
@@ -83,13 +88,14 @@ def context_packet(bot: Bot, conversation_id: str) -> ContextPacket:
             .order_by(Escalation.id.desc())
         ).first()
         feedback = store.helpful_marks(session, conversation_id=conversation_id)
+        customer = _customer(session, conversation)
     summary = summarize(messages)
     return ContextPacket(
         conversation=ConversationView(
             id=conversation.id,
             channel=conversation.channel,
             channel_ref=conversation.channel_ref,
-            customer=_customer(conversation),
+            customer=customer,
             vip=conversation.vip,
             status=conversation.status,  # type: ignore[arg-type]
             owner_id=conversation.owner_id,
@@ -153,7 +159,7 @@ def queue(bot: Bot) -> list[QueueItem]:
                     status=conversation.status,  # type: ignore[arg-type]
                     owner_id=conversation.owner_id,
                     channel=conversation.channel,
-                    customer=_customer(conversation),
+                    customer=_customer(session, conversation),
                     vip=conversation.vip,
                     frustration=round(frustration, 3),
                     latest_message=latest.text if latest else None,

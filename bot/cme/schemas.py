@@ -16,6 +16,9 @@ class CustomerView(BaseModel):
     email: str | None
     verified: bool
     company: str | None = Field(None, description="From a verified identity only")
+    record_id: int | None = Field(None, description="The customer record (customer page)")
+    health_score: float | None = None
+    health_tier: str | None = Field(None, description="healthy / watch / at_risk")
 
 
 class EscalationView(BaseModel):

@@ -28,7 +28,7 @@ from bot.events import (
     vip_event,
 )
 from bot.runtime import Bot
-from bot.storage import Conversation, Message, Role, User, store
+from bot.storage import Conversation, Message, Role, User, customers, store
 from escalation import (
     Action,
     Decision,
@@ -38,6 +38,7 @@ from escalation import (
     Status,
     Transition,
     bot_may_answer,
+    transition,
 )
 
 T = TypeVar("T")
@@ -206,9 +207,14 @@ async def resolve(bot: Bot, *, conversation_id: str, user: User | None) -> Chang
     def work(session: Session, conversation: Conversation) -> Change:
         if user is not None and conversation.status == Status.AGENT:
             _owned(conversation, user.id)
+        try:  # checked before the notice, which goes first
+            transition(conversation.status, Transition.RESOLVE)
+        except IllegalTransition as exc:
+            raise HandoffConflict(str(exc)) from exc
+        # The notice first, so a channel shows it before the rating prompts the resolution adds.
+        notice = _system(bot, session, conversation, "This conversation has been resolved.")
         _apply(bot, session, conversation, Transition.RESOLVE)
         _close_escalation(bot, session, conversation, "resolved")
-        notice = _system(bot, session, conversation, "This conversation has been resolved.")
         return _change(conversation, notice)
 
     return await _perform(bot, conversation_id, work)
@@ -230,6 +236,9 @@ async def set_vip(bot: Bot, *, conversation_id: str, vip: bool) -> Change:
 
     def work(session: Session, conversation: Conversation) -> Change:
         conversation.vip = vip
+        customer = customers.get_customer(session, customer_id=conversation.customer_ref or 0)
+        if customer is not None:  # VIP belongs to the customer: their page shows it too
+            customer.vip = vip
         session.flush()
         return _change(conversation)
 

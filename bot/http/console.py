@@ -32,12 +32,15 @@ from bot.storage import User
 
 log = logging.getLogger(__name__)
 
-CONSOLE_PATH = re.compile(r"^/console(/conversations/[A-Za-z0-9_-]{1,64})?$")
+CONSOLE_PATH = re.compile(
+    r"^/console(/conversations/[A-Za-z0-9_-]{1,64}|/customers(/[1-9][0-9]{0,11})?)?$"
+)
 
 SHELL = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>{meta}<link rel="stylesheet" href="/static/console.css">{script}</head>
+<title>{title}</title>{meta}<link rel="stylesheet" href="/static/console.css">{styles}{script}
+</head>
 <body class="{body_class}">{body}</body></html>"""
 
 LOGIN_BODY = """<main class="signin">
@@ -54,6 +57,7 @@ LOGIN_BODY = """<main class="signin">
 CONSOLE_BODY = """<header class="topbar">
 <span class="brand">supportbot</span><span class="product">console</span>
 <span id="connection" class="connection" role="status">connecting</span>
+<a class="nav-customers" href="/console/customers">Customers</a>
 <span class="spacer"></span><span id="me" class="me"></span>
 <form method="post" action="/console/logout" class="signout">
 <input type="hidden" name="csrf" value="{csrf}"><button type="submit">Sign out</button></form>
@@ -68,6 +72,17 @@ CONSOLE_BODY = """<header class="topbar">
 <p class="empty">Select a conversation from the queue.</p>
 </main>
 </div>
+<div id="toast" class="toast" role="alert" hidden></div>"""
+
+CUSTOMERS_BODY = """<header class="topbar">
+<span class="brand">supportbot</span><span class="product">console</span>
+<a class="nav-queue" href="/console">Queue</a>
+<a class="nav-customers" href="/console/customers" aria-current="page">Customers</a>
+<span class="spacer"></span>
+<form method="post" action="/console/logout" class="signout">
+<input type="hidden" name="csrf" value="{csrf}"><button type="submit">Sign out</button></form>
+</header>
+<main id="customers" class="customers-page"><p class="empty">Loading…</p></main>
 <div id="toast" class="toast" role="alert" hidden></div>"""
 
 
@@ -163,6 +178,14 @@ def console_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> API
     async def conversation_page(request: Request, conversation_id: str) -> Response:
         return await _console_page(request, bot)
 
+    @router.get("/console/customers")
+    async def customers_page(request: Request) -> Response:
+        return await _console_page(request, bot, page="customers")
+
+    @router.get("/console/customers/{customer_id}")
+    async def customer_page(request: Request, customer_id: str) -> Response:
+        return await _console_page(request, bot, page="customers")
+
     @router.websocket("/api/cme/ws")
     async def live(websocket: WebSocket) -> None:
         session: ConsoleSession | None = websocket.scope.get("state", {}).get("console")
@@ -215,6 +238,7 @@ def _shell(
     *,
     meta: dict[str, str] | None = None,
     script: bool = False,
+    page: str = "console",
     body_class: str = "",
     status: int = 200,
 ) -> HTMLResponse:
@@ -226,7 +250,10 @@ def _shell(
         SHELL.format(
             title=html.escape(title),
             meta=tags,
-            script='<script src="/static/console.js" defer></script>' if script else "",
+            styles=f'<link rel="stylesheet" href="/static/{page}.css">'
+            if page != "console"
+            else "",
+            script=f'<script src="/static/{page}.js" defer></script>' if script else "",
             body_class=body_class,
             body=body,
         ),
@@ -259,7 +286,7 @@ def _login_form(
     return response
 
 
-async def _console_page(request: Request, bot: Bot) -> Response:
+async def _console_page(request: Request, bot: Bot, page: str = "console") -> Response:
     session = _session(request)
     if session is None or not await run_in_threadpool(_session_valid, bot, session):
         target = quote(request.url.path, safe="/")
@@ -269,5 +296,6 @@ async def _console_page(request: Request, bot: Bot) -> Response:
         "sla-first-response-s": str(bot.settings.sla_first_response_s),
         "frustration-threshold": str(bot.settings.frustration_threshold),
     }
-    body = CONSOLE_BODY.format(csrf=html.escape(session.csrf))
-    return _shell("supportbot console", body, meta=meta, script=True, body_class="console")
+    layout = CUSTOMERS_BODY if page == "customers" else CONSOLE_BODY
+    body = layout.format(csrf=html.escape(session.csrf))
+    return _shell("supportbot console", body, meta=meta, script=True, page=page, body_class=page)

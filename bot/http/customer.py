@@ -23,10 +23,12 @@ from bot.schemas import (
     MessageIn,
     MessageOut,
     MessagesOut,
+    NpsIn,
+    NpsOut,
     Ok,
     TurnOut,
 )
-from bot.storage import store
+from bot.storage import Conflict, customers, store
 
 router = APIRouter(
     prefix="/api",
@@ -69,6 +71,8 @@ async def create_conversation(
             email=str(customer.email) if customer.email else None,
             company=customer.company if identity.verified else None,
         )
+    if body is not None and body.visitor_id and not identity.verified:
+        identity = replace(identity, visitor_id=body.visitor_id)
     if identity.verified:
         limits.customer_conversation(identity.id or "")
     else:
@@ -167,14 +171,57 @@ async def cancel_handoff(
 async def post_csat(
     conversation_id: ConversationId, body: CsatIn, bot: BotDep, token: TokenDep
 ) -> Ok:
-    """Rate the conversation 1-5 with an optional comment (once)."""
+    """Rate the conversation 1-5 with an optional reason (for a low rating) and comment, once
+    per resolution."""
 
     def record() -> Ok:
         with bot.db.write() as session:
             conversation = store.authorize(session, conversation_id=conversation_id, token=token)
             store.record_csat(
-                session, conversation_id=conversation_id, rating=body.rating, comment=body.comment
+                session,
+                conversation=conversation,
+                rating=body.rating,
+                comment=body.comment,
+                reason=body.reason,
+                at=bot.clock(),
             )
+            return Ok(status=conversation.status)
+
+    return await run_in_threadpool(record)
+
+
+@router.get("/conversations/{conversation_id}/nps", response_model=NpsOut)
+async def get_nps(conversation_id: ConversationId, bot: BotDep, token: TokenDep) -> NpsOut:
+    """Whether the NPS question was put after this conversation (at most once per customer per
+    SUPPORTBOT_NPS_INTERVAL_DAYS, after a resolution), and whether it was answered."""
+
+    def read() -> NpsOut:
+        with bot.db.read() as session:
+            store.authorize(session, conversation_id=conversation_id, token=token)
+            survey = customers.pending_nps(session, conversation_id=conversation_id)
+            return NpsOut(
+                asked=survey is not None, answered=bool(survey and survey.score is not None)
+            )
+
+    return await run_in_threadpool(read)
+
+
+@router.post("/conversations/{conversation_id}/nps", response_model=Ok)
+async def post_nps(
+    conversation_id: ConversationId, body: NpsIn, bot: BotDep, token: TokenDep
+) -> Ok:
+    """Answer the NPS question (0-10, optional comment), once; 409 if it was not asked."""
+
+    def record() -> Ok:
+        with bot.db.write() as session:
+            conversation = store.authorize(session, conversation_id=conversation_id, token=token)
+            survey = customers.pending_nps(session, conversation_id=conversation_id)
+            if survey is None:
+                raise Conflict("the NPS question was not asked after this conversation")
+            if not customers.answer_nps(
+                session, survey=survey, score=body.score, comment=body.comment, now=bot.clock()
+            ):
+                raise Conflict("this NPS question has already been answered")
             return Ok(status=conversation.status)
 
     return await run_in_threadpool(record)

@@ -225,6 +225,7 @@
           { class: "line" },
           h("span", { class: "customer", text: customerName(row.customer) }),
           row.vip ? badge("VIP", "vip") : null,
+          row.customer && row.customer.health_tier === "at_risk" ? badge("at risk", "at-risk") : null,
           badge(row.channel, "channel"),
           slaTimer(row.escalation, state.queueTimers, true),
         ),
@@ -434,6 +435,10 @@
         "div",
         { class: "title-line" },
         h("h2", { class: "customer", text: customerName(customer) }),
+        customer.record_id
+          ? h("a", { class: "customer-link", href: `/console/customers/${customer.record_id}`, text: "Customer page" })
+          : null,
+        customer.health_tier === "at_risk" ? badge("at risk", "at-risk") : null,
         customer.verified ? badge("verified", "verified") : badge("unverified", "unverified"),
         conversation.vip ? badge("VIP", "vip") : null,
         badge(conversation.channel, "channel"),

@@ -31,6 +31,10 @@
   };
   const SAFE_PROTOCOLS = ["http:", "https:", "mailto:"];
   const RATINGS = ["Very poor", "Poor", "OK", "Good", "Great"];
+  const LOW_REASONS = [["not_answered", "My question wasn't answered"],
+    ["wrong_answer", "The answer was wrong"], ["too_slow", "It took too long"],
+    ["hard_to_reach_human", "Hard to reach a person"], ["rude_or_unhelpful", "Unhelpful"],
+    ["other", "Something else"]];
 
   let identity = null;
   if (data.customerId) {
@@ -48,7 +52,7 @@
   const saved = load();
   const st = {
     id: saved.id || null, token: saved.token || null, feedback: saved.feedback || {},
-    csat: !!saved.csat, open: !!saved.open, messages: new Map(), outbox: new Map(),
+    csat: !!saved.csat, nps: saved.nps || null, lowRating: 0, open: !!saved.open, messages: new Map(), outbox: new Map(),
     streamSeq: 0, status: "bot", ws: null, wsFails: 0, everLive: false, downSince: 0,
     lastFrame: 0, reconnect: 0, poll: 0, typing: {}, typingTimers: {}, unread: 0, creating: null,
   };
@@ -385,6 +389,11 @@
     panel.setAttribute("data-status", status);
     handoff.hidden = status === "waiting" || status === "agent";
     if (status !== "bot") setTyping("bot", false);
+    if (status !== "resolved" && (st.csat || st.nps)) {
+      st.csat = false; // reopened: every resolution is rated on its own
+      st.nps = null;
+      save();
+    }
     renderCsat();
   }
   function setTyping(who, on) {
@@ -428,16 +437,23 @@
     if (appearing) requestAnimationFrame(scrollDown); // the log just got shorter
     if (st.csat) {
       csat.replaceChildren(h("p", { class: "thanks" }, "Thanks for rating this conversation!"));
+      renderNps();
       return;
     }
     const comment = h("textarea", { id: "sb-csat-comment", rows: "2", maxlength: "2000" });
+    if (st.lowRating) return renderLowRating(comment);
     const stars = h("div", { class: "stars", role: "group", "aria-labelledby": "sb-csat-q" });
     RATINGS.forEach((label, index) => {
       const rating = index + 1;
       const hover = () => stars.setAttribute("data-hover", String(rating));
+      const rate = () => {
+        if (rating > 2) return sendCsat(rating, comment.value.trim());
+        st.lowRating = rating; // ask why before sending (optional)
+        renderCsat();
+      };
       stars.append(h("button", {
         type: "button", class: "star", "aria-label": `${rating} of 5, ${label}`,
-        mouseenter: hover, focus: hover, click: () => sendCsat(rating, comment.value.trim()),
+        mouseenter: hover, focus: hover, click: rate,
       }, icon("star")));
     });
     stars.addEventListener("mouseleave", () => stars.removeAttribute("data-hover"));
@@ -449,6 +465,57 @@
     );
   }
 
+  function renderLowRating(comment) {
+    const choices = h("div", { class: "reasons", role: "radiogroup", "aria-labelledby": "sb-why-q" });
+    for (const [value, label] of LOW_REASONS) {
+      const id = "sb-why-" + value;
+      choices.append(h("label", { for: id, class: "reason" },
+        h("input", { type: "radio", name: "sb-why", id, value }), " " + label));
+    }
+    const send = () => {
+      const chosen = choices.querySelector("input:checked");
+      sendCsat(st.lowRating, comment.value.trim(), chosen ? chosen.value : null);
+    };
+    csat.replaceChildren(
+      h("p", { class: "question", id: "sb-why-q" }, "Sorry about that. What went wrong? (optional)"),
+      choices,
+      h("label", { for: "sb-csat-comment" }, "Anything to add? (optional)"),
+      comment,
+      h("button", { type: "button", class: "send-rating", click: send }, "Send rating"),
+    );
+  }
+  async function renderNps() {
+    if (st.nps === "answered" || st.nps === "not-asked" || !st.id) {
+      if (st.nps === "answered") csat.append(h("p", { class: "thanks" }, "Thanks for your answer!"));
+      return;
+    }
+    if (st.nps !== "asked") {
+      try {
+        const response = await api("GET", conversationPath("nps"));
+        if (!response.ok) return;
+        st.nps = response.data.answered ? "answered" : response.data.asked ? "asked" : "not-asked";
+        save();
+      } catch (_) { return; }
+      if (st.nps !== "asked") return;
+    }
+    const comment = h("textarea", { id: "sb-nps-comment", rows: "2", maxlength: "2000" });
+    const scale = h("div", { class: "nps-scale", role: "group", "aria-labelledby": "sb-nps-q" });
+    for (let score = 0; score <= 10; score++) {
+      scale.append(h("button", {
+        type: "button", class: "nps-score", "aria-label": `${score} of 10`,
+        click: () => sendNps(score, comment.value.trim()),
+      }, String(score)));
+    }
+    csat.append(h("div", { class: "nps" },
+      h("p", { class: "question", id: "sb-nps-q" },
+        "How likely are you to recommend us to a friend or colleague?"),
+      h("div", { class: "nps-ends", "aria-hidden": "true" },
+        h("span", null, "Not likely"), h("span", null, "Very likely")),
+      scale,
+      h("label", { for: "sb-nps-comment" }, "Why? (optional, send it with your score)"),
+      comment));
+  }
+
   // ---- Talking to the server ----------------------------------------------------------------
   function load() {
     try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (_) { return {}; }
@@ -456,7 +523,7 @@
   function save() {
     try {
       localStorage.setItem(KEY, JSON.stringify({
-        id: st.id, token: st.token, feedback: st.feedback, csat: st.csat, open: st.open,
+        id: st.id, token: st.token, feedback: st.feedback, csat: st.csat, nps: st.nps, open: st.open,
         outbox: [...st.outbox.values()].map((entry) => ({ id: entry.id, text: entry.text })),
       }));
     } catch (_) { /* storage blocked: the conversation lasts as long as the page */ }
@@ -493,11 +560,14 @@
     if (st.id) return Promise.resolve();
     st.creating = st.creating || (async () => {
       try {
-        let response = await api("POST", "/api/conversations", identity ? { customer: identity } : {});
+        const visitor = visitorId();
+        const anonymous = visitor ? { visitor_id: visitor } : {};
+        let response = await api("POST", "/api/conversations",
+          identity ? { customer: identity, ...anonymous } : anonymous);
         if (response.status === 403 && identity) {
           console.warn("supportbot: customer identity refused (" + response.data.detail + "); continuing anonymously");
           identity = null;
-          response = await api("POST", "/api/conversations", {});
+          response = await api("POST", "/api/conversations", anonymous);
         }
         if (response.status === 429) {
           throw new WidgetError("We're getting a lot of new chats from your network right now. " +
@@ -606,23 +676,56 @@
       handoff.disabled = false;
     }
   }
-  async function sendCsat(rating, comment) {
+  async function sendCsat(rating, comment, reason) {
     try {
-      const body = comment ? { rating, comment } : { rating };
+      const body = { rating };
+      if (comment) body.comment = comment;
+      if (reason) body.reason = reason;
       const response = await api("POST", conversationPath("csat"), body);
       if (!response.ok && response.status !== 409) throw unreachable();
       st.csat = true;
+      st.lowRating = 0;
       save();
       renderCsat();
     } catch (_) {
       notify(unreachable().message, "error");
     }
   }
+  async function sendNps(score, comment) {
+    try {
+      const body = comment ? { score, comment } : { score };
+      const response = await api("POST", conversationPath("nps"), body);
+      if (!response.ok && response.status !== 409) throw unreachable();
+      st.nps = "answered";
+      save();
+      renderCsat();
+    } catch (_) {
+      notify(unreachable().message, "error");
+    }
+  }
+  // One random id per browser for visitors who are not signed in: their conversations belong
+  // to one customer record. reset() forgets it (a shared computer's next visitor is new).
+  const VISITOR_KEY = "supportbot-visitor:" + SERVER; // not "supportbot:": that prefix is conversations
+  function visitorId() {
+    try {
+      let visitor = localStorage.getItem(VISITOR_KEY);
+      if (!/^[A-Za-z0-9_-]{16,64}$/.test(visitor || "")) {
+        visitor = uuid().replace(/-/g, "");
+        localStorage.setItem(VISITOR_KEY, visitor);
+      }
+      return visitor;
+    } catch (_) { return null; /* storage blocked: a customer per conversation */ }
+  }
+  function forgetVisitor() {
+    try { localStorage.removeItem(VISITOR_KEY); } catch (_) { /* nothing kept */ }
+  }
   function forgetConversation() {
     if (st.ws) st.ws.close();
     st.id = st.token = null;
     st.streamSeq = 0;
     st.csat = false;
+    st.nps = null;
+    st.lowRating = 0;
     st.feedback = {};
     stopPolling();
     for (const child of [...log.children]) if (child.hasAttribute("data-seq")) child.remove();
@@ -725,7 +828,7 @@
   window.supportbotWidget = {
     open: () => setOpen(true),
     close: () => setOpen(false),
-    reset: forgetConversation, // call on sign-out
+    reset: () => { forgetConversation(); forgetVisitor(); }, // call on sign-out
   };
   if (document.body) start();
   else document.addEventListener("DOMContentLoaded", start);

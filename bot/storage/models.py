@@ -107,10 +107,17 @@ class Conversation(Base):
     resolved_at: Mapped[datetime | None] = mapped_column()
     # Set when retention stripped everything personal; the row stays for the aggregates.
     anonymised_at: Mapped[datetime | None] = mapped_column()
+    # The customer record (bot.storage.customers); set when the conversation is created.
+    customer_ref: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", name="fk_conversations_customer")
+    )
+    # How many times it was resolved: each resolution gets its own CSAT.
+    resolutions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_conversations_status", "status"),
         Index("ix_conversations_channel_ref", "channel", "channel_ref"),
+        Index("ix_conversations_customer_ref", "customer_ref", "created_at"),
     )
 
 
@@ -172,16 +179,131 @@ class Feedback(Base):
     )
 
 
+class CsatReason(StrEnum):
+    """Why a low rating (1-2) was given; optional, one choice."""
+
+    NOT_ANSWERED = "not_answered"
+    WRONG_ANSWER = "wrong_answer"
+    TOO_SLOW = "too_slow"
+    HARD_TO_REACH_HUMAN = "hard_to_reach_human"
+    RUDE_OR_UNHELPFUL = "rude_or_unhelpful"
+    OTHER = "other"
+
+
 class Csat(Base):
+    """One rating per resolution of a conversation (a reopened one is rated again)."""
+
     __tablename__ = "csat"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    conversation_id: Mapped[str] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), unique=True
-    )
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    resolution: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     rating: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(32))
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("conversation_id", "resolution", name="uq_csat_resolution"),)
+
+
+class Customer(Base):
+    """One customer across channels and conversations. Keys are only ever verified ones (a
+    signed widget id, a Slack user, a verified e-mail) or one browser's visitor id."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    slack_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(MAX_EMAIL_CHARS), unique=True)
+    visitor_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(MAX_NAME_CHARS))
+    company: Mapped[str | None] = mapped_column(String(MAX_NAME_CHARS))
+    vip: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The latest health (bot.cme.health): score 0-100, tier, components with their "why".
+    health_score: Mapped[float | None] = mapped_column(Float)
+    health_tier: Mapped[str | None] = mapped_column(String(16))
+    health_components: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    health_at: Mapped[datetime | None] = mapped_column()
+    # Score `HEALTH_TREND_DAYS` ago minus now: the at-risk list sorts by it.
+    health_drop: Mapped[float | None] = mapped_column(Float)
+    # A conversation of theirs changed since the last computation.
+    health_stale: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    __table_args__ = (
+        Index("ix_customers_company", "company"),
+        Index("ix_customers_stale", "health_stale"),
+    )
+
+
+class HealthPoint(Base):
+    """A customer's (or, with `company`, an account's) health at one computation: the trend."""
+
+    __tablename__ = "health_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    company: Mapped[str | None] = mapped_column(String(MAX_NAME_CHARS))
+    score: Mapped[float] = mapped_column(Float)
+    tier: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_health_history_customer", "customer_id", "at"),
+        Index("ix_health_history_company", "company", "at"),
+    )
+
+
+class AccountHealth(Base):
+    """The health of a company's customers together (B2B roll-up)."""
+
+    __tablename__ = "account_health"
+
+    company: Mapped[str] = mapped_column(String(MAX_NAME_CHARS), primary_key=True)
+    customers: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    tier: Mapped[str] = mapped_column(String(16))
+    components: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerNote(Base):
+    """A CME's note on a customer; it outlives any one conversation."""
+
+    __tablename__ = "customer_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_customer_notes_customer", "customer_id", "created_at"),)
+
+
+class NpsSurvey(Base):
+    """One NPS question put to a customer after a resolved conversation, and the answer
+    (`score` 0-10) if they gave one: asked rows are the response rate's denominator."""
+
+    __tablename__ = "nps_surveys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_nps_surveys_customer", "customer_id", "asked_at"),
+        Index("ix_nps_surveys_asked", "asked_at"),
+    )
 
 
 class OutcomeSource(StrEnum):

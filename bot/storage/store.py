@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.storage import customers
 from bot.storage.models import (
     MAX_EMAIL_CHARS,
     MAX_NAME_CHARS,
@@ -59,6 +60,8 @@ class CustomerIdentity:
     verified: bool = False
     vip: bool = False
     company: str | None = None
+    # The widget's per-browser id: one customer per browser for those not verified.
+    visitor_id: str | None = None
 
 
 def _fitting(value: str | None, limit: int) -> str | None:
@@ -101,7 +104,7 @@ def anonymise_conversations(session: Session, *, conversation_ids: list[str]) ->
     ):
         conversation.customer_id = conversation.customer_name = None
         conversation.customer_email = conversation.customer_company = None
-        conversation.channel_ref = None
+        conversation.channel_ref = conversation.customer_ref = None
         conversation.token_hash = hash_token(secrets.token_urlsafe(32))
         conversation.anonymised_at = now
     for message in session.scalars(
@@ -174,6 +177,21 @@ def create_conversation(
     customer = customer or CustomerIdentity()
     token = secrets.token_urlsafe(32)
     now = now or utcnow()
+    company = customer.company[:MAX_NAME_CHARS] if customer.company and customer.verified else None
+    record = customers.resolve_customer(
+        session,
+        keys=customers.keys_for(
+            channel=channel,
+            customer_id=customer.id,
+            email=customer.email,
+            verified=customer.verified,
+            visitor_id=customer.visitor_id,
+        ),
+        name=customer.name,
+        company=company,
+        vip=customer.vip and customer.verified,
+        now=now,
+    )
     conversation = Conversation(
         id=uuid.uuid4().hex,
         token_hash=hash_token(token),
@@ -183,10 +201,9 @@ def create_conversation(
         # Names and e-mails from a channel's profile are hints: kept only as far as they fit.
         customer_name=customer.name[:MAX_NAME_CHARS] if customer.name else None,
         customer_email=_fitting(customer.email, MAX_EMAIL_CHARS),
-        customer_company=customer.company[:MAX_NAME_CHARS]
-        if customer.company and customer.verified
-        else None,
+        customer_company=company,
         customer_verified=customer.verified,
+        customer_ref=record.id,
         vip=customer.vip and customer.verified,
         status=Status.BOT,
         last_seq=0,
@@ -392,19 +409,55 @@ def record_feedback(session: Session, *, conversation_id: str, seq: int, helpful
         session.add(feedback)
     else:
         feedback.helpful = helpful
+    conversation = session.get(Conversation, conversation_id)
+    customers.mark_stale(session, customer_ref=conversation.customer_ref if conversation else None)
     session.flush()
     return feedback
 
 
 def record_csat(
-    session: Session, *, conversation_id: str, rating: int, comment: str | None
+    session: Session,
+    *,
+    conversation: Conversation,
+    rating: int,
+    comment: str | None,
+    reason: str | None = None,
+    at: datetime | None = None,
 ) -> Csat:
-    """Store the customer's satisfaction rating (once per conversation)."""
-    existing = session.scalars(select(Csat).where(Csat.conversation_id == conversation_id)).first()
+    """Store the customer's satisfaction rating of the conversation's latest resolution (once
+    per resolution: a reopened and resolved again conversation is rated again). A rating given
+    before the first resolution counts for the first."""
+    resolution = max(1, conversation.resolutions or 0)
+    existing = session.scalars(
+        select(Csat).where(
+            Csat.conversation_id == conversation.id,
+            Csat.resolution == resolution,
+        )
+    ).first()
     if existing is not None:
-        raise Conflict("this conversation already has a rating")
-    csat = Csat(conversation_id=conversation_id, rating=rating, comment=comment)
+        raise Conflict("this resolution of the conversation already has a rating")
+    csat = Csat(
+        conversation_id=conversation.id,
+        resolution=resolution,
+        rating=rating,
+        reason=reason,
+        comment=comment,
+        created_at=at or utcnow(),
+    )
     session.add(csat)
+    customers.mark_stale(session, customer_ref=conversation.customer_ref)
+    session.flush()
+    return csat
+
+
+def set_csat_reason(session: Session, *, conversation: Conversation, reason: str) -> Csat:
+    """Add the reason to the low rating (1-2) of the conversation's latest resolution."""
+    csat = session.scalars(
+        select(Csat).where(Csat.conversation_id == conversation.id).order_by(Csat.resolution.desc())
+    ).first()
+    if csat is None or csat.rating > 2:
+        raise Conflict("a reason goes with a rating of 1 or 2: rate the conversation first")
+    csat.reason = reason
     session.flush()
     return csat
 
@@ -430,7 +483,9 @@ def change_status(
         conversation.bot_since_seq = conversation.last_seq
     if new == Status.RESOLVED:
         conversation.resolved_at = now
+        conversation.resolutions = (conversation.resolutions or 0) + 1
     conversation.updated_at = now
+    customers.mark_stale(session, customer_ref=conversation.customer_ref)
     session.flush()
     return new
 

@@ -122,3 +122,53 @@ def test_log_lines_hide_emails_phone_and_card_numbers(line, hidden):
     record = logging.LogRecord("supportbot", logging.INFO, __file__, 1, "%s", (line,), None)
     assert cli.RedactingFilter().filter(record)
     assert hidden not in record.getMessage()
+
+
+def test_erasure_removes_the_customer_record_notes_nps_and_health(
+    tmp_path, database_url, fake_embedder
+):
+    from bot.cme.recompute import recompute
+    from bot.storage import Customer, CustomerNote, HealthPoint, NpsSurvey
+
+    settings = make_settings(tmp_path, database_url, health_poll_s=0)
+    with make_client(settings, fake_embedder) as client:
+        bot = client.app.state.bot
+        with bot.db.write() as session:
+            [(_, token)] = make_cmes(session, 1)
+        cme = {"Authorization": f"Bearer {token}"}
+        kept_id, kept_headers = start_conversation(client, id="cust-other")
+        say(client, kept_id, kept_headers, "How do I export my data?")
+        conversation_id, headers = start_conversation(
+            client, id="cust-canary", name=f"Ada {CANARY}"
+        )
+        say(client, conversation_id, headers, "How do I export my data?")
+        assert say(client, conversation_id, headers, "thanks, bye").json()["status"] == "resolved"
+        url = f"/api/conversations/{conversation_id}/nps"
+        nps = client.post(url, json={"score": 3, "comment": f"no {CANARY}"}, headers=headers)
+        assert nps.status_code == 200, nps.text
+        packet = client.get(f"/api/cme/conversations/{conversation_id}", headers=cme).json()
+        record = packet["conversation"]["customer"]["record_id"]
+        note = {"text": f"call back {CANARY}"}
+        assert (
+            client.post(f"/api/cme/customers/{record}/notes", json=note, headers=cme).status_code
+            == 201
+        )
+        recompute(bot.db, bot.settings, now=bot.clock())
+
+        receipt = client.delete("/api/cme/customers/cust-canary", headers=cme).json()
+        removed = receipt["removed"]
+        assert (removed["customers"], removed["customer_notes"], removed["nps_surveys"]) == (
+            1,
+            1,
+            1,
+        )
+        assert removed["health_history"] >= 1
+        assert CANARY not in everything_stored(client)
+        with bot.db.read() as session:
+            assert session.get(Customer, record) is None
+            for model in (CustomerNote, NpsSurvey, HealthPoint):
+                assert not session.scalars(select(model).where(model.customer_id == record)).all()
+            # The other customer keeps their record and health.
+            assert len(session.scalars(select(Customer)).all()) == 1
+            assert session.scalars(select(HealthPoint)).all()
+        assert client.get(f"/api/cme/customers/{record}", headers=cme).status_code == 404

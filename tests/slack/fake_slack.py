@@ -42,6 +42,7 @@ class _Limit:
 class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     users: dict[str, str] = field(default_factory=dict)
+    emails: dict[str, str] = field(default_factory=dict)  # profile e-mail (users:read.email)
     acks: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -193,7 +194,8 @@ class FakeSlack:
                         "id": user,
                         "name": user.lower(),
                         "real_name": name,
-                        "profile": {"display_name": name, "real_name": name},
+                        "profile": {"display_name": name, "real_name": name}
+                        | ({"email": self.emails[user]} if user in self.emails else {}),
                     },
                 },
                 {},

@@ -243,7 +243,9 @@ async def test_dm_opens_a_new_conversation_after_resolve(tmp_path, fake_slack, f
         with slack.bot.db.read() as session:
             assert session.scalar(select(func.count()).select_from(SlackEvent)) == 3
     texts = [p["text"] for p in fake_slack.posts("D_U1")]
-    assert len(texts) == 4 and "resolved" in texts[2]
+    # answer, answer, the notice, then the rating prompt and the NPS question, then an answer.
+    assert len(texts) == 6 and "resolved" in texts[2]
+    assert texts[3].startswith("How did we do?") and "recommend us" in texts[4]
 
 
 def test_slack_is_off_without_a_token_and_half_configured_slack_fails_fast(

@@ -9,14 +9,24 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot import conversation as conversations
-from bot.channels.slack.blocks import HELPFUL, NOT_LINKED, from_mrkdwn, parse_message_ref
+from bot.channels.slack.blocks import (
+    CSAT_PREFIX,
+    CSAT_REASON_PREFIX,
+    CSAT_REASONS,
+    HELPFUL,
+    NOT_LINKED,
+    NPS_PREFIX,
+    from_mrkdwn,
+    parse_answer_ref,
+    parse_message_ref,
+)
 from bot.channels.slack.hooks import CHANNEL
 from bot.channels.slack.models import Side, SlackThread
 from bot.channels.slack.routing import address
 from bot.cme import accounts
 from bot.conversation import outcomes
 from bot.runtime import Bot
-from bot.storage import User, store
+from bot.storage import User, customers, store
 from escalation import HandoffConflict
 
 Tell = Callable[..., Awaitable[None]]
@@ -25,6 +35,8 @@ Ack = Callable[[], Awaitable[Any]]
 NOT_YOURS = "Only the person who asked can use these buttons."
 THANKS = "Thanks for the feedback!"
 ALREADY_QUEUED = "You're already in the queue; a person from the team will reply here."
+RATED = "Thanks for rating this conversation!"
+ANSWERED = "Thanks for your answer!"
 
 
 def _where(body: dict[str, Any]) -> tuple[str, str | None]:
@@ -68,6 +80,78 @@ class Interactions:
 
         recorded = await asyncio.to_thread(record)
         await self.tell(channel, user, THANKS if recorded else NOT_YOURS, thread_ts=thread_ts)
+
+    async def csat(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """A CSAT button after a resolution: store.record_csat (once per resolution)."""
+        await ack()
+        rating = int(action["action_id"].removeprefix(CSAT_PREFIX))
+        conversation_id = str(parse_answer_ref(action["value"])["conversation_id"])
+        await self._answer(body, conversation_id, RATED, rating=rating)
+
+    async def csat_reason(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Why a low rating: store.set_csat_reason."""
+        await ack()
+        reason = action["action_id"].removeprefix(CSAT_REASON_PREFIX)
+        conversation_id = str(parse_answer_ref(action["value"])["conversation_id"])
+        if reason not in CSAT_REASONS:
+            return
+        await self._answer(body, conversation_id, THANKS, reason=reason)
+
+    async def nps(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """An NPS button: customers.answer_nps (once)."""
+        await ack()
+        score = int(action["action_id"].removeprefix(NPS_PREFIX))
+        survey_id = int(parse_answer_ref(action["value"])["survey"])
+        user = body["user"]["id"]
+        channel, thread_ts = _where(body)
+
+        def record() -> str:
+            with self.bot.db.write() as session:
+                survey = customers.get_survey(session, survey_id=survey_id)
+                if survey is None or survey.conversation_id is None:
+                    return NOT_YOURS
+                if not self._is_customer(session, survey.conversation_id, user):
+                    return NOT_YOURS
+                answered = customers.answer_nps(
+                    session, survey=survey, score=score, comment=None, now=self.bot.clock()
+                )
+                return ANSWERED if answered else "You've already answered, thanks!"
+
+        await self.tell(channel, user, await asyncio.to_thread(record), thread_ts=thread_ts)
+
+    async def _answer(
+        self,
+        body: dict[str, Any],
+        conversation_id: str,
+        thanks: str,
+        *,
+        rating: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        user = body["user"]["id"]
+        channel, thread_ts = _where(body)
+
+        def record() -> str:
+            with self.bot.db.write() as session:
+                if not self._is_customer(session, conversation_id, user):
+                    return NOT_YOURS
+                conversation = store.get_conversation(session, conversation_id=conversation_id)
+                try:
+                    if rating is not None:
+                        store.record_csat(
+                            session,
+                            conversation=conversation,
+                            rating=rating,
+                            comment=None,
+                            at=self.bot.clock(),
+                        )
+                    elif reason is not None:
+                        store.set_csat_reason(session, conversation=conversation, reason=reason)
+                except store.Conflict as exc:
+                    return f"{exc}."
+                return thanks
+
+        await self.tell(channel, user, await asyncio.to_thread(record), thread_ts=thread_ts)
 
     async def talk_to_person(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         """Talk to a person: request_handoff (its notice reaches the thread by the outbox)."""

@@ -15,6 +15,21 @@ HANDOFF = "supportbot_handoff"
 CLAIM = "supportbot_claim"
 OPEN_CONSOLE = "supportbot_open_console"
 NOTE_SHORTCUT = "supportbot_note"
+# CSAT and NPS buttons: the rating, reason or score is the action id's suffix.
+CSAT_PREFIX = "supportbot_csat_"
+CSAT_REASON_PREFIX = "supportbot_csat_reason_"
+NPS_PREFIX = "supportbot_nps_"
+CSAT_ACTION = re.compile(r"^supportbot_csat_[1-5]$")
+CSAT_REASON_ACTION = re.compile(r"^supportbot_csat_reason_[a-z_]{1,32}$")
+NPS_ACTION = re.compile(r"^supportbot_nps_(?:[0-9]|10)$")
+CSAT_REASONS = {
+    "not_answered": "Not answered",
+    "wrong_answer": "Wrong answer",
+    "too_slow": "Too slow",
+    "hard_to_reach_human": "Hard to reach a person",
+    "rude_or_unhelpful": "Unhelpful",
+    "other": "Something else",
+}
 
 NOT_LINKED = (
     "Your Slack account isn't linked to a supportbot CME account, so I can't act for you. "
@@ -117,6 +132,52 @@ def customer_message(
     if buttons:
         blocks.append({"type": "actions", "block_id": f"reply:{seq}", "elements": buttons})
     return {"text": _clip(body, 4000), "blocks": blocks}
+
+
+def csat_message(*, conversation_id: str, resolution: int) -> dict[str, Any]:
+    """The rating prompt after a resolution: 1-5 buttons, then optional reasons for a low one."""
+    value = json.dumps({"conversation_id": conversation_id, "resolution": resolution})
+    ratings = [
+        _button(f"{rating} {'★' * rating}", f"{CSAT_PREFIX}{rating}", value)
+        for rating in range(1, 6)
+    ]
+    reasons = [
+        _button(label, f"{CSAT_REASON_PREFIX}{code}", value) for code, label in CSAT_REASONS.items()
+    ]
+    text = "How did we do? Rate this conversation (1 = very poor, 5 = great)."
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {"type": "actions", "block_id": f"csat:{resolution}", "elements": ratings},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "Rated 1 or 2? Why:"}]},
+            {"type": "actions", "block_id": f"csat-reason:{resolution}", "elements": reasons},
+        ],
+    }
+
+
+def nps_message(*, survey_id: int) -> dict[str, Any]:
+    """The NPS question: 0-10 buttons."""
+    value = json.dumps({"survey": survey_id})
+    scores = [_button(str(score), f"{NPS_PREFIX}{score}", value) for score in range(11)]
+    text = (
+        "How likely are you to recommend us to a friend or colleague? (0 = not at all, 10 = very)"
+    )
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {"type": "actions", "block_id": f"nps:{survey_id}", "elements": scores},
+        ],
+    }
+
+
+def parse_answer_ref(value: str) -> dict[str, Any]:
+    """The JSON a CSAT or NPS button carries."""
+    data = json.loads(value)
+    if not isinstance(data, dict):
+        raise ValueError("not a button value")
+    return data
 
 
 @dataclass(frozen=True)

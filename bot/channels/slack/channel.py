@@ -19,10 +19,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.channels.slack.actions import Interactions
 from bot.channels.slack.blocks import (
     CLAIM,
+    CSAT_ACTION,
+    CSAT_REASON_ACTION,
     HANDOFF,
     HELPFUL,
     NOT_HELPFUL,
     NOTE_SHORTCUT,
+    NPS_ACTION,
     OPEN_CONSOLE,
 )
 from bot.channels.slack.hooks import SlackHooks
@@ -116,6 +119,9 @@ class SlackChannel:
         app.action(HANDOFF)(self.interactions.talk_to_person)
         app.action(CLAIM)(self.interactions.claim)
         app.action(OPEN_CONSOLE)(self.interactions.open_console)
+        app.action(CSAT_ACTION)(self.interactions.csat)
+        app.action(CSAT_REASON_ACTION)(self.interactions.csat_reason)
+        app.action(NPS_ACTION)(self.interactions.nps)
         app.shortcut(NOTE_SHORTCUT)(self.interactions.note)
         return app
 

@@ -3,18 +3,25 @@ transaction that stores them, so a committed reply is always delivered."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.channels.slack.blocks import EscalationView, customer_message, escalation_message
+from bot.channels.slack.blocks import (
+    EscalationView,
+    csat_message,
+    customer_message,
+    escalation_message,
+    nps_message,
+)
 from bot.channels.slack.models import SlackOutbox
 from bot.channels.slack.outbox import ESCALATION, ESCALATION_UPDATE, MESSAGE, Outbox
 from bot.channels.slack.routing import split_address
 from bot.conversation import summarize
 from bot.settings import Settings
-from bot.storage import Conversation, Escalation, Message, Role, User, store
+from bot.storage import Conversation, Escalation, Message, Role, User, customers, store
 from escalation import Status, Transition
 
 CHANNEL = "slack"
@@ -86,7 +93,10 @@ class SlackHooks:
         )
 
     def status_changed(self, session: Session, conversation: Conversation, action: str) -> None:
-        """Queue a chat.update of the escalation post (claimed by, resolved ...)."""
+        """Queue a chat.update of the escalation post (claimed by, resolved ...); after a
+        resolution, the CSAT prompt (and the NPS question, when due) to a Slack customer."""
+        if action == Transition.RESOLVE and conversation.channel == CHANNEL:
+            self._ask_for_ratings(session, conversation)
         cme_channel = self.settings.slack_cme_channel
         if not cme_channel or action not in POST_UPDATES:
             return
@@ -112,6 +122,31 @@ class SlackHooks:
             payload={"channel": cme_channel, **escalation_message(view)},
             conversation_id=conversation.id,
         )
+
+    def _ask_for_ratings(self, session: Session, conversation: Conversation) -> None:
+        if not conversation.channel_ref:
+            return
+        prompts = [
+            csat_message(conversation_id=conversation.id, resolution=conversation.resolutions)
+        ]
+        survey = customers.pending_nps(session, conversation_id=conversation.id)
+        # Asked by this resolution (bot.runtime asks before the hooks run), not answered yet.
+        if survey is not None and survey.score is None and conversation.resolved_at is not None:
+            if survey.asked_at >= conversation.resolved_at - timedelta(seconds=5):
+                prompts.append(nps_message(survey_id=survey.id))
+        channel, thread_ts = split_address(conversation.channel_ref)
+        for prompt in prompts:
+            payload: dict[str, Any] = {"channel": channel, **prompt}
+            if thread_ts:
+                payload["thread_ts"] = thread_ts
+            self.outbox.enqueue(
+                session,
+                thread_key=conversation.channel_ref,
+                kind=MESSAGE,
+                method="chat.postMessage",
+                payload=payload,
+                conversation_id=conversation.id,
+            )
 
     def _view(
         self, session: Session, conversation: Conversation, *, status: Status, reasons: list[Any]

@@ -186,10 +186,10 @@ class EventInbox:
         found, should_open = await asyncio.to_thread(self._find_conversation, target)
         if found is not None or not should_open:
             return found
-        name = await self._display_name(target.user or "")
+        name, email = await self._profile(target.user or "")
         for attempt in range(3):
             try:
-                return await asyncio.to_thread(self._open_conversation, target, name)
+                return await asyncio.to_thread(self._open_conversation, target, name, email)
             except IntegrityError:
                 # A concurrent delivery opened it first (PostgreSQL); the next attempt finds it.
                 if attempt == 2:
@@ -202,7 +202,9 @@ class EventInbox:
             conversation = session.get(Conversation, thread.conversation_id) if thread else None
             return self._choose(target, conversation)
 
-    def _open_conversation(self, target: Route, name: str | None) -> str | None:
+    def _open_conversation(
+        self, target: Route, name: str | None, email: str | None = None
+    ) -> str | None:
         """Re-check under the address's lock row and open a conversation if still needed."""
         now = self.bot.clock()
         with self.bot.db.write() as session:
@@ -216,7 +218,10 @@ class EventInbox:
                 session,
                 channel=CHANNEL,
                 channel_ref=target.address,
-                customer=store.CustomerIdentity(id=target.user, name=name, verified=True),
+                # Slack confirms its users' e-mail: a verified key (bot.storage.customers).
+                customer=store.CustomerIdentity(
+                    id=target.user, name=name, email=email, verified=True
+                ),
                 reopened_from=conversation.id if conversation is not None else None,
                 now=now,
             )
@@ -257,20 +262,23 @@ class EventInbox:
             self.bot, conversation, self.bot.clock()
         )
 
-    async def _display_name(self, user_id: str) -> str | None:
+    async def _profile(self, user_id: str) -> tuple[str | None, str | None]:
+        """The customer's display name and e-mail (the e-mail needs users:read.email)."""
         try:
             response = await self.client.users_info(user=user_id)
         except SlackApiError as exc:
             log.warning("users.info for %s failed: %s", user_id, error_name(exc))
-            return None
+            return None, None
         user = response.get("user") or {}
         profile = user.get("profile") or {}
-        return (
+        name = (
             profile.get("display_name")
             or profile.get("real_name")
             or user.get("real_name")
             or user.get("name")
         )
+        email = profile.get("email")
+        return name, email if isinstance(email, str) and "@" in email else None
 
     # -- CMEs ------------------------------------------------------------------------------------
 

@@ -1,0 +1,103 @@
+"""CSAT and NPS in Slack (issue 15): after a resolution the customer gets rating buttons (and
+the NPS question when it is due), answered through the fake Slack Web API."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.channels.slack.blocks import CSAT_PREFIX, CSAT_REASON_PREFIX, NPS_PREFIX
+from bot.storage import Conversation, Csat, Customer, NpsSurvey
+from tests.slack.kit import block_action, buttons, dm, running, slack_settings, wait_for
+
+
+def ephemerals(fake, user: str) -> list[str]:
+    return [p["text"] for p in fake.accepted("chat.postEphemeral") if p["user"] == user]
+
+
+def prompt(fake, channel: str, prefix: str) -> dict:
+    """The latest post in `channel` with a button whose action id starts with `prefix`."""
+    found = [p for p in fake.posts(channel) if any(k.startswith(prefix) for k in buttons(p))]
+    assert found, f"no post with {prefix} buttons in {channel}"
+    return found[-1]
+
+
+async def test_csat_with_reason_and_nps_through_slack_buttons(tmp_path, fake_slack, fake_embedder):
+    settings = slack_settings(tmp_path, f"sqlite:///{tmp_path / 'ratings.db'}", fake_slack)
+    async with running(settings, fake_embedder) as slack:
+        await slack.deliver(dm("U1", "How do I export my data?"))
+        await slack.settle()
+        await slack.deliver(dm("U1", "thanks, bye"))
+        await slack.settle()
+        with slack.bot.db.read() as session:
+            conversation = session.scalars(select(Conversation)).one()
+            assert conversation.status == "resolved"
+            customer = session.get(Customer, conversation.customer_ref)
+            assert customer.slack_user_id == "U1"
+
+        rating = prompt(fake_slack, "D_U1", CSAT_PREFIX)
+        value = buttons(rating)[f"{CSAT_PREFIX}2"]["value"]
+        # Only the customer may answer.
+        await slack.click(
+            block_action("U2", f"{CSAT_PREFIX}5", value, channel="D_U1", message=rating)
+        )
+        await wait_for(lambda: len(ephemerals(fake_slack, "U2")) == 1)
+        await slack.click(
+            block_action("U1", f"{CSAT_PREFIX}2", value, channel="D_U1", message=rating)
+        )
+        await wait_for(
+            lambda: "Thanks for rating this conversation!" in ephemerals(fake_slack, "U1")
+        )
+        reason = f"{CSAT_REASON_PREFIX}too_slow"
+        await slack.click(block_action("U1", reason, value, channel="D_U1", message=rating))
+        await wait_for(lambda: "Thanks for the feedback!" in ephemerals(fake_slack, "U1"))
+
+        question = prompt(fake_slack, "D_U1", NPS_PREFIX)
+        nps_value = buttons(question)[f"{NPS_PREFIX}8"]["value"]
+        await slack.click(
+            block_action("U1", f"{NPS_PREFIX}8", nps_value, channel="D_U1", message=question)
+        )
+        await wait_for(lambda: "Thanks for your answer!" in ephemerals(fake_slack, "U1"))
+
+        with slack.bot.db.read() as session:
+            [csat] = session.scalars(select(Csat)).all()
+            assert (csat.rating, csat.reason) == (2, "too_slow")
+            [survey] = session.scalars(select(NpsSurvey)).all()
+            assert (survey.score, survey.channel) == (8, "slack")
+
+        # A second conversation the same quarter: rated again, but no NPS question.
+        await slack.deliver(dm("U1", "Where can I download my invoices?"))
+        await slack.settle()
+        await slack.deliver(dm("U1", "thanks, bye"))
+        await slack.settle()
+        nps_posts = [
+            p for p in fake_slack.posts("D_U1") if any(k.startswith(NPS_PREFIX) for k in buttons(p))
+        ]
+        csat_posts = [
+            p
+            for p in fake_slack.posts("D_U1")
+            if any(k.startswith(CSAT_PREFIX) for k in buttons(p))
+        ]
+        assert (len(csat_posts), len(nps_posts)) == (2, 1)
+
+
+async def test_a_slack_users_verified_email_joins_their_web_customer_record(
+    tmp_path, fake_slack, fake_embedder
+):
+    from bot.storage import customers
+
+    fake_slack.emails["U7"] = "Ada@Example.com"
+    settings = slack_settings(tmp_path, f"sqlite:///{tmp_path / 'email.db'}", fake_slack)
+    async with running(settings, fake_embedder) as slack:
+        with slack.bot.db.write() as session:
+            web = customers.resolve_customer(
+                session, keys=customers.CustomerKeys(external_id="ada-1", email="ada@example.com")
+            )
+            web_id = web.id
+        await slack.deliver(dm("U7", "How do I export my data?"))
+        await slack.deliver(dm("U8", "How do I export my data?"))  # no e-mail: its own record
+        await slack.settle()
+        with slack.bot.db.read() as session:
+            refs = {c.customer_id: c.customer_ref for c in session.scalars(select(Conversation))}
+            assert refs["U7"] == web_id and refs["U8"] != web_id
+            record = session.get(Customer, web_id)
+            assert (record.external_id, record.slack_user_id) == ("ada-1", "U7")
