@@ -12,7 +12,7 @@ from bot.conversation.handoff import request_handoff
 from bot.conversation.pipeline import PipelineError, handle_customer_message
 from bot.events import conversation_topic, status_event
 from bot.runtime import Bot
-from bot.storage import Conversation, outcomes, store
+from bot.storage import Conversation, customers, outcomes, store
 from escalation import HandoffConflict, IllegalTransition, Status, Transition
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,23 @@ def anonymise_expired(bot: Bot) -> list[str]:
         for eraser in bot.erasers:
             eraser(session, "", expired)
         outcomes.erase_examples(session, customer_id=None, conversation_ids=expired)
+        records = set(
+            session.scalars(
+                select(Conversation.customer_ref).where(
+                    Conversation.id.in_(expired), Conversation.customer_ref.is_not(None)
+                )
+            )
+        )
         store.anonymise_conversations(session, conversation_ids=expired)
+        # A customer with nothing left but anonymised conversations is forgotten too.
+        customers.erase_customers(
+            session,
+            customer_ids=[
+                record
+                for record in records
+                if not customers.customer_conversations(session, customer_id=record)
+            ],
+        )
     bot.outcomes_changed.set()
     log.info("anonymised %d conversations past the retention period", len(expired))
     return expired
