@@ -14,6 +14,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from bot.cluster import RedisEventBus
 from bot.events import EventBus, LocalEventBus
 from bot.settings import Settings
 from bot.storage import Conversation, Database, Escalation, Message, utcnow
@@ -26,6 +27,13 @@ log = logging.getLogger(__name__)
 
 PROBE_WARM_WAIT_S = 30
 GATE_WARM_WAIT_S = 60
+
+
+def _event_bus(settings: Settings) -> EventBus:
+    """Redis pub/sub when the deployment has Redis (several instances), else in process."""
+    if settings.redis_url:
+        return RedisEventBus(settings.redis_url, prefix=settings.redis_prefix)
+    return LocalEventBus()
 
 
 class ChannelHooks(Protocol):
@@ -94,7 +102,7 @@ class Bot:
             kb=kb,
             maintainer=maintainer,
             scorer=TurnScorer(batching),
-            bus=LocalEventBus(),
+            bus=_event_bus(settings),
             hours=OfficeHours.parse(settings.office_hours, settings.office_timezone),
             policy=PolicyConfig(
                 frustration_threshold=settings.frustration_threshold,
@@ -129,7 +137,8 @@ class Bot:
         )
 
     async def start(self) -> None:
-        """Start-up off the event loop, then the background tasks."""
+        """Connect the bus, start-up off the event loop, then the background tasks."""
+        await self.bus.start()
         await asyncio.to_thread(self.start_sync)
         for start in self.background:
             self._tasks.append(asyncio.ensure_future(start()))
@@ -162,5 +171,6 @@ class Bot:
                 await task
             except (asyncio.CancelledError, Exception):  # shutting down either way
                 pass
+        await self.bus.close()
         self.embedder.close()
         self.db.dispose()

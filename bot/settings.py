@@ -169,6 +169,19 @@ class Settings(BaseSettings):
     slack_cme_channel: str = Field("", description="Channel id where escalations are posted")
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
+    # Several instances (PostgreSQL and Redis shared by every instance and the worker)
+    redis_url: str = Field(
+        "",
+        description="redis:// URL shared by every instance: live events, rate limits, the "
+        "sign-in throttle, KB change notices; empty: one instance, all of it in process",
+    )
+    redis_prefix: str = Field(
+        "supportbot",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Prefix of every Redis key and channel, so deployments can share a server",
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -216,6 +229,15 @@ class Settings(BaseSettings):
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError(
                 f"DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL, got {value!r}"
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"REDIS_URL must be a redis://, rediss:// or unix:// URL, got {value!r}"
             )
         return value
 
