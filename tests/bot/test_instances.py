@@ -6,13 +6,17 @@ tests of this module."""
 from __future__ import annotations
 
 import json
+import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from bot.cme import accounts
 from bot.storage import Database
 from tests.instances import (
     WIDGET_ORIGIN,
@@ -165,3 +169,95 @@ def test_a_widget_on_a_hears_what_b_sends_once_in_order_and_resumes_on_either(pa
     assert resumed == stored
     assert len(stored) == len(set(stored)) and stored == sorted(stored)
     assert len(stored) >= 6  # greeting?, question, answer, handoff reply, four agent replies
+
+
+def test_the_21st_conversation_from_one_address_in_the_hour_is_refused_by_either_instance(pair):
+    a, b = pair
+    for n in range(20):
+        start_conversation((a, b)[n % 2], "10.0.0.21")
+    for instance in pair:
+        refused = httpx.post(
+            f"{instance.url}/api/conversations", headers={"X-Forwarded-For": "10.0.0.21"}
+        )
+        assert refused.status_code == 429, refused.text
+        assert int(refused.headers["retry-after"]) > 3000
+    start_conversation(b, "10.0.0.22")  # another address is not held up
+
+
+PASSWORD = "a long enough password"
+
+
+def sign_in(client: httpx.Client, email: str, password: str, address: str) -> httpx.Response:
+    page = client.get("/console/login", headers={"X-Forwarded-For": address})
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    return client.post(
+        "/console/login",
+        data={"email": email, "password": password, "csrf": token, "next": "/console"},
+        headers={"X-Forwarded-For": address},
+    )
+
+
+def test_a_sign_out_on_a_is_honoured_by_b(deployment, pair):
+    a, b = pair
+    database = Database(deployment.database_url)
+    try:
+        with database.write() as session:
+            accounts.create_user(session, email="sam@example.com", name="Sam", password=PASSWORD)
+    finally:
+        database.dispose()
+    with httpx.Client(base_url=a.url) as on_a, httpx.Client(base_url=b.url) as on_b:
+        assert sign_in(on_a, "sam@example.com", PASSWORD, "10.0.1.1").status_code == 303
+        on_b.cookies = on_a.cookies
+        assert on_b.get("/api/cme/me").status_code == 200  # one key signs for every instance
+        page = on_a.get("/console").text
+        csrf = re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
+        assert on_a.post("/console/logout", data={"csrf": csrf}).status_code == 303
+        assert on_b.get("/api/cme/me").status_code == 401
+
+
+def test_failed_sign_ins_on_a_slow_down_guessing_on_b(pair):
+    a, b = pair
+    with httpx.Client(base_url=a.url) as on_a, httpx.Client(base_url=b.url) as on_b:
+        for _ in range(5):
+            wrong = sign_in(on_a, "sam@example.com", "not the password", "10.0.2.1")
+            assert wrong.status_code == 401
+        throttled = sign_in(on_b, "sam@example.com", "not the password", "10.0.2.1")
+        assert throttled.status_code == 429
+        assert int(throttled.headers["retry-after"]) >= 1
+
+
+CLAIM_TRIALS = 100
+CLAIMANTS = 50
+
+
+def test_a_claim_race_split_across_both_instances_has_one_winner_every_time(pair, cme_headers):
+    a, b = pair
+    conversations = []
+    for trial in range(CLAIM_TRIALS):
+        conversation_id, headers = start_conversation(a, f"10.1.{trial // 200}.{trial % 200}")
+        handoff = httpx.post(
+            f"{b.url}/api/conversations/{conversation_id}/handoff", headers=headers, timeout=60
+        )
+        assert handoff.status_code == 200, handoff.text
+        conversations.append(conversation_id)
+    clients = [httpx.Client(base_url=instance.url, timeout=60) for instance in (a, b)]
+    start = threading.Barrier(CLAIMANTS)
+
+    def claim(conversation_id: str, n: int) -> int:
+        start.wait()
+        response = clients[n % 2].post(
+            f"/api/cme/conversations/{conversation_id}/claim", headers=cme_headers[n]
+        )
+        return response.status_code
+
+    winners = []
+    try:
+        with ThreadPoolExecutor(CLAIMANTS) as pool:
+            for conversation_id in conversations:
+                codes = list(pool.map(claim, [conversation_id] * CLAIMANTS, range(CLAIMANTS)))
+                assert set(codes) <= {200, 409}, codes
+                winners.append(codes.count(200))
+    finally:
+        for client in clients:
+            client.close()
+    assert winners == [1] * CLAIM_TRIALS
