@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     """Build the application. `embedder` replaces the configured model (tests use a fake)."""
     settings = settings or Settings()
     bot = Bot.build(settings, embedder=embedder)
-    bot.background.append(partial(sweep_forever, bot))
+    bot.jobs.append(partial(sweep_forever, bot))
     bot.background.append(partial(learn_forever, bot))
 
     @asynccontextmanager

@@ -182,6 +182,16 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_.-]+$",
         description="Prefix of every Redis key and channel, so deployments can share a server",
     )
+    background: Literal["here", "worker"] = Field(
+        "here",
+        description="here: this process runs the sweeps, Slack delivery, KB indexing and "
+        "training (one instance); worker: `supportbot worker` runs them, once for the "
+        "deployment, and this instance loads the KB it saves in the DATA_DIR every process "
+        "shares (needs REDIS_URL)",
+    )
+    sweep_every_s: int = Field(
+        60, ge=1, le=3600, description="Seconds between idle sweeps (and stranded-turn retries)"
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -249,6 +259,15 @@ class Settings(BaseSettings):
             OfficeHours.parse(self.office_hours, self.office_timezone)
         except OfficeHoursError as exc:
             raise ValueError(str(exc)) from exc
+        return self
+
+    @model_validator(mode="after")
+    def _worker_needs_redis(self) -> Settings:
+        if self.background == "worker" and not self.redis_url:
+            raise ValueError(
+                "BACKGROUND=worker needs REDIS_URL: instances hear of the worker's KB builds "
+                "through Redis"
+            )
         return self
 
     @model_validator(mode="after")

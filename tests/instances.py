@@ -42,10 +42,11 @@ class Deployment:
     kb_dir: Path
     root: Path
     extra: dict[str, str] = field(default_factory=dict)
+    shared_data: bool = False  # one DATA_DIR for every process (with a worker), else one each
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def env(self, name: str, **extra: str) -> dict[str, str]:
-        data_dir = self.root / name
+        data_dir = self.root / ("shared" if self.shared_data else name)
         data_dir.mkdir(parents=True, exist_ok=True)
         settings = {
             "DATABASE_URL": self.database_url,
@@ -87,6 +88,12 @@ class Deployment:
         process = self.start(name, "serve", "--port", str(port), **extra)
         return Instance(name, f"http://127.0.0.1:{port}", process, self.root / f"{name}.log")
 
+    def worker(self, name: str = "worker", **extra: str) -> Instance:
+        """Start `supportbot worker` with its health checks on a free port."""
+        port = free_port()
+        process = self.start(name, "worker", "--port", str(port), **extra)
+        return Instance(name, f"http://127.0.0.1:{port}", process, self.root / f"{name}.log")
+
     def log(self, name: str) -> str:
         return (self.root / f"{name}.log").read_text(errors="replace")
 
@@ -108,6 +115,12 @@ class Instance:
     url: str
     process: subprocess.Popen
     log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def index_version(self) -> str:
+        return httpx.get(f"{self.url}/readyz", timeout=10).json()["index_version"]
 
     @property
     def ws_url(self) -> str:

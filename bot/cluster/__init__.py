@@ -10,6 +10,7 @@ from bot.cluster.counters import (
     failure_log,
     limit_storage,
 )
+from bot.cluster.kb import announce_forever, follow_forever, index_version, wait_for_worker
 from bot.cluster.redis import connect, key
 
 __all__ = [
@@ -18,8 +19,12 @@ __all__ = [
     "RedisEventBus",
     "RedisFailureLog",
     "RedisUnavailable",
+    "announce_forever",
     "connect",
     "failure_log",
+    "follow_forever",
+    "index_version",
     "key",
     "limit_storage",
+    "wait_for_worker",
 ]
