@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 RECONNECT_WAIT_S = 1.0
 MAX_RECONNECT_WAIT_S = 30.0
+SUBSCRIBE_TIMEOUT_S = 10.0
 
 
 class RedisUnavailable(ConnectionError):
@@ -86,8 +87,9 @@ class RedisEventBus:
         pubsub = self._client.pubsub()
         await pubsub.psubscribe(self._pattern)
         # Wait for the confirmation: from here on, every publication reaches this instance.
-        while (await pubsub.get_message(timeout=5.0)) is None:
-            pass
+        if await pubsub.get_message(timeout=SUBSCRIBE_TIMEOUT_S) is None:
+            await pubsub.aclose()
+            raise ConnectionError("Redis did not confirm the subscription")
         return pubsub
 
     async def _read_forever(self, pubsub: aioredis.client.PubSub) -> None:

@@ -4,6 +4,7 @@ for several, so a limit holds whichever instance a request reaches."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -17,13 +18,19 @@ from limits.storage import MemoryStorage, RedisStorage, Storage
 from bot.cluster.redis import key
 from bot.settings import Settings
 
+log = logging.getLogger(__name__)
+
 MAX_TRACKED = 10_000  # keys the in-memory failure log keeps before forgetting stale ones
 
 
 def limit_storage(settings: Settings) -> Storage:
     """Where rate-limit windows are counted: Redis when configured, else this process."""
     if settings.redis_url:
-        return RedisStorage(settings.redis_url, key_prefix=key(settings.redis_prefix, "limits"))
+        return RedisStorage(
+            settings.redis_url,
+            key_prefix=key(settings.redis_prefix, "limits"),
+            wrap_exceptions=True,  # a Redis outage raises limits' StorageError
+        )
     return MemoryStorage()
 
 
@@ -72,7 +79,8 @@ class MemoryFailureLog:
 
 
 class RedisFailureLog:
-    """The deployment's failure log: a sorted set per key, expiring with its window."""
+    """The deployment's failure log: a sorted set per key, expiring with its window. While
+    Redis is unreachable it records and remembers nothing (sign-ins are not held up)."""
 
     def __init__(self, url: str, *, prefix: str) -> None:
         self._redis = redis.Redis.from_url(url, decode_responses=True)
@@ -80,20 +88,30 @@ class RedisFailureLog:
 
     def add(self, name: str, at: float, *, window_s: float) -> None:
         member = f"{at}:{uuid.uuid4().hex[:8]}"  # two failures in one instant both count
-        with self._redis.pipeline() as pipe:
-            pipe.zadd(self._key(name), {member: at})
-            pipe.zremrangebyscore(self._key(name), "-inf", at - window_s)
-            pipe.expire(self._key(name), int(window_s) + 1)
-            pipe.execute()
+        try:
+            with self._redis.pipeline() as pipe:
+                pipe.zadd(self._key(name), {member: at})
+                pipe.zremrangebyscore(self._key(name), "-inf", at - window_s)
+                pipe.expire(self._key(name), int(window_s) + 1)
+                pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("sign-in throttle: Redis unavailable, failure not counted: %s", exc)
 
     def recent(self, name: str, now: float, *, window_s: float) -> list[float]:
-        found = self._redis.zrangebyscore(
-            self._key(name), f"({now - window_s}", "+inf", withscores=True
-        )
+        try:
+            found = self._redis.zrangebyscore(
+                self._key(name), f"({now - window_s}", "+inf", withscores=True
+            )
+        except redis.RedisError as exc:
+            log.warning("sign-in throttle: Redis unavailable, not throttling: %s", exc)
+            return []
         return [score for _, score in found]
 
     def forget(self, name: str) -> None:
-        self._redis.delete(self._key(name))
+        try:
+            self._redis.delete(self._key(name))
+        except redis.RedisError as exc:
+            log.warning("sign-in throttle: Redis unavailable: %s", exc)
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}:{name}"

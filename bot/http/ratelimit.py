@@ -7,6 +7,7 @@ reaches; without it, in this process (one instance).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -14,11 +15,14 @@ from typing import Literal
 
 from fastapi import FastAPI, Request
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.errors import StorageError
 from limits.storage import Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from bot.cluster import limit_storage
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 Per = Literal["minute", "hour"]
 PER: dict[Per, type[RateLimitItem]] = {
@@ -53,10 +57,15 @@ class Window:
         self._limiter = MovingWindowRateLimiter(storage)
 
     def hit(self, key: str) -> float:
-        """Count a hit for `key` and return 0, or return the seconds to wait (not counted)."""
-        if self._limiter.hit(self.item, self.name, key):
+        """Count a hit for `key` and return 0, or return the seconds to wait (not counted).
+        While the shared storage is unreachable, nothing is limited."""
+        try:
+            if self._limiter.hit(self.item, self.name, key):
+                return 0.0
+            stats = self._limiter.get_window_stats(self.item, self.name, key)
+        except StorageError as exc:
+            log.warning("rate limit %s not applied: its storage is unreachable: %s", self.name, exc)
             return 0.0
-        stats = self._limiter.get_window_stats(self.item, self.name, key)
         return max(stats.reset_time - time.time(), 0.0)
 
 

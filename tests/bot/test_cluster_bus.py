@@ -8,7 +8,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from bot.cluster import RedisEventBus
+from bot.cluster import RedisEventBus, RedisUnavailable
 
 
 async def next_event(events, timeout: float = 5.0):
@@ -73,3 +73,9 @@ async def test_a_dropped_connection_ends_subscriptions_so_they_resync(
             except (TimeoutError, StopAsyncIteration):
                 continue
     pytest.fail("the bus did not reconnect")
+
+
+async def test_an_instance_whose_redis_does_not_answer_refuses_to_start():
+    bus = RedisEventBus("redis://127.0.0.1:1/0", prefix="unreachable")
+    with pytest.raises(RedisUnavailable, match="127.0.0.1:1"):
+        await bus.start()

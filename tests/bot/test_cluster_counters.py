@@ -42,3 +42,12 @@ def test_two_instances_sharing_redis_throttle_the_same_guesser(redis_server, red
     assert a.retry_after(email="alice@example.com", address="198.51.100.7") == 0
     a.succeeded(email="alice@example.com", address="203.0.113.9")
     assert b.retry_after(email="alice@example.com", address="203.0.113.9") == 0
+
+
+def test_an_unreachable_redis_throttles_nobody_rather_than_failing_sign_ins():
+    throttle = LoginThrottle(
+        failures=RedisFailureLog("redis://127.0.0.1:1/0", prefix="unreachable"), clock=time.time
+    )
+    for _ in range(10):
+        throttle.failed(email="alice@example.com", address="203.0.113.9")
+    assert throttle.retry_after(email="alice@example.com", address="203.0.113.9") == 0

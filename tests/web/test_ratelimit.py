@@ -134,3 +134,10 @@ def test_limits_switched_off_in_settings_let_everything_through(tmp_path, fake_e
     with make_client(settings, fake_embedder) as client:
         for _ in range(3):
             start_conversation(client)
+
+
+def test_an_unreachable_redis_limits_nothing_rather_than_failing_requests():
+    settings = Settings(_env_file=None, redis_url="redis://127.0.0.1:1/0")
+    limits = RateLimits.from_settings(settings)
+    for _ in range(settings.rate_limit_messages_per_minute + 1):
+        limits.message("conversation")
