@@ -80,8 +80,9 @@ async def _announce(kb: KnowledgeBase, bus: EventBus) -> None:
 
 async def follow_forever(maintainer: KBMaintainer, bus: EventBus) -> None:
     """An instance: load the KB from the shared folder on every notice; runs until cancelled.
-    A dropped subscription may have missed a notice, so it loads once more on resubscribing."""
-    missed = False
+    A notice may come between start-up's load and the subscription, or while a dropped
+    subscription is down, so it loads once more on each (re)subscription."""
+    missed = True
     while True:
         async with bus.subscribe(KB_TOPIC) as notices:
             if missed:
