@@ -21,10 +21,10 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     """Build the application. `embedder` replaces the configured model (tests use a fake)."""
     settings = settings or Settings()
     bot = Bot.build(settings, embedder=embedder)
-    bot.background.append(partial(sweep_forever, bot))
+    bot.jobs.append(partial(sweep_forever, bot))
     bot.background.append(partial(learn_forever, bot))
     health_config(settings)  # unknown health weights fail at start-up, not at night
-    bot.background.append(partial(health_forever, bot))
+    bot.jobs.append(partial(health_forever, bot))  # once per deployment
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -64,6 +64,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app import create_app
+    from bot.cluster.leader import worker_lock
+
+    settings = load_settings(port=args.port)
+    # The worker is the process that runs the deployment's jobs, whatever the instances say.
+    settings = settings.model_copy(update={"background": "here"})
+    with worker_lock(settings.database_url):
+        app = create_app(settings)
+        print(
+            f"supportbot worker: background work for the deployment; health on "
+            f"http://{settings.host}:{settings.port}/readyz",
+            file=sys.stderr,
+        )
+        uvicorn.run(app, **serve_options(settings))
+    return 0
+
+
 def serve_options(settings: Settings) -> dict[str, object]:
     """What `serve` tells uvicorn: where to listen, how much to log, the largest socket frame."""
     return {
@@ -365,6 +385,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--demo", action="store_true", help="create a demo CME on an empty database")
     serve.set_defaults(func=cmd_serve)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run the background work once for a deployment of several instances (sweeps, "
+        "Slack delivery, KB building and training); serves only health checks to operators",
+    )
+    worker.add_argument("--port", type=int, help="health-check port (default SUPPORTBOT_PORT)")
+    worker.set_defaults(func=cmd_worker)
 
     user = commands.add_parser("user", help="CME accounts").add_subparsers(
         dest="user_command", required=True

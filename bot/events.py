@@ -1,5 +1,6 @@
 """Live events: the topics, the one place their payloads are built, and the bus that fans them
-out to sockets (behind one small interface, so it can move to Redis later).
+out to sockets (behind one small interface: `LocalEventBus` in one process, `RedisEventBus` in
+`bot.cluster` when several instances serve one deployment).
 
 Topics: `conversation:{id}` carries what the customer may see (messages, status, typing);
 `agent:{id}` carries what a CME sees of one conversation (also notes, scores, VIP); `console`
@@ -113,6 +114,14 @@ async def announce_message(bus: EventBus, conversation_id: str, message: Message
 
 
 class EventBus(Protocol):
+    async def start(self) -> None:
+        """Connect, before the first publish or subscribe."""
+        ...
+
+    async def close(self) -> None:
+        """Disconnect; subscribers' iterators end, so they resync."""
+        ...
+
     async def publish(self, topic: str, event: dict[str, Any]) -> None:
         """Send an event to every current subscriber of `topic`."""
         ...
@@ -133,6 +142,19 @@ class LocalEventBus:
         self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any] | None]]] = defaultdict(set)
         self._max_queue = max_queue
 
+    async def start(self) -> None:
+        """Nothing to connect in process."""
+
+    async def close(self) -> None:
+        """End every subscriber's iterator."""
+        self.close_all()
+
+    def close_all(self) -> None:
+        """End every subscriber's iterator: they resync from the database."""
+        for topic in list(self._subscribers):
+            for queue in self._subscribers.pop(topic, ()):
+                _close(queue)
+
     async def publish(self, topic: str, event: dict[str, Any]) -> None:
         for queue in list(self._subscribers.get(topic, ())):
             try:
@@ -140,9 +162,7 @@ class LocalEventBus:
             except asyncio.QueueFull:
                 log.warning("subscriber on %s fell behind; closing it", topic)
                 self._subscribers[topic].discard(queue)
-                while not queue.empty():
-                    queue.get_nowait()
-                queue.put_nowait(None)
+                _close(queue)
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
@@ -159,6 +179,14 @@ class LocalEventBus:
         try:
             yield events()
         finally:
-            self._subscribers[topic].discard(queue)
-            if not self._subscribers[topic]:
-                self._subscribers.pop(topic, None)
+            subscribers = self._subscribers.get(topic)
+            if subscribers is not None:
+                subscribers.discard(queue)
+                if not subscribers:
+                    self._subscribers.pop(topic, None)
+
+
+def _close(queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+    while not queue.empty():
+        queue.get_nowait()
+    queue.put_nowait(None)

@@ -10,10 +10,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from bot.cluster import RedisEventBus, announce_forever, follow_forever, wait_for_worker
 from bot.events import EventBus, LocalEventBus
 from bot.settings import Settings
 from bot.storage import Conversation, Database, Escalation, Message, customers, utcnow
@@ -26,6 +28,14 @@ log = logging.getLogger(__name__)
 
 PROBE_WARM_WAIT_S = 30
 GATE_WARM_WAIT_S = 60
+WORKER_KB_WAIT_S = 600  # an instance waits this long for the worker's first KB build
+
+
+def _event_bus(settings: Settings) -> EventBus:
+    """Redis pub/sub when the deployment has Redis (several instances), else in process."""
+    if settings.redis_url:
+        return RedisEventBus(settings.redis_url, prefix=settings.redis_prefix)
+    return LocalEventBus()
 
 
 class ChannelHooks(Protocol):
@@ -65,8 +75,11 @@ class Bot:
     hooks: list[ChannelHooks] = field(default_factory=list)
     # What channels remove when a customer is erased (see bot.conversation.erasure).
     erasers: list[Callable[[Session, str, list[str]], dict[str, int]]] = field(default_factory=list)
-    # Coroutine functions run as tasks from `start` until `stop` (workers, sweeps, watchers).
+    # Coroutine functions run as tasks from `start` until `stop`, in every process.
     background: list[Callable[[], object]] = field(default_factory=list)
+    # ... and those done once per deployment (sweeps, Slack delivery, KB building): run by the
+    # process with BACKGROUND=here, the worker or a single instance.
+    jobs: list[Callable[[], object]] = field(default_factory=list)
     # Set when a labelled example is stored or removed (see bot.conversation.outcomes).
     outcomes_changed: threading.Event = field(default_factory=threading.Event)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list)
@@ -86,7 +99,7 @@ class Bot:
             answer_threshold=settings.answer_threshold,
             answer_precision=settings.answer_precision,
         )
-        maintainer = KBMaintainer(kb, adapt=settings.kb_adapt)
+        maintainer = KBMaintainer(kb, adapt=settings.kb_adapt, train=settings.background == "here")
         bot = cls(
             settings=settings,
             db=Database(settings.database_url),
@@ -94,15 +107,19 @@ class Bot:
             kb=kb,
             maintainer=maintainer,
             scorer=TurnScorer(batching),
-            bus=LocalEventBus(),
+            bus=_event_bus(settings),
             hours=OfficeHours.parse(settings.office_hours, settings.office_timezone),
             policy=PolicyConfig(
                 frustration_threshold=settings.frustration_threshold,
                 max_unanswered=settings.max_unanswered,
             ),
         )
-        if settings.kb_watch:
-            bot.background.append(maintainer.watch)
+        if settings.background == "worker":
+            bot.background.append(partial(follow_forever, maintainer, bot.bus))
+        elif settings.redis_url:  # instances of this deployment may follow this process's KB
+            bot.jobs.append(partial(announce_forever, maintainer, bot.bus, watch=settings.kb_watch))
+        elif settings.kb_watch:
+            bot.jobs.append(maintainer.watch)
         return bot
 
     def start_sync(self) -> None:
@@ -129,9 +146,14 @@ class Bot:
         )
 
     async def start(self) -> None:
-        """Start-up off the event loop, then the background tasks."""
+        """Connect the bus, start-up off the event loop, then the background tasks (and the
+        deployment's jobs, unless a worker runs them)."""
+        await self.bus.start()
+        if self.settings.background == "worker":
+            await wait_for_worker(self.kb, WORKER_KB_WAIT_S)
         await asyncio.to_thread(self.start_sync)
-        for start in self.background:
+        here = self.settings.background == "here"
+        for start in [*self.background, *(self.jobs if here else [])]:
             self._tasks.append(asyncio.ensure_future(start()))
 
     def message_added(self, session: Session, conversation: Conversation, message: Message) -> None:
@@ -170,5 +192,6 @@ class Bot:
                 await task
             except (asyncio.CancelledError, Exception):  # shutting down either way
                 pass
+        await self.bus.close()
         self.embedder.close()
         self.db.dispose()

@@ -211,6 +211,29 @@ class Settings(BaseSettings):
     nps_interval_days: int = Field(
         90, ge=1, le=3650, description="Ask a customer the NPS question at most this often"
     )
+    # Several instances (PostgreSQL and Redis shared by every instance and the worker)
+    redis_url: str = Field(
+        "",
+        description="redis:// URL shared by every instance: live events, rate limits, the "
+        "sign-in throttle, KB change notices; empty: one instance, all of it in process",
+    )
+    redis_prefix: str = Field(
+        "supportbot",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Prefix of every Redis key and channel, so deployments can share a server",
+    )
+    background: Literal["here", "worker"] = Field(
+        "here",
+        description="here: this process runs the sweeps, Slack delivery, KB indexing and "
+        "training (one instance); worker: `supportbot worker` runs them, once for the "
+        "deployment, and this instance loads the KB it saves in the DATA_DIR every process "
+        "shares (needs REDIS_URL)",
+    )
+    sweep_every_s: int = Field(
+        60, ge=1, le=3600, description="Seconds between idle sweeps (and stranded-turn retries)"
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -283,6 +306,15 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"REDIS_URL must be a redis://, rediss:// or unix:// URL, got {value!r}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _valid_office_hours(self) -> Settings:
         from escalation import OfficeHours, OfficeHoursError
@@ -291,6 +323,15 @@ class Settings(BaseSettings):
             OfficeHours.parse(self.office_hours, self.office_timezone)
         except OfficeHoursError as exc:
             raise ValueError(str(exc)) from exc
+        return self
+
+    @model_validator(mode="after")
+    def _worker_needs_redis(self) -> Settings:
+        if self.background == "worker" and not self.redis_url:
+            raise ValueError(
+                "BACKGROUND=worker needs REDIS_URL: instances hear of the worker's KB builds "
+                "through Redis"
+            )
         return self
 
     @model_validator(mode="after")

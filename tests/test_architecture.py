@@ -33,6 +33,7 @@ BOT_LAYERS = [
     {"bot.storage"},
     {"bot.schemas"},
     {"bot.events"},
+    {"bot.cluster"},
     {"bot.runtime"},
     {"bot.conversation"},
     {"bot.cme"},

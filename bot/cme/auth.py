@@ -10,13 +10,14 @@ need no CSRF token.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
 import secrets
 import tempfile
 import time
-from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.cluster import FailureLog, MemoryFailureLog, failure_log
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,6 @@ LOGIN_COOKIE = "supportbot_login"
 SESSION_MAX_AGE_S = 12 * 3600
 LOGIN_FORM_MAX_AGE_S = 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-MAX_TRACKED = 10_000  # emails and addresses remembered by the sign-in throttle
 KEY_FILE = "console_secret"
 MIN_KEY_BYTES = 32
 
@@ -171,7 +172,8 @@ class LoginThrottle:
     attempt from that address for that email waits 1, 2, 4 ... seconds (at most `max_wait_s`)
     after the last failure; the CME signing in from anywhere else is not held up. An address
     with `per_address` failures within the window, for any emails, waits until the oldest
-    expires.
+    expires. The failures live in `failures`: this process's memory, or Redis, shared by every
+    instance (`bot.cluster.failure_log`).
     """
 
     def __init__(
@@ -181,24 +183,31 @@ class LoginThrottle:
         per_address: int = 20,
         window_s: float = 300.0,
         max_wait_s: float = 120.0,
-        clock: Any = time.monotonic,
+        failures: FailureLog | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.free = free
         self.per_address = per_address
         self.window_s = window_s
         self.max_wait_s = max_wait_s
         self._clock = clock
-        self._failures: dict[tuple[str, ...], deque[float]] = defaultdict(deque)
+        self._failures = failures or MemoryFailureLog()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoginThrottle:
+        """The throttle of a deployment: shared through Redis when it has one."""
+        failures, clock = failure_log(settings)
+        return cls(failures=failures, clock=clock)
 
     def retry_after(self, *, email: str, address: str) -> int:
         """Seconds until another attempt is allowed; 0 when allowed now."""
         now = self._clock()
         wait = 0.0
-        pair = self._recent(("pair", email, address), now)
+        pair = self._failures.recent(_pair(email, address), now, window_s=self.window_s)
         if len(pair) >= self.free:
             backoff = min(2.0 ** (len(pair) - self.free), self.max_wait_s)
             wait = max(wait, pair[-1] + backoff - now)
-        by_address = self._recent(("address", address), now)
+        by_address = self._failures.recent(f"address:{address}", now, window_s=self.window_s)
         if len(by_address) >= self.per_address:
             wait = max(wait, by_address[0] + self.window_s - now)
         return math.ceil(wait) if wait > 0 else 0
@@ -206,23 +215,17 @@ class LoginThrottle:
     def failed(self, *, email: str, address: str) -> None:
         """Count a failed sign-in against the email from this address, and the address."""
         now = self._clock()
-        if len(self._failures) > MAX_TRACKED:  # forget stale keys, so guessing cannot fill memory
-            self._failures = defaultdict(
-                deque,
-                {k: v for k, v in self._failures.items() if v and v[-1] > now - self.window_s},
-            )
-        self._failures[("pair", email, address)].append(now)
-        self._failures[("address", address)].append(now)
+        self._failures.add(_pair(email, address), now, window_s=self.window_s)
+        self._failures.add(f"address:{address}", now, window_s=self.window_s)
 
     def succeeded(self, *, email: str, address: str) -> None:
         """Forget the failures of this email from this address after a successful sign-in."""
-        self._failures.pop(("pair", email, address), None)
+        self._failures.forget(_pair(email, address))
 
-    def _recent(self, key: tuple[str, ...], now: float) -> deque[float]:
-        failures = self._failures.get(key) or deque()
-        while failures and failures[0] <= now - self.window_s:
-            failures.popleft()
-        return failures
+
+def _pair(email: str, address: str) -> str:
+    # Hashed: an email may hold any character, and Redis key names should not carry it in clear.
+    return "pair:" + hashlib.sha256(f"{email}\0{address}".encode()).hexdigest()[:32]
 
 
 def _bearer(headers: Headers) -> bool:

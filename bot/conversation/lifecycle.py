@@ -17,7 +17,6 @@ from escalation import HandoffConflict, IllegalTransition, Status, Transition
 
 log = logging.getLogger(__name__)
 
-SWEEP_EVERY_S = 60
 # A turn still unscored this long after its message was stored was cut short (a crash, a failed
 # model step the client did not retry); turns in flight finish within seconds.
 STRANDED_AFTER_S = 30
@@ -147,16 +146,18 @@ def anonymise_expired(bot: Bot) -> list[str]:
 
 
 async def sweep_forever(bot: Bot) -> None:
-    """From start-up, every minute until cancelled, finish stranded turns and resolve idle
-    conversations (a Bot background task)."""
+    """From start-up, every SWEEP_EVERY_S until cancelled, finish stranded turns and resolve
+    idle conversations (a job: once per deployment)."""
     while True:
         try:
             await finish_stranded_turns(bot)
         except Exception:  # retried next minute; the server keeps serving
             log.exception("finishing stranded turns failed")
-        await asyncio.sleep(SWEEP_EVERY_S)
+        await asyncio.sleep(bot.settings.sweep_every_s)
         try:
-            for conversation_id in await asyncio.to_thread(resolve_idle, bot):
+            resolved = await asyncio.to_thread(resolve_idle, bot)
+            log.info("idle sweep resolved %d conversations", len(resolved))
+            for conversation_id in resolved:
                 await bot.bus.publish(
                     conversation_topic(conversation_id), status_event(Status.RESOLVED)
                 )

@@ -27,7 +27,7 @@ def install(app: FastAPI, bot: Bot) -> None:
     )
     app.state.console_sessions = sessions
     app.add_middleware(ConsoleSessionMiddleware, sessions=sessions)
-    app.include_router(console_router(bot, sessions, LoginThrottle()))
+    app.include_router(console_router(bot, sessions, LoginThrottle.from_settings(bot.settings)))
     app.add_middleware(RequestGuard)  # outside the session middleware, inside the widget's CORS
     app.include_router(customer.router)
     app.include_router(cme.router)

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from bot.cluster import index_version
 from bot.http.deps import BotDep
 from bot.http.errors import documented_errors
 from bot.http.ratelimit import RateLimits, client_ip
@@ -59,6 +60,11 @@ async def healthz() -> dict[str, str]:
 class Readiness(BaseModel):
     ready: bool
     checks: dict[str, bool]
+    index_version: str = Field(
+        "",
+        description="What the KB index serves (model, passages, probe, gate): the same on "
+        "every instance of a deployment once they follow the worker's build",
+    )
 
 
 @router.get(
@@ -72,7 +78,10 @@ async def readyz(bot: BotDep) -> JSONResponse:
     database = await run_in_threadpool(bot.db.ping)
     checks = {"database": database, "model": bot.model_ready, "index": bot.kb.ready}
     ready = all(checks.values())
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"ready": ready, "checks": checks, "index_version": index_version(bot.kb)},
+        status_code=200 if ready else 503,
+    )
 
 
 @router.get(

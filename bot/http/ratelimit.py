@@ -1,27 +1,34 @@
-"""Rate limits for anonymous visitors: sliding windows kept in process, no dependencies.
+"""Rate limits for anonymous visitors: moving windows from the `limits` library.
 
-New conversations are limited per client IP and customer messages per conversation. Each
-server process keeps its own counts, so with N workers the effective limit is up to N times
-the setting; that is acceptable for abuse control, which only needs the order of magnitude.
+New conversations are limited per client IP and customer messages per conversation. With
+SUPPORTBOT_REDIS_URL the counts live in Redis, so a limit holds whichever instance a request
+reaches; without it, in this process (one instance).
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import threading
 import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal
 
 from fastapi import FastAPI, Request
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.errors import StorageError
+from limits.storage import Storage
+from limits.strategies import MovingWindowRateLimiter
 
+from bot.cluster import limit_storage
 from bot.settings import Settings
 
-HOUR_S = 3600.0
-MINUTE_S = 60.0
-ADMIN_PER_MINUTE = 10
-CUSTOMER_CONVERSATIONS_PER_HOUR = 10
+log = logging.getLogger(__name__)
+
+Per = Literal["minute", "hour"]
+PER: dict[Per, type[RateLimitItem]] = {
+    "minute": RateLimitItemPerMinute,
+    "hour": RateLimitItemPerHour,
+}
 
 
 class RateLimited(Exception):
@@ -37,48 +44,29 @@ class RateLimited(Exception):
         return str(max(1, math.ceil(self.retry_after_s)))
 
 
-class SlidingWindow:
-    """At most `limit` hits per key in any trailing `window_s` seconds (a sliding log).
+class Window:
+    """At most `limit` hits per key in any trailing window (the `limits` library's moving
+    window), counted in `storage`: this process's memory, or Redis shared by every instance."""
 
-    Memory is `limit` timestamps per active key; keys idle for a whole window are swept.
-    """
-
-    def __init__(
-        self, limit: int, window_s: float, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        if limit < 1 or window_s <= 0:
-            raise ValueError(f"a window needs limit >= 1 and window_s > 0, got {limit}, {window_s}")
+    def __init__(self, limit: int, per: Per, *, storage: Storage, name: str) -> None:
+        if limit < 1:
+            raise ValueError(f"a window needs limit >= 1, got {limit}")
         self.limit = limit
-        self.window_s = window_s
-        self._clock = clock
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-        self._next_sweep = clock() + window_s
+        self.item = PER[per](limit)
+        self.name = name
+        self._limiter = MovingWindowRateLimiter(storage)
 
     def hit(self, key: str) -> float:
-        """Count a hit for `key` and return 0, or return the seconds to wait (not counted)."""
-        now = self._clock()
-        with self._lock:
-            if now >= self._next_sweep:
-                self._sweep(now)
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window_s:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return hits[0] + self.window_s - now
-            hits.append(now)
+        """Count a hit for `key` and return 0, or return the seconds to wait (not counted).
+        While the shared storage is unreachable, nothing is limited."""
+        try:
+            if self._limiter.hit(self.item, self.name, key):
+                return 0.0
+            stats = self._limiter.get_window_stats(self.item, self.name, key)
+        except StorageError as exc:
+            log.warning("rate limit %s not applied: its storage is unreachable: %s", self.name, exc)
             return 0.0
-
-    def __len__(self) -> int:
-        return len(self._hits)
-
-    def _sweep(self, now: float) -> None:
-        idle = [
-            key for key, hits in self._hits.items() if not hits or hits[-1] <= now - self.window_s
-        ]
-        for key in idle:
-            del self._hits[key]
-        self._next_sweep = now + self.window_s
+        return max(stats.reset_time - time.time(), 0.0)
 
 
 @dataclass
@@ -87,27 +75,35 @@ class RateLimits:
     limit is always on: it slows down guessing the admin token."""
 
     enabled: bool
-    conversations: SlidingWindow
-    messages: SlidingWindow
-    admin: SlidingWindow = field(default_factory=lambda: SlidingWindow(ADMIN_PER_MINUTE, MINUTE_S))
-    customers: SlidingWindow = field(
-        default_factory=lambda: SlidingWindow(CUSTOMER_CONVERSATIONS_PER_HOUR, HOUR_S)
-    )
+    conversations: Window
+    messages: Window
+    admin: Window
+    customers: Window
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, *, clock: Callable[[], float] = time.monotonic
-    ) -> RateLimits:
-        """Limits as configured by RATE_LIMIT_* settings."""
+    def from_settings(cls, settings: Settings, *, storage: Storage | None = None) -> RateLimits:
+        """Limits as configured by RATE_LIMIT_* settings, counted where the deployment counts
+        (`bot.cluster.limit_storage`) unless `storage` is given."""
+        storage = storage or limit_storage(settings)
         return cls(
             enabled=settings.rate_limit_enabled,
-            conversations=SlidingWindow(
-                settings.rate_limit_conversations_per_hour, HOUR_S, clock=clock
+            conversations=Window(
+                settings.rate_limit_conversations_per_hour,
+                "hour",
+                storage=storage,
+                name="conversations",
             ),
-            messages=SlidingWindow(settings.rate_limit_messages_per_minute, MINUTE_S, clock=clock),
-            admin=SlidingWindow(settings.admin_requests_per_minute, MINUTE_S, clock=clock),
-            customers=SlidingWindow(
-                settings.rate_limit_conversations_per_customer_per_hour, HOUR_S, clock=clock
+            messages=Window(
+                settings.rate_limit_messages_per_minute, "minute", storage=storage, name="messages"
+            ),
+            admin=Window(
+                settings.admin_requests_per_minute, "minute", storage=storage, name="admin"
+            ),
+            customers=Window(
+                settings.rate_limit_conversations_per_customer_per_hour,
+                "hour",
+                storage=storage,
+                name="customers",
             ),
         )
 

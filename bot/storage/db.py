@@ -113,8 +113,16 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to head using an existing engine."""
+    """Bring the schema to head using an existing engine.
+
+    On PostgreSQL, instances starting at once take turns: a transaction-scoped advisory lock
+    (per schema) is held while migrating, so the first migrates and the others find it done.
+    """
     config = alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':supportbot-migrate'))"
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

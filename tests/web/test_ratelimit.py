@@ -1,61 +1,74 @@
-"""Rate limits: the sliding window, and 429 with Retry-After through the API."""
+"""Rate limits: moving windows in memory and in Redis, and 429 with Retry-After through the API."""
 
 from __future__ import annotations
 
 import pytest
+from limits.storage import MemoryStorage, RedisStorage
 
 from bot.http.identity import sign
-from bot.http.ratelimit import RateLimited, RateLimits, SlidingWindow
+from bot.http.ratelimit import RateLimited, RateLimits, Window
+from bot.settings import Settings
 from tests.utils import make_client, make_settings, say, start_conversation
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.mark.parametrize(
-    ("limit", "window", "hits_at", "expect_waits"),
-    [
-        (2, 60, [0, 1, 2], [0, 0, 58]),  # third hit waits until the first leaves the window
-        (2, 60, [0, 1, 60], [0, 0, 0]),  # the first hit has left the window at t=60
-        (1, 10, [0, 5, 9.5, 10], [0, 5, 0.5, 0]),  # refused hits are not counted
-        (3, 1, [0, 0, 0, 0], [0, 0, 0, 1]),
-    ],
-)
-def test_sliding_window_allows_limit_hits_per_window(limit, window, hits_at, expect_waits):
-    clock = Clock()
-    start = clock.now
-    window_counter = SlidingWindow(limit, window, clock=clock)
-    waits = []
-    for at in hits_at:
-        clock.now = start + at
-        waits.append(round(window_counter.hit("key"), 6))
-    assert waits == expect_waits
+def windows(storage, **limits: int) -> RateLimits:
+    settings = Settings(
+        _env_file=None,
+        rate_limit_conversations_per_hour=limits.get("conversations", 20),
+        rate_limit_messages_per_minute=limits.get("messages", 10),
+        admin_requests_per_minute=limits.get("admin", 10),
+        rate_limit_enabled=limits.get("enabled", 1) == 1,
+    )
+    return RateLimits.from_settings(settings, storage=storage)
 
 
-def test_keys_are_counted_separately_and_idle_keys_are_swept():
-    clock = Clock()
-    window = SlidingWindow(1, 10, clock=clock)
-    assert window.hit("a") == 0 and window.hit("b") == 0
-    assert window.hit("a") > 0
-    clock.now += 25
-    window.hit("c")
-    assert len(window) == 1
+@pytest.fixture(params=["memory", "redis"])
+def storage(request):
+    """Where windows are counted: this process, or a Redis prefix of the test's own."""
+    if request.param == "memory":
+        return MemoryStorage()
+    prefix = request.getfixturevalue("redis_prefix")
+    server = request.getfixturevalue("redis_server")
+    return RedisStorage(server, key_prefix=f"{prefix}:limits")
+
+
+@pytest.mark.parametrize(("limit", "per", "window_s"), [(2, "minute", 60), (3, "hour", 3600)])
+def test_a_window_allows_limit_hits_then_says_how_long_to_wait(storage, limit, per, window_s):
+    window = Window(limit, per, storage=storage, name="test")
+    assert [window.hit("key") for _ in range(limit)] == [0.0] * limit
+    waits = [window.hit("key") for _ in range(3)]  # refused hits are not counted
+    assert all(window_s - 5 < wait <= window_s for wait in waits)
+    assert window.hit("another key") == 0.0
+
+
+def test_windows_with_one_storage_count_limits_apart(storage):
+    limits = windows(storage, conversations=1, messages=1)
+    limits.new_conversation("1.2.3.4")
+    limits.message("1.2.3.4")  # the same key in another limit is counted apart
+    with pytest.raises(RateLimited):
+        limits.new_conversation("1.2.3.4")
+
+
+def test_two_instances_sharing_redis_share_the_count(redis_server, redis_prefix):
+    shared = [
+        windows(RedisStorage(redis_server, key_prefix=f"{redis_prefix}:limits"), conversations=3)
+        for _ in range(2)
+    ]
+    for instance in (0, 1, 0):
+        shared[instance].new_conversation("203.0.113.5")
+    with pytest.raises(RateLimited):
+        shared[1].new_conversation("203.0.113.5")
 
 
 def test_disabled_limits_never_refuse():
-    limits = RateLimits(False, SlidingWindow(1, 60), SlidingWindow(1, 60))
+    limits = windows(MemoryStorage(), conversations=1, messages=1, enabled=0)
     for _ in range(5):
         limits.new_conversation("1.2.3.4")
         limits.message("conversation")
 
 
 def test_refusal_names_the_limit_and_rounds_retry_after_up():
-    limits = RateLimits(True, SlidingWindow(1, 3600), SlidingWindow(1, 60))
+    limits = windows(MemoryStorage(), messages=1)
     limits.message("c")
     with pytest.raises(RateLimited, match="limit 1 per minute") as refused:
         limits.message("c")
@@ -121,3 +134,10 @@ def test_limits_switched_off_in_settings_let_everything_through(tmp_path, fake_e
     with make_client(settings, fake_embedder) as client:
         for _ in range(3):
             start_conversation(client)
+
+
+def test_an_unreachable_redis_limits_nothing_rather_than_failing_requests():
+    settings = Settings(_env_file=None, redis_url="redis://127.0.0.1:1/0")
+    limits = RateLimits.from_settings(settings)
+    for _ in range(settings.rate_limit_messages_per_minute + 1):
+        limits.message("conversation")

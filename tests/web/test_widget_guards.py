@@ -8,12 +8,13 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from limits.storage import MemoryStorage
 from playwright.sync_api import expect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from bot.http.identity import sign
-from bot.http.ratelimit import RateLimits, SlidingWindow
+from bot.http.ratelimit import RateLimits
 from bot.storage import Conversation
 from tests.web.conftest import IDENTITY_SECRET, Site
 from tests.web.widget_page import Widget
@@ -32,9 +33,14 @@ def new_conversation(site: Site) -> tuple[str, str]:
 def strict_limits(site: Site, *, conversations: int = 1000, messages: int = 1000):
     """Swap in tight limits on the running app for one test."""
     previous = RateLimits.of(site.app)
-    site.app.state.rate_limits = RateLimits(
-        True, SlidingWindow(conversations, 3600), SlidingWindow(messages, 60)
+    settings = site.bot.settings.model_copy(
+        update={
+            "rate_limit_enabled": True,
+            "rate_limit_conversations_per_hour": conversations,
+            "rate_limit_messages_per_minute": messages,
+        }
     )
+    site.app.state.rate_limits = RateLimits.from_settings(settings, storage=MemoryStorage())
     try:
         yield
     finally:

@@ -90,7 +90,8 @@ class SlackChannel:
     def install(self, app: FastAPI) -> None:
         """Register hooks and workers on the bot, and the transport on the FastAPI app."""
         self.bot.hooks.append(self.hooks)
-        self.bot.background.extend([self._verify_token, self.outbox.run, self.inbox.run])
+        self.bot.background.append(self._verify_token)
+        self.bot.jobs.extend([self.outbox.run, self.inbox.run])  # once per deployment
         if self.bot.settings.slack_mode == "socket":
             self.bot.background.append(self._socket_mode)
             return
