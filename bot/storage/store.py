@@ -19,6 +19,7 @@ from bot.storage.models import (
     MAX_EMAIL_CHARS,
     MAX_NAME_CHARS,
     Conversation,
+    ConversationInsight,
     Csat,
     Escalation,
     Feedback,
@@ -91,6 +92,9 @@ def erase_conversations(session: Session, *, conversation_ids: list[str]) -> dic
         removed[name] = session.execute(
             delete(model).where(model.conversation_id.in_(conversation_ids))
         ).rowcount
+    session.execute(  # derived facts (they carry the customer id): not a table of record
+        delete(ConversationInsight).where(ConversationInsight.conversation_id.in_(conversation_ids))
+    )
     session.execute(  # a later conversation of someone else never points at an erased one
         update(Conversation)
         .where(
@@ -344,8 +348,16 @@ def record_feedback(session: Session, *, conversation_id: str, seq: int, helpful
         session.add(feedback)
     else:
         feedback.helpful = helpful
+    _invalidate_insight(session, conversation_id)
     session.flush()
     return feedback
+
+
+def _invalidate_insight(session: Session, conversation_id: str) -> None:
+    # Without its facts row, the insight rollup recomputes the conversation on its next pass.
+    session.execute(
+        delete(ConversationInsight).where(ConversationInsight.conversation_id == conversation_id)
+    )
 
 
 def record_csat(
@@ -357,6 +369,7 @@ def record_csat(
         raise Conflict("this conversation already has a rating")
     csat = Csat(conversation_id=conversation_id, rating=rating, comment=comment)
     session.add(csat)
+    _invalidate_insight(session, conversation_id)
     session.flush()
     return csat
 
@@ -372,6 +385,9 @@ def change_status(
     """Apply a handoff transition to a locked conversation."""
     new = transition(conversation.status, action)
     now = now or utcnow()
+    if action == Transition.REOPEN and conversation.reopened_after_s is None:
+        resolved = conversation.resolved_at or now
+        conversation.reopened_after_s = max(0.0, (now - resolved).total_seconds())
     conversation.status = new
     if action in (Transition.CLAIM, Transition.TRANSFER):
         conversation.owner_id = owner_id
