@@ -75,10 +75,10 @@ def load_histories(session: Session, conversation_ids: Sequence[str]) -> list[Hi
                 )
             )
         }
-        ratings = dict(
+        ratings: dict[str, int] = dict(
             session.execute(
                 select(Csat.conversation_id, Csat.rating).where(Csat.conversation_id.in_(ids))
-            )
+            ).all()
         )
         turns: dict[str, list[Turn]] = defaultdict(list)
         for message in session.scalars(
