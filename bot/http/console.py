@@ -32,7 +32,7 @@ from bot.storage import User
 
 log = logging.getLogger(__name__)
 
-CONSOLE_PATH = re.compile(r"^/console(/conversations/[A-Za-z0-9_-]{1,64})?$")
+CONSOLE_PATH = re.compile(r"^/console(/conversations/[A-Za-z0-9_-]{1,64}|/insights)?$")
 
 SHELL = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

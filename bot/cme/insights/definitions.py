@@ -37,6 +37,38 @@ CONFIRMED_CSAT = 4
 FRUSTRATION_EDGES = (0.25, 0.5, 0.75)
 FRUSTRATION_BUCKETS = ("low", "mild", "high", "severe")
 
+# What each figure means: the dashboard's tooltips and the API's `definitions`.
+DEFINITIONS = {
+    "counted": "Conversations with at least one customer question (not only greetings or "
+    "small talk). Empty and greeting-only conversations are in no denominator.",
+    "confirmed": "Bot resolution, confirmed: the bot answered from the KB, no person was "
+    "involved, the bot's last substantive reply was not \"I couldn't find an article\", and the "
+    "customer said it helped: a thumbs-up on an answer, thanks or goodbye after an answer, or "
+    "CSAT 4 or 5.",
+    "assumed": "Bot resolution, assumed: answered by the bot, no person involved, not ended on "
+    '"I couldn\'t find an article", and no return within 24 h of the last message (no reopen, '
+    "no new conversation from the same customer). Counted once the 24 h have passed.",
+    "durable": "Bot resolution, durable: confirmed or assumed, and within 7 days no reopen and "
+    "no new conversation from the same customer on a similar question (stored question "
+    "embeddings at or above INSIGHTS_SIMILARITY). Counted once the 7 days have passed.",
+    "ended_not_found": "Conversations whose last substantive bot reply was \"I couldn't find "
+    'an article": never counted as resolved.',
+    "escalated": "Counted conversations handed to a person (the human queue), over counted "
+    "conversations; reasons are counted over escalated conversations (one may have several).",
+    "first_response": "Time from an escalation to the first CME reply, counting only office "
+    "hours (OFFICE_HOURS); p50 and p90 over answered escalations. SLA met: first reply within "
+    "SLA_FIRST_RESPONSE_S office-hours seconds; unanswered escalations still inside the target "
+    "are pending and in no denominator.",
+    "csat": "CSAT (1-5) split by whether a person was involved. Response rate: ratings over "
+    "resolved conversations (each is offered the rating). Satisfied: ratings of 4 or 5.",
+    "frustration": "The highest per-turn frustration of each counted conversation, in buckets: "
+    "low < 0.25 <= mild < 0.5 <= high < 0.75 <= severe.",
+    "volume": "Counted conversations by the day (UTC) they started and channel, and by hour of "
+    "the week in the office timezone (for staffing).",
+    "nps": "Net Promoter Score: % promoters (9-10) minus % detractors (0-6), with the number of "
+    "answers and the response rate.",
+}
+
 
 @dataclass(frozen=True)
 class Turn:
