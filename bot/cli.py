@@ -11,14 +11,20 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from bot.settings import Settings
 
+if TYPE_CHECKING:
+    from embedding import Embedder
+
 log = logging.getLogger("supportbot")
+DEMO_PER_DAY = 6  # conversations a day that `serve --demo` seeds on an empty database
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -52,10 +58,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
         host = f"[{host}]" if ":" in host else host
         settings = settings.model_copy(update={"public_url": f"http://{host}:{settings.port}"})
+    model = None
     if args.demo:
         ensure_demo_user(settings)
+        model = seed_empty_demo(settings)
     try:
-        app = create_app(settings)
+        app = create_app(settings, embedder=model)
     except SecretKeyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -148,6 +156,43 @@ def ensure_demo_user(settings: Settings) -> None:
         f"    password: {password}\n",
         file=sys.stderr,
     )
+
+
+def seed_empty_demo(settings: Settings) -> Embedder | None:
+    """On a database without conversations, seed a month of demo traffic (`demo seed`); returns
+    the model it loaded, for the server to reuse."""
+    from bot.cme import demo
+    from bot.runtime import Bot
+    from bot.storage import Database
+    from embedding import load_embedder
+
+    database = Database(settings.database_url)
+    try:
+        database.migrate()
+        if demo.has_traffic(database):
+            return None
+    finally:
+        database.dispose()
+    started = time.perf_counter()
+    print("supportbot: seeding a month of demo traffic through the pipeline ...", file=sys.stderr)
+    model = load_embedder(settings.model, device=settings.device)
+    report = demo.run_seed(Bot.build(settings, embedder=model), days=30, per_day=DEMO_PER_DAY)
+    print(
+        f"supportbot: demo seeded in {time.perf_counter() - started:.1f}s: "
+        f"{json.dumps(report.to_dict())}",
+        file=sys.stderr,
+    )
+    return model
+
+
+def cmd_demo_seed(args: argparse.Namespace) -> int:
+    from bot.cme import demo
+    from bot.runtime import Bot
+
+    bot = Bot.build(load_settings())
+    report = demo.run_seed(bot, days=args.days, per_day=args.per_day)
+    print(json.dumps(report.to_dict()))
+    return 0
 
 
 def cmd_customer_erase(args: argparse.Namespace) -> int:
@@ -348,6 +393,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     erase.add_argument("customer_id", help="the conversations' customer_id")
     erase.set_defaults(func=cmd_customer_erase)
+
+    demo = commands.add_parser("demo", help="demo data").add_subparsers(
+        dest="demo_command", required=True
+    )
+    seed = demo.add_parser(
+        "seed", help="run a month of realistic traffic through the real pipeline; prints JSON"
+    )
+    seed.add_argument("--days", type=int, default=30, choices=range(1, 366), metavar="DAYS")
+    seed.add_argument(
+        "--per-day", type=int, default=DEMO_PER_DAY, choices=range(1, 501), metavar="N"
+    )
+    seed.set_defaults(func=cmd_demo_seed)
 
     index = commands.add_parser("index", help="build or update the KB index")
     index.add_argument("--kb", help="KB folder (default SUPPORTBOT_KB_DIR)")
