@@ -63,7 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ensure_demo_user(settings)
         model = seed_empty_demo(settings)
     try:
-        app = create_app(settings, embedder=model)
+        app = create_app(settings) if model is None else create_app(settings, embedder=model)
     except SecretKeyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
