@@ -3,12 +3,13 @@ channel, each figure with its denominator and the drill-down that lists its conv
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, Text, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from bot.cme.insights.definitions import (
@@ -20,6 +21,7 @@ from bot.cme.insights.definitions import (
 from bot.storage import ConversationInsight as CI
 
 CSAT_SATISFIED = 4
+REASON_CODE = re.compile(r"[a-z_]{1,40}")
 
 
 class InsightError(ValueError):
@@ -283,6 +285,8 @@ def drill_condition(drill: str) -> tuple[ColumnElement[bool], dict[str, str]]:
         if key not in ("day", "channel", "reason", "hour") or not value:
             raise InsightError(f"unknown drill-down filter {item!r}")
         extra[key] = value
+    if "reason" in extra and not REASON_CODE.fullmatch(extra["reason"]):
+        raise InsightError("a reason code is lowercase letters and underscores")
     if "channel" in extra:
         condition = and_(condition, CI.channel == extra["channel"])
     if "hour" in extra:
@@ -295,23 +299,24 @@ def drill_condition(drill: str) -> tuple[ColumnElement[bool], dict[str, str]]:
 def drill_down(
     session: Session, window: Window, drill: str, *, limit: int | None = None, offset: int = 0
 ) -> tuple[int, list[dict[str, Any]]]:
-    """The conversations behind a figure, newest first: (total, rows)."""
+    """The conversations behind a figure, newest first: (total, rows of this page)."""
     condition, extra = drill_condition(drill)
-    day = _day(session)
-    statement = (
-        select(CI, day)
-        .where(window.where(), condition)
-        .order_by(CI.started_at.desc(), CI.conversation_id)
-    )
+    where = [window.where(), condition]
     if "day" in extra:
-        statement = statement.where(day == extra["day"])
-    rows = [
-        (insight, row_day)
-        for insight, row_day in session.execute(statement)
-        if "reason" not in extra or extra["reason"] in (insight.reasons or ())
-    ]
-    page = rows[offset : offset + limit if limit is not None else None]
-    return len(rows), [_listed(insight) for insight, _ in page]
+        where.append(_day(session) == extra["day"])
+    if "reason" in extra:
+        # The quoted code matches one element of the JSON list; "_" is escaped for LIKE.
+        code = extra["reason"].replace("_", "\\_")
+        where.append(cast(CI.reasons, Text).like(f'%"{code}"%', escape="\\"))
+    total = session.scalar(select(func.count()).select_from(CI).where(*where)) or 0
+    statement = (
+        select(CI)
+        .where(*where)
+        .order_by(CI.started_at.desc(), CI.conversation_id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return total, [_listed(insight) for insight in session.scalars(statement)]
 
 
 def _listed(insight: CI) -> dict[str, Any]:
