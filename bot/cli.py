@@ -195,6 +195,17 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_insights(args: argparse.Namespace) -> int:
+    from bot.cme.insights.benchmark import benchmark_insights
+
+    url = args.database_url or load_settings().database_url
+    result = benchmark_insights(
+        url, conversations=args.conversations, days=args.days, runs=args.runs
+    )
+    print(json.dumps(result))
+    return 0 if result["passed"] else 1
+
+
 def cmd_customer_erase(args: argparse.Namespace) -> int:
     from bot.channels import erasers
     from bot.conversation import erase_customer
@@ -405,6 +416,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--per-day", type=int, default=DEMO_PER_DAY, choices=range(1, 501), metavar="N"
     )
     seed.set_defaults(func=cmd_demo_seed)
+
+    bench = commands.add_parser("bench", help="benchmarks; one JSON object on stdout")
+    bench_kinds = bench.add_subparsers(dest="bench_what", required=True)
+    insights = bench_kinds.add_parser(
+        "insights",
+        help="dashboard queries over generated traffic (bulk-inserted once into the database); "
+        "exit 1 if a query's p95 is over 500 ms",
+    )
+    insights.add_argument(
+        "--database-url", help="a database for the benchmark (default SUPPORTBOT_DATABASE_URL)"
+    )
+    insights.add_argument("--conversations", type=int, default=100_000)
+    insights.add_argument("--days", type=int, default=365, help="the traffic's time span")
+    insights.add_argument("--runs", type=int, default=40, help="random windows per query")
+    insights.set_defaults(func=cmd_bench_insights)
 
     index = commands.add_parser("index", help="build or update the KB index")
     index.add_argument("--kb", help="KB folder (default SUPPORTBOT_KB_DIR)")

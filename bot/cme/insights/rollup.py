@@ -9,6 +9,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
@@ -40,20 +41,21 @@ CHUNK = 500  # ids per IN (...) query
 SHOWN_ROLES = (Role.CUSTOMER, Role.BOT, Role.AGENT)
 
 
-def _turn(message: Message, helpful: bool | None) -> Turn:
-    decision = message.decision or {}
-    scores = message.scores or {}
+def _turn(row: Any, helpful: bool | None) -> Turn:
+    decision = row.decision or {}
+    scores = row.scores or {}
     codes = {r.get("code") for r in decision.get("reasons", ())}
-    role = str(message.role)
+    role = str(row.role)
+    customer = role == Role.CUSTOMER
     return Turn(
-        seq=message.seq,
+        seq=row.seq,
         role=role,
-        at=message.created_at,
+        at=row.created_at,
         action=decision.get("action") if role == Role.BOT else None,
-        small_talk=(decision.get("small_talk") if role == Role.BOT else scores.get("small_talk")),
+        small_talk=scores.get("small_talk") if customer else decision.get("small_talk"),
         off_topic="off_topic" in codes,
-        frustration=scores.get("frustration") if role == Role.CUSTOMER else None,
-        vector=decode_embedding(message.embedding) if role == Role.CUSTOMER else None,
+        frustration=scores.get("frustration") if customer else None,
+        vector=decode_embedding(row.embedding) if customer else None,
         helpful=helpful,
     )
 
@@ -81,15 +83,23 @@ def load_histories(session: Session, conversation_ids: Sequence[str]) -> list[Hi
             ).all()
         )
         turns: dict[str, list[Turn]] = defaultdict(list)
-        for message in session.scalars(
-            select(Message)
+        for row in session.execute(  # columns, not entities: a rollup reads millions of rows
+            select(
+                Message.conversation_id,
+                Message.seq,
+                Message.role,
+                Message.created_at,
+                Message.decision,
+                Message.scores,
+                Message.embedding,
+            )
             .where(
                 Message.conversation_id.in_(ids), Message.role.in_([r.value for r in SHOWN_ROLES])
             )
             .order_by(Message.conversation_id, Message.seq)
         ):
-            helpful = marks.get((message.conversation_id, message.seq))
-            turns[message.conversation_id].append(_turn(message, helpful))
+            helpful = marks.get((row.conversation_id, row.seq))
+            turns[row.conversation_id].append(_turn(row, helpful))
         escalations: dict[str, list[EscalationRecord]] = defaultdict(list)
         for escalation in session.scalars(
             select(Escalation).where(Escalation.conversation_id.in_(ids)).order_by(Escalation.id)
@@ -137,27 +147,29 @@ def _stale_ids(session: Session, now: datetime) -> list[str]:
 
 
 def _with_neighbours(session: Session, stale: list[str]) -> list[str]:
-    """The stale conversations plus the same customers' conversations a return may concern."""
-    wanted = set(stale)
+    """The stale conversations plus the same customers' conversations a return may concern,
+    ordered by customer and start (a batch then holds a customer's conversations together)."""
+    found: dict[str, tuple[str, datetime]] = {}
+    earliest: dict[str, datetime] = {}
     for ids in _chunks(stale):
-        rows = session.execute(
-            select(Conversation.customer_id, Conversation.created_at).where(
-                Conversation.id.in_(ids), Conversation.customer_id.is_not(None)
+        for cid, customer_id, created_at in session.execute(
+            select(Conversation.id, Conversation.customer_id, Conversation.created_at).where(
+                Conversation.id.in_(ids)
             )
-        ).all()
-        earliest: dict[str, datetime] = {}
-        for customer_id, created_at in rows:
-            earliest[customer_id] = min(created_at, earliest.get(customer_id, created_at))
-        for customer_id, since in earliest.items():
-            wanted.update(
-                session.scalars(
-                    select(Conversation.id).where(
-                        Conversation.customer_id == customer_id,
-                        Conversation.created_at >= since - DURABLE_WINDOW - timedelta(days=1),
-                    )
-                )
+        ):
+            found[cid] = (customer_id or "", created_at)
+            if customer_id is not None:
+                earliest[customer_id] = min(created_at, earliest.get(customer_id, created_at))
+    reach = DURABLE_WINDOW + timedelta(days=1)
+    for customers in _chunks(sorted(earliest)):
+        for cid, customer_id, created_at in session.execute(
+            select(Conversation.id, Conversation.customer_id, Conversation.created_at).where(
+                Conversation.customer_id.in_(customers)
             )
-    return sorted(wanted)
+        ):
+            if created_at >= earliest[customer_id] - reach:
+                found[cid] = (customer_id, created_at)
+    return sorted(found, key=lambda cid: found[cid])
 
 
 def _later(session: Session, histories: list[History]) -> dict[str, list[History]]:
@@ -167,22 +179,22 @@ def _later(session: Session, histories: list[History]) -> dict[str, list[History
     for history in histories:
         if history.customer_id is not None:
             by_customer[history.customer_id].append(history)
-    for customer_id, own in by_customer.items():
-        start = min(h.ended_at for h in own)
-        end = max(h.ended_at for h in own) + DURABLE_WINDOW
-        extra = [
-            cid
-            for cid in session.scalars(
-                select(Conversation.id).where(
-                    Conversation.customer_id == customer_id,
-                    Conversation.created_at > start,
-                    Conversation.created_at <= end,
-                )
+    spans = {
+        customer_id: (min(h.ended_at for h in own), max(h.ended_at for h in own) + DURABLE_WINDOW)
+        for customer_id, own in by_customer.items()
+    }
+    extra: list[str] = []
+    for customers in _chunks(sorted(spans)):
+        for cid, customer_id, created_at in session.execute(
+            select(Conversation.id, Conversation.customer_id, Conversation.created_at).where(
+                Conversation.customer_id.in_(customers)
             )
-            if cid not in known
-        ]
-        if extra:
-            own.extend(load_histories(session, extra))
+        ):
+            start, end = spans[customer_id]
+            if cid not in known and start < created_at <= end:
+                extra.append(cid)
+    for history in load_histories(session, extra):
+        by_customer[history.customer_id or ""].append(history)
     return by_customer
 
 

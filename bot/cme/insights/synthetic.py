@@ -65,7 +65,7 @@ class Traffic:
         return at
 
     def conversation(self, batch: Batch, *, padding: int = 0) -> None:
-        """Append one conversation (and `padding` extra question/answer pairs) to `batch`."""
+        """Append one conversation (and 0 to 2 x `padding` extra question/answer pairs)."""
         r = self.random
         cid = uuid.uuid4().hex
         customer = f"customer-{r.randrange(self.customers)}" if r.random() < 0.85 else None
@@ -123,7 +123,7 @@ class Traffic:
             ask("greeting")
             reply("small_talk", small_talk="greeting")
         elif kind != "empty":
-            for _ in range(padding):
+            for _ in range(r.randint(0, 2 * padding)):
                 ask()
                 reply("answer")
             ask()
