@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 
+from bot.cme.insights import compute
 from bot.cme.insights.service import refresh_insights
+from bot.storage import store
+from escalation import OfficeHours
 from tests.utils import make_client, make_cmes, make_settings, say, start_conversation
 
 
@@ -116,3 +120,28 @@ def test_insights_need_a_cme(client):
     assert client.get("/api/cme/insights/conversations?drill=counted").status_code == 401
     page = client.get("/console/insights", follow_redirects=False)
     assert page.status_code == 303 and "next=/console/insights" in page.headers["location"]
+
+
+def test_a_customer_writing_after_goodbye_reopens_and_loses_assumed(client, cme):
+    conversation_id, headers = start_conversation(client, id="eve")
+    say(client, conversation_id, headers, "How do I export my data?")
+    assert say(client, conversation_id, headers, "bye").json()["status"] == "resolved"
+    bot = client.app.state.bot
+    with bot.db.read() as session:
+        assert (
+            store.get_conversation(session, conversation_id=conversation_id).reopened_after_s
+            is None
+        )
+    say(client, conversation_id, headers, "the export link does not work")
+    with bot.db.read() as session:
+        reopened = store.get_conversation(session, conversation_id=conversation_id)
+        assert reopened.status == "bot" and 0 <= reopened.reopened_after_s < 60
+        (fact,) = compute(
+            session,
+            [conversation_id],
+            now=bot.clock() + timedelta(days=8),
+            hours=OfficeHours.parse(""),
+            sla_s=300,
+            similarity=0.6,
+        )
+    assert fact.returns == ("reopen",) and not fact.assumed and not fact.durable
