@@ -3,6 +3,7 @@ channel, each figure with its denominator and the drill-down that lists its conv
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -46,10 +47,8 @@ def _count(condition: ColumnElement[bool]) -> Any:
 
 
 def _day(session: Session) -> Any:
-    """The UTC day a conversation started, as YYYY-MM-DD text."""
-    if session.get_bind().dialect.name == "sqlite":
-        return func.strftime("%Y-%m-%d", CI.started_at)
-    return func.to_char(func.timezone("UTC", CI.started_at), "YYYY-MM-DD")
+    """The UTC day a conversation started, as YYYY-MM-DD text (stored by the rollup)."""
+    return CI.day
 
 
 def _rate(count: int, denominator: int) -> float | None:
@@ -139,17 +138,22 @@ def resolution(session: Session, window: Window) -> dict[str, Any]:
 def escalations(session: Session, window: Window) -> dict[str, Any]:
     """Escalation rate over counted conversations, and the reasons by day."""
     n = session.scalar(select(_count(CI.counted.is_(True))).where(window.where())) or 0
-    day = _day(session)
-    rows = session.execute(select(day, CI.reasons).where(window.where(), DRILLS["escalated"])).all()
+    # Few distinct reason lists: grouped in SQL, split here.
+    codes = cast(CI.reasons, Text)
+    rows = session.execute(
+        select(CI.day, codes, func.count())
+        .where(window.where(), DRILLS["escalated"])
+        .group_by(CI.day, codes)
+    ).all()
     per_day: dict[str, Counter[str]] = defaultdict(Counter)
     reasons: Counter[str] = Counter()
     escalated_by_day: Counter[str] = Counter()
-    for row_day, codes in rows:
-        escalated_by_day[row_day] += 1
-        for code in codes or ():
-            per_day[row_day][code] += 1
-            reasons[code] += 1
-    escalated = len(rows)
+    for row_day, listed, count in rows:
+        escalated_by_day[row_day] += count
+        for code in json.loads(listed) if listed else ():
+            per_day[row_day][code] += count
+            reasons[code] += count
+    escalated = sum(escalated_by_day.values())
     return {
         "denominator": int(n),
         "escalated": figure(escalated, int(n), "escalated"),
@@ -186,22 +190,28 @@ def first_response(session: Session, window: Window) -> dict[str, Any]:
 
 def csat(session: Session, window: Window) -> dict[str, Any]:
     """CSAT for bot-only and human-involved conversations, with the response rate."""
-    out: dict[str, Any] = {}
-    for group, human in (("bot_only", False), ("human_involved", True)):
-        base = and_(window.where(), CI.counted.is_(True), CI.human_involved.is_(human))
-        resolved, rated, satisfied, total = session.execute(
+    rows = {
+        bool(human): values
+        for human, *values in session.execute(
             select(
+                CI.human_involved,
                 _count(CI.resolved.is_(True)),
                 _count(CI.csat.is_not(None)),
                 _count(CI.csat >= CSAT_SATISFIED),
                 func.coalesce(func.sum(CI.csat), 0),
-            ).where(base)
-        ).one()
+            )
+            .where(window.where(), CI.counted.is_(True))
+            .group_by(CI.human_involved)
+        )
+    }
+    out: dict[str, Any] = {}
+    for group, human in (("bot_only", False), ("human_involved", True)):
+        resolved, rated, satisfied, total = (int(v) for v in rows.get(human, (0, 0, 0, 0)))
         prefix = "bot_only" if not human else "human"
         out[group] = {
-            "response_rate": figure(int(rated), int(resolved), f"{prefix}_rated"),
-            "satisfied": figure(int(satisfied), int(rated), f"{prefix}_rated"),
-            "mean": round(int(total) / int(rated), 2) if rated else None,
+            "response_rate": figure(rated, resolved, f"{prefix}_rated"),
+            "satisfied": figure(satisfied, rated, f"{prefix}_rated"),
+            "mean": round(total / rated, 2) if rated else None,
         }
     return out
 

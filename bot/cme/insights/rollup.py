@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select
@@ -229,6 +229,7 @@ def _row(fact: Facts, source_updated_at: datetime, now: datetime) -> dict:
         "channel": fact.channel,
         "customer_id": fact.customer_id,
         "started_at": fact.started_at,
+        "day": fact.started_at.astimezone(UTC).date().isoformat(),
         "ended_at": fact.ended_at,
         "counted": fact.counted,
         "bot_answered": fact.bot_answered,
