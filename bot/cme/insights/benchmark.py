@@ -57,8 +57,10 @@ def populate(
         _progress("building the facts rollup")
         refresh(db, now=end, hours=OfficeHours.parse("", "UTC"), sla_s=300, similarity=0.6)
         took["rollup_s"] = round(time.perf_counter() - started, 1)
-    with db.engine.begin() as connection:
-        connection.execute(text("ANALYZE"))
+    # Planner statistics, and on PostgreSQL the visibility map that index-only scans need
+    # (autovacuum does both in a running deployment).
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("ANALYZE" if db.is_sqlite else "VACUUM ANALYZE"))
     return took
 
 
