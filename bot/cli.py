@@ -11,14 +11,20 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from bot.settings import Settings
 
+if TYPE_CHECKING:
+    from embedding import Embedder
+
 log = logging.getLogger("supportbot")
+DEMO_PER_DAY = 6  # conversations a day that `serve --demo` seeds on an empty database
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -52,10 +58,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
         host = f"[{host}]" if ":" in host else host
         settings = settings.model_copy(update={"public_url": f"http://{host}:{settings.port}"})
+    model = None
     if args.demo:
         ensure_demo_user(settings)
+        model = seed_empty_demo(settings)
     try:
-        app = create_app(settings)
+        app = create_app(settings) if model is None else create_app(settings, embedder=model)
     except SecretKeyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -168,6 +176,54 @@ def ensure_demo_user(settings: Settings) -> None:
         f"    password: {password}\n",
         file=sys.stderr,
     )
+
+
+def seed_empty_demo(settings: Settings) -> Embedder | None:
+    """On a database without conversations, seed a month of demo traffic (`demo seed`); returns
+    the model it loaded, for the server to reuse."""
+    from bot.cme import demo
+    from bot.runtime import Bot
+    from bot.storage import Database
+    from embedding import load_embedder
+
+    database = Database(settings.database_url)
+    try:
+        database.migrate()
+        if demo.has_traffic(database):
+            return None
+    finally:
+        database.dispose()
+    started = time.perf_counter()
+    print("supportbot: seeding a month of demo traffic through the pipeline ...", file=sys.stderr)
+    model = load_embedder(settings.model, device=settings.device)
+    report = demo.run_seed(Bot.build(settings, embedder=model), days=30, per_day=DEMO_PER_DAY)
+    print(
+        f"supportbot: demo seeded in {time.perf_counter() - started:.1f}s: "
+        f"{json.dumps(report.to_dict())}",
+        file=sys.stderr,
+    )
+    return model
+
+
+def cmd_demo_seed(args: argparse.Namespace) -> int:
+    from bot.cme import demo
+    from bot.runtime import Bot
+
+    bot = Bot.build(load_settings())
+    report = demo.run_seed(bot, days=args.days, per_day=args.per_day)
+    print(json.dumps(report.to_dict()))
+    return 0
+
+
+def cmd_bench_insights(args: argparse.Namespace) -> int:
+    from bot.cme.insights.benchmark import benchmark_insights
+
+    url = args.database_url or load_settings().database_url
+    result = benchmark_insights(
+        url, conversations=args.conversations, days=args.days, runs=args.runs
+    )
+    print(json.dumps(result))
+    return 0 if result["passed"] else 1
 
 
 def cmd_customer_erase(args: argparse.Namespace) -> int:
@@ -430,6 +486,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--database-url", help="an EMPTY database to seed (default: a temporary SQLite file)"
     )
     bench_health.set_defaults(func=cmd_bench_health)
+
+    demo = commands.add_parser("demo", help="demo data").add_subparsers(
+        dest="demo_command", required=True
+    )
+    seed = demo.add_parser(
+        "seed", help="run a month of realistic traffic through the real pipeline; prints JSON"
+    )
+    seed.add_argument("--days", type=int, default=30, choices=range(1, 366), metavar="DAYS")
+    seed.add_argument(
+        "--per-day", type=int, default=DEMO_PER_DAY, choices=range(1, 501), metavar="N"
+    )
+    seed.set_defaults(func=cmd_demo_seed)
+
+    insights = bench_kinds.add_parser(
+        "insights",
+        help="dashboard queries over generated traffic (bulk-inserted once into the database); "
+        "exit 1 if a query's p95 is over 500 ms",
+    )
+    insights.add_argument(
+        "--database-url", help="a database for the benchmark (default SUPPORTBOT_DATABASE_URL)"
+    )
+    insights.add_argument("--conversations", type=int, default=100_000)
+    insights.add_argument("--days", type=int, default=365, help="the traffic's time span")
+    insights.add_argument("--runs", type=int, default=40, help="random windows per query")
+    insights.set_defaults(func=cmd_bench_insights)
 
     index = commands.add_parser("index", help="build or update the KB index")
     index.add_argument("--kb", help="KB folder (default SUPPORTBOT_KB_DIR)")

@@ -13,6 +13,7 @@ from datetime import datetime
 from functools import partial
 from typing import Protocol
 
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.orm import Session
 
 from bot.cluster import RedisEventBus, announce_forever, follow_forever, wait_for_worker
@@ -57,6 +58,49 @@ class ChannelHooks(Protocol):
         ...
 
 
+class Metrics:
+    """The counters and histograms the process keeps for /metrics, in a registry of its own
+    (one per Bot: tests run several apps in one process). Gauges read at scrape time live in
+    bot.http.metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.turns = Counter(
+            "supportbot_turns",
+            "Customer turns handled, by channel and outcome (the bot's action, or the status "
+            "when a person owns the conversation)",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
+        self.turn_latency = Histogram(
+            "supportbot_turn_latency_seconds",
+            "Time from a customer's message to the stored reply, by channel",
+            ["channel"],
+            buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.escalations = Counter(
+            "supportbot_escalations",
+            "Conversations handed to the human queue, by reason (one escalation may have several)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.embedding_batch = Histogram(
+            "supportbot_embedding_batch_size",
+            "Texts per embedding batch the batcher formed",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=self.registry,
+        )
+
+    def turn(self, channel: str, outcome: str, seconds: float) -> None:
+        self.turns.labels(channel=channel, outcome=outcome).inc()
+        self.turn_latency.labels(channel=channel).observe(seconds)
+
+    def escalated(self, reasons: list[dict[str, str]]) -> None:
+        for reason in reasons or [{"code": "unknown"}]:
+            self.escalations.labels(reason=reason.get("code", "unknown")).inc()
+
+
 @dataclass
 class Bot:
     """Everything a turn needs. Built once per process and passed to the pipeline."""
@@ -82,6 +126,7 @@ class Bot:
     jobs: list[Callable[[], object]] = field(default_factory=list)
     # Set when a labelled example is stored or removed (see bot.conversation.outcomes).
     outcomes_changed: threading.Event = field(default_factory=threading.Event)
+    metrics: Metrics = field(default_factory=Metrics)
     _tasks: list[asyncio.Task[object]] = field(default_factory=list)
 
     @classmethod
@@ -114,6 +159,7 @@ class Bot:
                 max_unanswered=settings.max_unanswered,
             ),
         )
+        batching.on_batch = bot.metrics.embedding_batch.observe
         if settings.background == "worker":
             bot.background.append(partial(follow_forever, maintainer, bot.bus))
         elif settings.redis_url:  # instances of this deployment may follow this process's KB
@@ -165,6 +211,7 @@ class Bot:
         self, session: Session, conversation: Conversation, escalation: Escalation
     ) -> None:
         """Run channel hooks for a new escalation inside its transaction."""
+        self.metrics.escalated(escalation.reasons)
         for hook in self.hooks:
             hook.escalated(session, conversation, escalation)
 

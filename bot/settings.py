@@ -169,6 +169,24 @@ class Settings(BaseSettings):
     slack_app_token: str = Field("", description="xapp- token for Socket Mode")
     slack_cme_channel: str = Field("", description="Channel id where escalations are posted")
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
+    # Insight dashboard and operator metrics (issue 15)
+    insights_refresh_s: float = Field(
+        30,
+        ge=1,
+        le=DAY_S,
+        description="How often the insight rollup recomputes changed conversations, in seconds",
+    )
+    insights_similarity: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="Cosine of stored question embeddings at which the same customer's new "
+        "conversation is a return on a similar question (durable resolution)",
+    )
+    metrics_token: str = Field(
+        "",
+        description="Bearer token that /metrics (Prometheus) requires; empty turns /metrics off",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
     # Customers: health score, CSAT and NPS (issue 15)
     health_weights: Annotated[dict[str, float], NoDecode] = Field(
@@ -249,6 +267,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"ADMIN_TOKEN must have at least {MIN_SECRET_CHARS} characters, it has "
                 f"{len(value)} (make one with: {NEW_SECRET}), or be empty to disable the admin API"
+            )
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_metrics_token(cls, value: str) -> str:
+        if value and len(value) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"METRICS_TOKEN must have at least {MIN_SECRET_CHARS} characters, it has "
+                f"{len(value)} (make one with: {NEW_SECRET}), or be empty to turn /metrics off"
             )
         return value
 

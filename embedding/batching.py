@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -43,6 +43,8 @@ class BatchingEmbedder:
         # Sizes of the latest batches `embed` formed (bounded: a server runs for months).
         self.batch_sizes: deque[int] = deque(maxlen=BATCH_HISTORY)
         self.texts_encoded: Counter[str] = Counter()  # by model id, batched or not
+        # Called with the size of every batch `embed` forms (the server's metrics observe it).
+        self.on_batch: Callable[[int], None] | None = None
 
     # The default model's identity, so the batcher can stand in for it.
     @property
@@ -109,6 +111,8 @@ class BatchingEmbedder:
     async def _encode_group(self, loop: asyncio.AbstractEventLoop, group: list[_Request]) -> None:
         texts = [text for text, _, _ in group]
         self.batch_sizes.append(len(texts))
+        if self.on_batch is not None:
+            self.on_batch(len(texts))
         try:
             vectors = await loop.run_in_executor(self._executor, self.encode, texts, group[0][1])
         except Exception as exc:  # delivered to every waiting turn, which reports it

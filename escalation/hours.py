@@ -88,3 +88,27 @@ class OfficeHours:
                 if start > local:
                     return start
         return None
+
+    def open_seconds(self, start: datetime, end: datetime) -> float:
+        """Seconds between `start` and `end` (aware datetimes) during which humans are on duty:
+        a first-response time that does not count the night or the weekend."""
+        if end <= start:
+            return 0.0
+        if self.always_open:
+            return (end - start).total_seconds()
+        local_start, local_end = start.astimezone(self.zone), end.astimezone(self.zone)
+        total = 0.0
+        day = local_start.date()
+        while day <= local_end.date():
+            for window in self.windows:
+                if day.weekday() not in window.days:
+                    continue
+                opens = datetime.combine(day, window.start, self.zone)
+                closes = datetime.combine(day, window.end, self.zone)
+                # Timestamps, not aware subtraction: that is wall-clock time across DST.
+                overlap = min(closes.timestamp(), end.timestamp()) - max(
+                    opens.timestamp(), start.timestamp()
+                )
+                total += max(0.0, overlap)
+            day += timedelta(days=1)
+        return total

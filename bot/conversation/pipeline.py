@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,6 +85,7 @@ class _Accepted:
     previous: outcomes.AnsweredQuestion | None = None
     done: TurnResult | None = None
     is_new: bool = False
+    channel: str = "web"
 
 
 async def handle_customer_message(
@@ -101,6 +103,7 @@ async def handle_customer_message(
     crash or a failed step left unanswered) instead of storing `text` anew.
     """
     at = at or bot.clock()
+    started = time.perf_counter()
     accepted = await asyncio.to_thread(
         _accept,
         bot,
@@ -140,6 +143,8 @@ async def handle_customer_message(
     result, escalated = await asyncio.to_thread(
         _commit_reply, bot, accepted, scores, vector, search, decision
     )
+    outcome = decision.action.value if result.reply is not None else result.status.value
+    bot.metrics.turn(accepted.channel, outcome, time.perf_counter() - started)
     if answering:
         await bot.bus.publish(conversation_topic(conversation_id), typing_event("bot", False))
     if result.reply is not None and result.reply.seq != accepted.message.seq:
@@ -211,6 +216,7 @@ def _accept(
             session, conversation.id, conversation.bot_since_seq, message.seq
         )
         return _Accepted(
+            channel=conversation.channel,
             is_new=is_new,
             message=message,
             status=Status(conversation.status),

@@ -33,7 +33,7 @@ from bot.storage import User
 log = logging.getLogger(__name__)
 
 CONSOLE_PATH = re.compile(
-    r"^/console(/conversations/[A-Za-z0-9_-]{1,64}|/customers(/[1-9][0-9]{0,11})?)?$"
+    r"^/console(/conversations/[A-Za-z0-9_-]{1,64}|/customers(/[1-9][0-9]{0,11})?|/insights)?$"
 )
 
 SHELL = """<!doctype html>

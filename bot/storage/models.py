@@ -113,11 +113,15 @@ class Conversation(Base):
     )
     # How many times it was resolved: each resolution gets its own CSAT.
     resolutions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Seconds from a resolution to the customer's first message after it (the first reopen).
+    reopened_after_s: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
         Index("ix_conversations_status", "status"),
         Index("ix_conversations_channel_ref", "channel", "channel_ref"),
         Index("ix_conversations_customer_ref", "customer_ref", "created_at"),
+        Index("ix_conversations_customer", "customer_id", "created_at"),
+        Index("ix_conversations_updated", "updated_at"),
     )
 
 
@@ -342,4 +346,66 @@ class OutcomeExample(Base):
         UniqueConstraint("kb", "conversation_id", "message_seq", name="uq_outcome_question"),
         Index("ix_outcome_examples_kb", "kb", "created_at"),
         Index("ix_outcome_examples_customer", "customer_id"),
+    )
+
+
+INSIGHT_WINDOW_COLUMNS = (
+    "started_at",
+    "channel",
+    "counted",
+    "day",
+    "confirmed",
+    "assumed",
+    "durable",
+    "ended_not_found",
+    "escalated",
+    "human_involved",
+    "resolved",
+    "csat",
+    "frustration_peak",
+    "hour_of_week",
+    "first_response_s",
+    "sla_met",
+)
+
+
+class ConversationInsight(Base):
+    """One conversation's facts for the insight dashboard (bot.cme.insights): a rollup of its
+    messages, thumbs, CSAT and escalations, recomputed when the conversation (or the same
+    customer's next one) changes, and when a time window it waits on closes."""
+
+    __tablename__ = "conversation_insights"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column()
+    day: Mapped[str] = mapped_column(String(10))  # UTC day started, YYYY-MM-DD: grouped by
+    ended_at: Mapped[datetime] = mapped_column()
+    counted: Mapped[bool] = mapped_column(Boolean)
+    bot_answered: Mapped[bool] = mapped_column(Boolean)
+    ended_not_found: Mapped[bool] = mapped_column(Boolean)
+    human_involved: Mapped[bool] = mapped_column(Boolean)
+    confirmed: Mapped[bool] = mapped_column(Boolean)
+    assumed: Mapped[bool] = mapped_column(Boolean)
+    durable: Mapped[bool] = mapped_column(Boolean)
+    escalated: Mapped[bool] = mapped_column(Boolean)
+    escalated_at: Mapped[datetime | None] = mapped_column()
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    first_response_s: Mapped[float | None] = mapped_column(Float)
+    sla_met: Mapped[bool | None] = mapped_column(Boolean)
+    resolved: Mapped[bool] = mapped_column(Boolean)
+    csat: Mapped[int | None] = mapped_column(Integer)
+    frustration_peak: Mapped[float | None] = mapped_column(Float)
+    hour_of_week: Mapped[int] = mapped_column(Integer)
+    recheck_at: Mapped[datetime | None] = mapped_column()
+    source_updated_at: Mapped[datetime] = mapped_column()
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        # Covers every dashboard aggregate: a window's figures are read from the index alone.
+        Index("ix_conversation_insights_window", *INSIGHT_WINDOW_COLUMNS),
+        Index("ix_conversation_insights_recheck", "recheck_at"),
     )

@@ -20,6 +20,7 @@ from bot.storage.models import (
     MAX_EMAIL_CHARS,
     MAX_NAME_CHARS,
     Conversation,
+    ConversationInsight,
     Csat,
     Escalation,
     Feedback,
@@ -142,6 +143,9 @@ def erase_conversations(session: Session, *, conversation_ids: list[str]) -> dic
         removed[name] = session.execute(
             delete(model).where(model.conversation_id.in_(conversation_ids))
         ).rowcount
+    session.execute(  # derived facts (they carry the customer id): not a table of record
+        delete(ConversationInsight).where(ConversationInsight.conversation_id.in_(conversation_ids))
+    )
     session.execute(  # a later conversation of someone else never points at an erased one
         update(Conversation)
         .where(
@@ -411,8 +415,16 @@ def record_feedback(session: Session, *, conversation_id: str, seq: int, helpful
         feedback.helpful = helpful
     conversation = session.get(Conversation, conversation_id)
     customers.mark_stale(session, customer_ref=conversation.customer_ref if conversation else None)
+    _invalidate_insight(session, conversation_id)
     session.flush()
     return feedback
+
+
+def _invalidate_insight(session: Session, conversation_id: str) -> None:
+    # Without its facts row, the insight rollup recomputes the conversation on its next pass.
+    session.execute(
+        delete(ConversationInsight).where(ConversationInsight.conversation_id == conversation_id)
+    )
 
 
 def record_csat(
@@ -446,6 +458,7 @@ def record_csat(
     )
     session.add(csat)
     customers.mark_stale(session, customer_ref=conversation.customer_ref)
+    _invalidate_insight(session, conversation.id)
     session.flush()
     return csat
 
@@ -458,6 +471,7 @@ def set_csat_reason(session: Session, *, conversation: Conversation, reason: str
     if csat is None or csat.rating > 2:
         raise Conflict("a reason goes with a rating of 1 or 2: rate the conversation first")
     csat.reason = reason
+    _invalidate_insight(session, conversation.id)
     session.flush()
     return csat
 
@@ -473,6 +487,9 @@ def change_status(
     """Apply a handoff transition to a locked conversation."""
     new = transition(conversation.status, action)
     now = now or utcnow()
+    if action == Transition.REOPEN and conversation.reopened_after_s is None:
+        resolved = conversation.resolved_at or now
+        conversation.reopened_after_s = max(0.0, (now - resolved).total_seconds())
     conversation.status = new
     if action in (Transition.CLAIM, Transition.TRANSFER):
         conversation.owner_id = owner_id

@@ -54,8 +54,12 @@ def served(monkeypatch):
 
     import uvicorn
 
+    def fake_seed(settings):
+        calls["seeded"] = True
+
     monkeypatch.setattr(app, "create_app", fake_create_app)
     monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(cli, "seed_empty_demo", fake_seed)  # tests/cme/test_demo_seed.py seeds
     return calls
 
 
@@ -65,6 +69,19 @@ def test_demo_banner_links_to_the_port_the_server_is_on(environment, served, cap
     assert served["port"] == 8123
     assert "http://127.0.0.1:8123/console/login" in banner
     assert served["settings"].public_url == "http://127.0.0.1:8123"
+    assert served["seeded"]
+
+
+def test_demo_seeding_skips_a_database_with_conversations(environment):
+    from bot.storage import Database, store
+
+    settings = cli.load_settings()
+    database = Database(settings.database_url)
+    database.migrate()
+    with database.write() as session:
+        store.create_conversation(session)
+    database.dispose()
+    assert cli.seed_empty_demo(settings) is None  # returns before loading any model
 
 
 def test_demo_banner_uses_an_explicit_public_url(environment, served, capsys, monkeypatch):

@@ -53,3 +53,36 @@ def test_wrapping_day_range_covers_the_weekend():
 def test_bad_office_hours_are_refused_with_the_reason(spec, zone, problem):
     with pytest.raises(OfficeHoursError, match=problem):
         OfficeHours.parse(spec, zone)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "seconds"),
+    [
+        # Monday 09:30 -> 10:00 Berlin: all open.
+        (datetime(2026, 11, 23, 8, 30, tzinfo=UTC), datetime(2026, 11, 23, 9, 0, tzinfo=UTC), 1800),
+        # Monday 16:30 -> Tuesday 09:30 Berlin: 30 min before closing, 30 min after opening.
+        (
+            datetime(2026, 11, 23, 15, 30, tzinfo=UTC),
+            datetime(2026, 11, 24, 8, 30, tzinfo=UTC),
+            3600,
+        ),
+        # Saturday 15:00 -> Monday 09:00 Berlin: closed throughout.
+        (datetime(2026, 11, 28, 14, 0, tzinfo=UTC), datetime(2026, 11, 30, 8, 0, tzinfo=UTC), 0),
+        # Friday 16:00 -> Monday 10:00: 1 h Friday, 4 h Saturday, 1 h Monday.
+        (
+            datetime(2026, 11, 27, 15, 0, tzinfo=UTC),
+            datetime(2026, 11, 30, 9, 0, tzinfo=UTC),
+            6 * 3600,
+        ),
+        # End before start.
+        (datetime(2026, 11, 23, 9, 0, tzinfo=UTC), datetime(2026, 11, 23, 8, 0, tzinfo=UTC), 0),
+    ],
+)
+def test_open_seconds_count_only_office_hours(start, end, seconds):
+    assert BERLIN.open_seconds(start, end) == seconds
+
+
+def test_open_seconds_of_always_open_hours_is_wall_time():
+    hours = OfficeHours.parse("", "UTC")
+    start = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
+    assert hours.open_seconds(start, start.replace(hour=16)) == 7200
