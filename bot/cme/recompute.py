@@ -224,6 +224,10 @@ def recompute(
         with db.write() as session:
             _store(session, results, previous, now)
     accounts = recompute_accounts(db, companies, now=now, config=config)
+    if whole_range:  # the trend is kept for twice the window, no longer
+        with db.write() as session:
+            horizon = now - timedelta(days=2 * config.window_days)
+            session.execute(delete(HealthPoint).where(HealthPoint.at < horizon))
     return RecomputeReport(
         customers=len(customer_ids), accounts=accounts, seconds=time.perf_counter() - started
     )

@@ -149,3 +149,23 @@ def test_a_frustrated_customer_with_the_real_model_loses_health(
         assert why["frustration"]["contribution"] < 0 and why["frustration"]["value"] > 0.4
         assert calm_row.health_score > angry_row.health_score
         assert calm_row.health_tier == "healthy"
+
+
+def test_full_recompute_drops_trend_points_older_than_twice_the_window(
+    tmp_path, database_url, fake_embedder
+):
+    settings = health_settings(tmp_path, database_url)
+    with make_client(settings, fake_embedder) as client:
+        bot = client.app.state.bot
+        conversation_id, _ = start_signed(client, "long-time")
+        now = bot.clock()
+        recompute(bot.db, bot.settings, now=now - timedelta(days=2 * 180 + 1))
+        recompute(bot.db, bot.settings, now=now - timedelta(days=10))
+        recompute(bot.db, bot.settings, now=now)
+        with bot.db.read() as session:
+            points = session.scalars(
+                select(HealthPoint.at).where(
+                    HealthPoint.customer_id == customer_ref(bot, conversation_id)
+                )
+            ).all()
+        assert len(points) == 2 and min(points) > now - timedelta(days=360)
