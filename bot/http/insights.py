@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bot.cme.insights import DASHBOARD, InsightError, Window, drill_down, nps_slot
+from bot.cme.insights import DASHBOARD, InsightError, Window, drill_down
 from bot.cme.insights.definitions import DEFINITIONS
 from bot.http.console import SHELL, _session_valid
 from bot.http.deps import BotDep, UserDep
@@ -86,14 +86,13 @@ async def dashboard(
     bot: BotDep, user: UserDep, start: StartDay = None, end: EndDay = None, channel: Channel = None
 ) -> dict[str, Any]:
     """Every figure of the dashboard for the window, with denominators, drill-down keys and the
-    definitions; NPS is a slot until the NPS module is wired in."""
+    definitions."""
     w = _checked(bot, start, end, channel)
     figures = await run_in_threadpool(_figures, bot, w, list(DASHBOARD))
     return {
         "window": _window_out(w),
         "sla_first_response_s": bot.settings.sla_first_response_s,
         **figures,
-        "nps": nps_slot(),
         "definitions": DEFINITIONS,
     }
 

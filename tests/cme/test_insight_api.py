@@ -64,7 +64,7 @@ def test_dashboard_counts_pipeline_conversations_and_drills_down(client, cme):
     assert body["escalations"]["escalated"]["count"] == 1
     assert [r["reason"] for r in body["escalations"]["reasons"]] == ["human_request"]
     assert body["first-response"]["sla_met"]["denominator"] == 0  # pending, in no denominator
-    assert body["nps"]["available"] is False
+    assert body["nps"]["available"] is False and body["nps"]["asked"] == 0
     assert "thumbs-up" in body["definitions"]["confirmed"]
     assert body["volume"]["channels"]["web"]["count"] == 3
 
@@ -145,3 +145,42 @@ def test_a_customer_writing_after_goodbye_reopens_and_loses_assumed(client, cme)
             similarity=0.6,
         )
     assert fact.returns == ("reopen",) and not fact.assumed and not fact.durable
+
+
+def test_dashboard_nps_counts_answers_and_questions_asked_in_the_window(client, cme):
+    from bot.storage import Conversation, NpsSurvey, utcnow
+
+    ids = []
+    for name in ("ann", "ben", "cat", "dan"):
+        conversation_id, headers = start_conversation(client, id=name)
+        say(client, conversation_id, headers, "How do I export my data?")
+        ids.append(conversation_id)
+    bot = client.app.state.bot
+    with bot.db.write() as session:
+        for conversation_id, score in zip(ids, (10, 9, 3, None), strict=True):
+            conversation = session.get(Conversation, conversation_id)
+            session.add(
+                NpsSurvey(
+                    customer_id=conversation.customer_ref,
+                    conversation_id=conversation_id,
+                    channel="web",
+                    asked_at=utcnow() - timedelta(days=1),
+                    score=score,
+                )
+            )
+        old = session.get(Conversation, ids[0])
+        session.add(  # asked long before the window: in neither count
+            NpsSurvey(
+                customer_id=old.customer_ref,
+                channel="web",
+                asked_at=utcnow() - timedelta(days=400),
+                score=0,
+            )
+        )
+    nps = client.get("/api/cme/insights", headers=cme).json()["nps"]
+    # 2 promoters, 1 detractor of 3 answers; 4 asked in the window.
+    assert nps["available"] is True
+    assert (nps["promoters"], nps["detractors"], nps["answers"], nps["asked"]) == (2, 1, 3, 4)
+    assert nps["score"] == 33.3 and nps["response_rate"] == 0.75
+    slack = client.get("/api/cme/insights", params={"channel": "slack"}, headers=cme).json()
+    assert slack["nps"]["available"] is False and slack["nps"]["asked"] == 0

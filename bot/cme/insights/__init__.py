@@ -3,7 +3,7 @@ facts rollup (`rollup.py`) and the read models the dashboard and its API answer 
 (`queries.py`)."""
 
 from bot.cme.insights.definitions import Facts, History, facts
-from bot.cme.insights.queries import DASHBOARD, InsightError, Window, drill_down, nps_slot
+from bot.cme.insights.queries import DASHBOARD, InsightError, Window, drill_down
 from bot.cme.insights.rollup import compute, load_histories, refresh
 
 __all__ = [
@@ -16,6 +16,5 @@ __all__ = [
     "drill_down",
     "facts",
     "load_histories",
-    "nps_slot",
     "refresh",
 ]

@@ -19,6 +19,7 @@ from bot.cme.insights.definitions import (
     frustration_bucket,
     percentile,
 )
+from bot.cme.nps import nps_summary
 from bot.storage import ConversationInsight as CI
 
 CSAT_SATISFIED = 4
@@ -271,9 +272,11 @@ def volume(session: Session, window: Window) -> dict[str, Any]:
     }
 
 
-def nps_slot() -> dict[str, Any]:
-    """NPS comes from the NPS module (issue 15, customers): wired after the merge."""
-    return {"available": False, "score": None, "answers": 0, "response_rate": None}
+def nps(session: Session, w: Window) -> dict[str, Any]:
+    """NPS of the questions asked in the window (by the customer's channel), with the answers,
+    the questions asked and the response rate: no answers is no score, not a score of 0."""
+    summary = nps_summary(session, since=w.start, until=w.end, channel=w.channel)
+    return {"available": summary.answers > 0, "score": summary.nps, **summary.to_dict()}
 
 
 def drill_condition(drill: str) -> tuple[ColumnElement[bool], dict[str, str]]:
@@ -359,4 +362,5 @@ DASHBOARD = {
     "csat": csat,
     "frustration": frustration,
     "volume": volume,
+    "nps": nps,
 }
