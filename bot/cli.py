@@ -232,7 +232,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_kb_lint(args: argparse.Namespace) -> int:
-    from retrieval import lint_kb
+    from retrieval import lint_channels, lint_kb
 
     directory = Path(args.dir) if args.dir else load_settings().kb_dir
     if not directory.is_dir():
@@ -241,6 +241,9 @@ def cmd_kb_lint(args: argparse.Namespace) -> int:
     problems = lint_kb(directory)
     for problem in problems:
         print(problem)
+    # Warnings: markdown the widget or Slack cannot show. They do not fail the lint.
+    for warning in lint_channels(directory):
+        print(f"warning: {warning}")
     print(
         f"{len(problems)} problem(s) in {directory}" if problems else f"{directory}: no problems",
         file=sys.stderr,

@@ -40,6 +40,13 @@ SHELL = """<!doctype html>
 <title>{title}</title>{meta}<link rel="stylesheet" href="/static/console.css">{script}</head>
 <body class="{body_class}">{body}</body></html>"""
 
+# The shared markdown renderer and the inbox's own styles load before console.js.
+CONSOLE_SCRIPTS = (
+    '<link rel="stylesheet" href="/static/inbox.css">'
+    '<script src="/static/markdown.js" defer></script>'
+    '<script src="/static/console.js" defer></script>'
+)
+
 LOGIN_BODY = """<main class="signin">
 <h1><span class="brand">supportbot</span> console</h1>
 {error}<form method="post" action="/console/login" class="signin-form">
@@ -226,7 +233,7 @@ def _shell(
         SHELL.format(
             title=html.escape(title),
             meta=tags,
-            script='<script src="/static/console.js" defer></script>' if script else "",
+            script=CONSOLE_SCRIPTS if script else "",
             body_class=body_class,
             body=body,
         ),

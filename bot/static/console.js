@@ -540,10 +540,21 @@
           ? badge(`confidence ${fixed(message.confidence)}`, "confidence")
           : null,
       ),
-      h("p", { class: "text", text: message.text }),
+      messageText(message),
       message.role === "bot" ? citations(message.citations) : null,
       message.role === "customer" && message.scores ? signalDetails(message) : null,
     );
+  }
+
+  // Bot, CME and note text is markdown, rendered as DOM (markdown.js); customer text stays plain.
+  function messageText(message) {
+    if (message.role === "customer" || message.role === "system" || typeof supportbotMarkdown === "undefined") {
+      return h("p", { class: "text", text: message.text });
+    }
+    const base = (message.citations && message.citations[0] && safeUrl(message.citations[0].url)) || null;
+    const body = h("div", { class: "text md" });
+    body.append(supportbotMarkdown.render(message.text, base, { breaks: message.role !== "bot" }));
+    return body;
   }
 
   function turnScores(scores) {

@@ -29,7 +29,6 @@
     thumb: "M7 10v11H3V10zm2 11h8.5a2 2 0 0 0 2-1.7l1.3-7A2 2 0 0 0 18.8 10H14V5.5A2.5 2.5 0 0 0 11.5 3L9 10z",
     star: "M12 2.5l2.9 6.2 6.6.7-5 4.5 1.4 6.6L12 17.2l-5.9 3.3 1.4-6.6-5-4.5 6.6-.7z",
   };
-  const SAFE_PROTOCOLS = ["http:", "https:", "mailto:"];
   const RATINGS = ["Very poor", "Poor", "OK", "Good", "Great"];
 
   let identity = null;
@@ -80,147 +79,8 @@
     return h("a", { href, target: "_blank", rel: "noopener noreferrer" }, label);
   }
 
-  // ---- Safe markdown: a small subset, built as DOM nodes ----------------------------------
-  function safeHref(raw, base) {
-    let href = String(raw).trim();
-    if (!/^([a-z][a-z0-9+.-]*:|\/\/)/i.test(href)) {
-      if (!base) return null;
-      href = href.replace(/\.md(?=$|#)/, ""); // a link between KB articles -> the served page
-    }
-    try {
-      const url = new URL(href, base || undefined);
-      return SAFE_PROTOCOLS.includes(url.protocol) ? url.href : null;
-    } catch (_) {
-      return null;
-    }
-  }
-  function findClose(text, mark, from) {
-    for (let j = text.indexOf(mark, from); j !== -1; j = text.indexOf(mark, j + 1)) {
-      const before = text[j - 1], after = text[j + mark.length] || "";
-      if (before === " " || (mark.length === 1 && (after === mark || before === mark))) continue;
-      if (mark[0] === "_" && /\w/.test(after)) continue;
-      return j;
-    }
-    return -1;
-  }
-  function parseLink(text, start) {
-    let depth = 0, j = start;
-    for (; j < text.length; j++) {
-      if (text[j] === "\\") j++;
-      else if (text[j] === "[") depth++;
-      else if (text[j] === "]" && --depth === 0) break;
-    }
-    if (j >= text.length || text[j + 1] !== "(") return null;
-    let k = j + 2;
-    for (let parens = 1; k < text.length; k++) {
-      if (text[k] === "(") parens++;
-      else if (text[k] === ")" && --parens === 0) break;
-    }
-    if (k >= text.length) return null;
-    const target = text.slice(j + 2, k).trim().split(/\s+/)[0].replace(/^<|>$/g, "");
-    return { label: text.slice(start + 1, j), href: target, end: k + 1 };
-  }
-  function inline(text, base, depth, inLink) {
-    const out = document.createDocumentFragment();
-    let buffer = "";
-    const flush = () => { if (buffer) out.append(buffer); buffer = ""; };
-    for (let i = 0; i < text.length;) {
-      const c = text[i];
-      if (c === "\\" && /[!-/:-@[-`{-~]/.test(text[i + 1] || "")) {
-        buffer += text[i + 1]; i += 2; continue;
-      }
-      if (c === "`") {
-        let n = 1;
-        while (text[i + n] === "`") n++;
-        const end = text.indexOf("`".repeat(n), i + n);
-        if (end !== -1) { flush(); out.append(h("code", null, text.slice(i + n, end))); i = end + n; continue; }
-        buffer += "`".repeat(n); i += n; continue;
-      }
-      if ((c === "*" || c === "_") && depth < 4) {
-        const mark = text[i + 1] === c ? c + c : c;
-        const opens = !/\s/.test(text[i + mark.length] || " ") && !(c === "_" && /\w/.test(text[i - 1] || ""));
-        const end = opens ? findClose(text, mark, i + mark.length) : -1;
-        if (end > i + mark.length) {
-          flush();
-          const inner = inline(text.slice(i + mark.length, end), base, depth + 1, inLink);
-          out.append(h(mark.length === 2 ? "strong" : "em", null, inner));
-          i = end + mark.length; continue;
-        }
-        buffer += mark; i += mark.length; continue;
-      }
-      if (c === "[" && !inLink && depth < 4) {
-        const found = parseLink(text, i);
-        if (found) {
-          flush();
-          const href = safeHref(found.href, base);
-          const label = inline(found.label, base, depth + 1, true);
-          out.append(href ? link(href, label) : label);
-          i = found.end; continue;
-        }
-      }
-      if (c === "<" && !inLink) {
-        const auto = /^<((?:https?:\/\/|mailto:)[^\s<>]+)>/i.exec(text.slice(i, i + 2100));
-        const href = auto && safeHref(auto[1]);
-        if (href) { flush(); out.append(link(href, auto[1])); i += auto[0].length; continue; }
-      }
-      buffer += c; i++;
-    }
-    flush();
-    return out;
-  }
-  function markdown(source, base) {
-    const root = document.createDocumentFragment();
-    const lines = String(source).slice(0, 20000).replace(/\r\n?/g, "\n").split("\n");
-    let paragraph = [], quote = [], list = null;
-    const endParagraph = () => {
-      if (paragraph.length) root.append(h("p", null, inline(paragraph.join(" "), base, 0)));
-      paragraph = [];
-    };
-    const endQuote = () => {
-      if (quote.length) root.append(h("blockquote", null, inline(quote.join(" "), base, 0)));
-      quote = [];
-    };
-    const endList = () => { if (list) root.append(list.el); list = null; };
-    const endAll = () => { endParagraph(); endQuote(); endList(); };
-    for (let n = 0; n < lines.length; n++) {
-      const line = lines[n];
-      let m;
-      if ((m = /^ {0,3}(`{3,}|~{3,})/.exec(line))) {
-        endAll();
-        const code = [];
-        while (++n < lines.length && !lines[n].trim().startsWith(m[1])) code.push(lines[n]);
-        root.append(h("pre", null, h("code", null, code.join("\n"))));
-      } else if (!line.trim()) {
-        endAll();
-      } else if ((m = /^ {0,3}#{1,6}\s+(.*?)[\s#]*$/.exec(line))) {
-        endAll();
-        root.append(h("p", { class: "heading" }, h("strong", null, inline(m[1], base, 0))));
-      } else if (/^ {0,3}([-*_])(\s*\1){2,}\s*$/.test(line)) {
-        endAll();
-        root.append(h("hr"));
-      } else if ((m = /^ {0,3}>\s?(.*)$/.exec(line))) {
-        endParagraph(); endList();
-        quote.push(m[1]);
-      } else if ((m = /^\s{0,3}(?:[-*+]|(\d{1,9})[.)])\s+(.*)$/.exec(line))) {
-        endParagraph(); endQuote();
-        const ordered = m[1] !== undefined;
-        if (!list || list.ordered !== ordered) {
-          endList();
-          list = { ordered, el: h(ordered ? "ol" : "ul") };
-          if (ordered && m[1] !== "1") list.el.setAttribute("start", String(parseInt(m[1], 10)));
-        }
-        list.item = h("li", null, inline(m[2], base, 0));
-        list.el.append(list.item);
-      } else if (list && /^\s+\S/.test(line)) {
-        list.item.append(" ", inline(line.trim(), base, 0));
-      } else {
-        endList(); endQuote();
-        paragraph.push(line.trim());
-      }
-    }
-    endAll();
-    return root;
-  }
+  // Safe markdown (bot/static/markdown.js, served in the same block scope as this file).
+  const { render: markdown, safeHref } = supportbotMarkdown;
 
   // ---- The widget's DOM, in a shadow root ---------------------------------------------------
   const host = h("supportbot-widget", { id: "supportbot-widget" });
@@ -297,8 +157,10 @@
           body.append(h("p", { class: "source" }, "Source: ", a));
         }
       }
+    } else if (message.role === "agent") {
+      body.append(markdown(message.text, null, { breaks: true })); // a canned reply's links work
     } else {
-      body.textContent = message.text; // customer, CME and system text is always plain text
+      body.textContent = message.text; // customer and system text is always plain text
     }
     el.append(body);
     if (message.role === "bot" && citations.length) el.append(feedbackEl(message.seq));

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -48,6 +48,7 @@ WIDGET_API_PREFIX = "/api/conversations"
 HELLO_TIMEOUT_S = 10.0
 MAX_FRAME_CHARS = 2048
 ASSET_CACHE = "public, max-age=300"
+WIDGET_PARTS = ("markdown.js", "widget.js")
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,11 +75,21 @@ def allowed_origins(settings: Settings) -> frozenset[str]:
     )
 
 
+def widget_bundle() -> str:
+    """The widget as served: the shared markdown renderer and the widget in one block scope.
+
+    The block keeps `supportbotMarkdown` out of the host page's globals; the console loads
+    the same `markdown.js` on its own.
+    """
+    parts = [(STATIC / name).read_text(encoding="utf-8") for name in WIDGET_PARTS]
+    return "{\n" + "\n".join(parts) + "}\n"
+
+
 @router.get("/widget.js")
-async def widget_script() -> FileResponse:
+async def widget_script() -> Response:
     """The embeddable widget (no build step, no dependencies)."""
-    return FileResponse(
-        STATIC / "widget.js",
+    return Response(
+        widget_bundle(),
         media_type="text/javascript; charset=utf-8",
         headers={"Cache-Control": ASSET_CACHE},
     )
