@@ -20,8 +20,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+from sqlalchemy.orm import object_session
 
-from bot.storage.models import Message
+from bot.storage.models import Message, User
 
 # C0 and C1 control characters except tab, LF and CR: PostgreSQL refuses NUL in text, and the
 # rest only disguise what a person wrote.
@@ -104,6 +105,16 @@ class Citation(BaseModel):
     url: str
 
 
+def _author_name(message: Message) -> str | None:
+    """The CME's name on an agent reply, read through the message's own session (every caller
+    builds the shape inside the transaction or read that loaded the message)."""
+    if message.role != "agent" or message.author_id is None:
+        return None
+    session = object_session(message)
+    author = session.get(User, message.author_id) if session is not None else None
+    return author.name if author is not None else None
+
+
 class MessageOut(BaseModel):
     seq: int
     role: CustomerRole
@@ -112,10 +123,16 @@ class MessageOut(BaseModel):
     citations: list[Citation] = []
     confidence: float | None = None
     client_msg_id: str | None = None
+    author: str | None = Field(
+        default=None, description="The CME's display name on their replies; null otherwise"
+    )
 
     @classmethod
-    def of(cls, message: Message) -> MessageOut:
+    def of(cls, message: Message, *, author: str | None = None) -> MessageOut:
+        """The customer's view of `message`; `author` when the caller knows the CME's name
+        (a message announced after its transaction has no session to read it from)."""
         return cls(
+            author=author if message.role == "agent" and author else _author_name(message),
             seq=message.seq,
             role=message.role,  # type: ignore[arg-type]
             text=message.text,

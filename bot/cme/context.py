@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from bot.cme.schemas import (
     ContextPacket,
     ConversationView,
+    CsatView,
     CustomerView,
     EscalationView,
     FeedbackMark,
@@ -20,7 +21,7 @@ from bot.cme.schemas import (
 )
 from bot.conversation import summarize
 from bot.runtime import Bot
-from bot.storage import Conversation, Escalation, Message, Role, store
+from bot.storage import Conversation, Csat, Escalation, Message, Role, store
 from escalation import Status
 
 
@@ -83,6 +84,18 @@ def context_packet(bot: Bot, conversation_id: str) -> ContextPacket:
             .order_by(Escalation.id.desc())
         ).first()
         feedback = store.helpful_marks(session, conversation_id=conversation_id)
+        rating = session.scalars(
+            select(Csat).where(Csat.conversation_id == conversation_id)
+        ).first()
+        csat = (
+            CsatView(
+                rating=rating.rating,
+                comment=rating.comment,
+                created_at=rating.created_at.isoformat(),
+            )
+            if rating is not None
+            else None
+        )
     summary = summarize(messages)
     return ContextPacket(
         conversation=ConversationView(
@@ -117,26 +130,50 @@ def context_packet(bot: Bot, conversation_id: str) -> ContextPacket:
         feedback=[
             FeedbackMark(seq=seq, helpful=helpful) for seq, helpful in sorted(feedback.items())
         ],
+        csat=csat,
         transcript=[_message(m) for m in messages],
     )
 
 
-def queue(bot: Bot) -> list[QueueItem]:
-    """Waiting and claimed conversations, most urgent first."""
+QUEUE_VIEWS = ("all", "mine", "unassigned", "resolved")
+RESOLVED_SHOWN = 50
+
+
+def _in_view(view: str, user_id: int | None) -> Select[tuple[Conversation]]:
+    open_statuses = [Status.WAITING, Status.AGENT]
+    match view:
+        case "mine":
+            where = (Conversation.status == Status.AGENT) & (Conversation.owner_id == user_id)
+        case "unassigned":
+            where = Conversation.status == Status.WAITING
+        case "resolved":
+            return (
+                select(Conversation)
+                .where(Conversation.status == Status.RESOLVED)
+                .order_by(Conversation.resolved_at.desc(), Conversation.id)
+                .limit(RESOLVED_SHOWN)
+            )
+        case _:
+            where = Conversation.status.in_(open_statuses)
+    return select(Conversation).where(where)
+
+
+def queue(bot: Bot, *, view: str = "all", user_id: int | None = None) -> list[QueueItem]:
+    """Conversations in a view, most urgent first: all open, mine (claimed by `user_id`),
+    unassigned (waiting), or the latest resolved (most recent first)."""
     now = bot.clock()
     sla = bot.settings.sla_first_response_s
     rows = []
     with bot.db.read() as session:
-        conversations = session.scalars(
-            select(Conversation).where(Conversation.status.in_([Status.WAITING, Status.AGENT]))
-        ).all()
+        conversations = session.scalars(_in_view(view, user_id)).all()
         for conversation in conversations:
             escalation = store.current_escalation(session, conversation_id=conversation.id)
-            latest = session.scalars(
+            customer_turns = session.scalars(
                 select(Message)
                 .where(Message.conversation_id == conversation.id, Message.role == Role.CUSTOMER)
-                .order_by(Message.seq.desc())
-            ).first()
+                .order_by(Message.seq)
+            ).all()
+            latest = customer_turns[-1] if customer_turns else None
             info = _escalation(bot, escalation, now)
             frustration = float((latest.scores or {}).get("frustration") or 0) if latest else 0.0
             waited = info.waiting_seconds if info else 0.0
@@ -157,9 +194,11 @@ def queue(bot: Bot) -> list[QueueItem]:
                     vip=conversation.vip,
                     frustration=round(frustration, 3),
                     latest_message=latest.text if latest else None,
+                    main_question=summarize(customer_turns).main_question,
                     escalation=info,
                     urgency=round(urgency, 3),
                 )
             )
-    rows.sort(key=lambda row: (row.status != Status.WAITING, -row.urgency))
+    if view != "resolved":
+        rows.sort(key=lambda row: (row.status != Status.WAITING, -row.urgency))
     return rows

@@ -44,6 +44,9 @@ class QueueItem(BaseModel):
     vip: bool
     frustration: float = Field(description="The latest customer turn's frustration, 0-1")
     latest_message: str | None
+    main_question: str | None = Field(
+        default=None, description="The customer's main question (see the context packet)"
+    )
     escalation: EscalationView | None
     urgency: float = Field(description="Frustration + wait against the SLA + breach + VIP")
 
@@ -87,6 +90,14 @@ class FeedbackMark(BaseModel):
     helpful: bool
 
 
+class CsatView(BaseModel):
+    """The customer's rating of the conversation."""
+
+    rating: int
+    comment: str | None
+    created_at: str
+
+
 class TranscriptMessage(BaseModel):
     """A message with everything the pipeline stored about it (notes included)."""
 
@@ -111,6 +122,7 @@ class ContextPacket(BaseModel):
     frustration_trend: list[TrendPoint]
     retrieved: list[Retrieved]
     feedback: list[FeedbackMark]
+    csat: CsatView | None = None
     transcript: list[TranscriptMessage]
 
 

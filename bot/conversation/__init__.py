@@ -21,7 +21,7 @@ from bot.conversation.handoff import (
     withdraw,
 )
 from bot.conversation.pipeline import PipelineError, TurnResult, handle_customer_message
-from bot.conversation.summary import Summary, summarize
+from bot.conversation.summary import Summary, suggestion_query, summarize
 
 __all__ = [
     "Change",
@@ -38,6 +38,7 @@ __all__ = [
     "request_handoff",
     "resolve",
     "set_vip",
+    "suggestion_query",
     "summarize",
     "transfer",
     "withdraw",

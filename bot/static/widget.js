@@ -140,7 +140,10 @@
     const when = new Date(message.created_at);
     if (!isNaN(when)) el.setAttribute("title", when.toLocaleString());
     if (message.role === "customer") el.append(h("span", { class: "sr" }, NAMES.customer + ": "));
-    else if (Object.hasOwn(NAMES, message.role)) el.append(h("div", { class: "who" }, NAMES[message.role]));
+    else if (Object.hasOwn(NAMES, message.role)) {
+      const who = message.role === "agent" && message.author ? message.author : NAMES[message.role];
+      el.append(h("div", { class: "who" }, who));
+    }
     const body = h("div", { class: "body" });
     const citations = Array.isArray(message.citations) ? message.citations : [];
     if (message.role === "bot") {
@@ -283,7 +286,9 @@
     save();
   }
   function renderCsat() {
-    const show = st.status === "resolved" && !!st.id;
+    // Only a conversation a person answered is rated: one nobody replied to asks nothing.
+    const answered = [...st.messages.values()].some((message) => message.role === "agent");
+    const show = st.status === "resolved" && !!st.id && answered;
     const appearing = show && csat.hidden;
     csat.hidden = !show;
     if (!show) return;
@@ -466,6 +471,8 @@
       notify(error instanceof WidgetError ? error.message : unreachable().message, "error");
     } finally {
       handoff.disabled = false;
+      // The button hides once a person is asked for: keep the keyboard in the panel.
+      if (st.open && !panel.contains(root.activeElement)) (handoff.hidden ? input : handoff).focus();
     }
   }
   async function sendCsat(rating, comment) {
@@ -583,6 +590,14 @@
     }
     if (st.id) connect();
     if (st.open || data.open === "true") setOpen(true);
+    // Focus that fell out of the panel (to the page body) still lets Esc close it.
+    document.addEventListener("keydown", (event) => {
+      const loose = document.activeElement === document.body || document.activeElement === host;
+      if (event.key === "Escape" && st.open && loose && !panel.contains(root.activeElement)) {
+        setOpen(false);
+        launcher.focus();
+      }
+    });
   }
   window.supportbotWidget = {
     open: () => setOpen(true),
