@@ -54,6 +54,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"public_url": f"http://{host}:{settings.port}"})
     if args.demo:
         ensure_demo_user(settings)
+        if "bot_name" not in settings.model_fields_set:  # the demo page is Tallyo's
+            settings = settings.model_copy(update={"bot_name": "Tallyo's assistant"})
     try:
         app = create_app(settings)
     except SecretKeyError as exc:

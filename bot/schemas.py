@@ -249,6 +249,30 @@ class HandoffOut(BaseModel):
     status: StatusName
 
 
+class WaitOut(BaseModel):
+    """The wait for a person, as it really is (the widget words it)."""
+
+    status: StatusName
+    position: int | None = Field(description="Place in the queue, 1 = next; null unless waiting")
+    waited_s: float
+    sla_s: int = Field(description="The first-response target (SLA) in seconds")
+    sla_passed: bool
+    team_on_duty: bool
+    opens_at: datetime | None = Field(description="When the team is next on duty, if not now")
+    email_known: bool
+    ask_email: bool = Field(description="Ask for an email: the SLA passed or the team is away")
+
+
+class EmailIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+
+
+class EmailOut(BaseModel):
+    email: str
+
+
 class MessagesOut(BaseModel):
     messages: list[MessageOut]
     status: StatusName

@@ -22,6 +22,7 @@ from bot.conversation.handoff import (
 )
 from bot.conversation.pipeline import PipelineError, TurnResult, handle_customer_message
 from bot.conversation.summary import Summary, suggestion_query, summarize
+from bot.conversation.waiting import Wait, leave_email, wait_for
 
 __all__ = [
     "Change",
@@ -29,10 +30,12 @@ __all__ = [
     "PipelineError",
     "Summary",
     "TurnResult",
+    "Wait",
     "agent_message",
     "claim",
     "erase_customer",
     "hand_back",
+    "leave_email",
     "handle_customer_message",
     "release",
     "request_handoff",
@@ -41,5 +44,6 @@ __all__ = [
     "suggestion_query",
     "summarize",
     "transfer",
+    "wait_for",
     "withdraw",
 ]

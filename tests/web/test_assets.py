@@ -12,8 +12,9 @@ from bot.channels.web import STATIC
 from bot.channels.web.routes import widget_bundle
 from tests.utils import make_client, make_settings
 
-WIDGET_JS_BUDGET = 40_000  # bytes, raw
-WIDGET_GZIP_BUDGET = 16_000  # bytes, JS and CSS gzipped separately, summed
+# bytes, raw, as served: the widget, the shared markdown renderer and one language's labels
+WIDGET_JS_BUDGET = 48_000
+WIDGET_GZIP_BUDGET = 18_000  # bytes, JS and CSS gzipped separately, summed
 
 
 @pytest.fixture(scope="module")
