@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from bot.cme.schemas import (
     ContextPacket,
@@ -162,43 +163,44 @@ def queue(bot: Bot, *, view: str = "all", user_id: int | None = None) -> list[Qu
     """Conversations in a view, most urgent first: all open, mine (claimed by `user_id`),
     unassigned (waiting), or the latest resolved (most recent first)."""
     now = bot.clock()
-    sla = bot.settings.sla_first_response_s
-    rows = []
     with bot.db.read() as session:
         conversations = session.scalars(_in_view(view, user_id)).all()
-        for conversation in conversations:
-            escalation = store.current_escalation(session, conversation_id=conversation.id)
-            customer_turns = session.scalars(
-                select(Message)
-                .where(Message.conversation_id == conversation.id, Message.role == Role.CUSTOMER)
-                .order_by(Message.seq)
-            ).all()
-            latest = customer_turns[-1] if customer_turns else None
-            info = _escalation(bot, escalation, now)
-            frustration = float((latest.scores or {}).get("frustration") or 0) if latest else 0.0
-            waited = info.waiting_seconds if info else 0.0
-            unanswered = info is not None and info.first_response_at is None
-            urgency = (
-                frustration
-                + (min(waited / sla, 2.0) if unanswered else 0)
-                + (1.0 if info and info.sla_breached and unanswered else 0)
-                + (0.5 if conversation.vip else 0)
-            )
-            rows.append(
-                QueueItem(
-                    id=conversation.id,
-                    status=conversation.status,  # type: ignore[arg-type]
-                    owner_id=conversation.owner_id,
-                    channel=conversation.channel,
-                    customer=_customer(conversation),
-                    vip=conversation.vip,
-                    frustration=round(frustration, 3),
-                    latest_message=latest.text if latest else None,
-                    main_question=summarize(customer_turns).main_question,
-                    escalation=info,
-                    urgency=round(urgency, 3),
-                )
-            )
+        rows = [queue_item(bot, session, conversation, now) for conversation in conversations]
     if view != "resolved":
         rows.sort(key=lambda row: (row.status != Status.WAITING, -row.urgency))
     return rows
+
+
+def queue_item(bot: Bot, session: Session, conversation: Conversation, now: datetime) -> QueueItem:
+    """One conversation as a queue card, with its urgency."""
+    sla = bot.settings.sla_first_response_s
+    escalation = store.current_escalation(session, conversation_id=conversation.id)
+    customer_turns = session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation.id, Message.role == Role.CUSTOMER)
+        .order_by(Message.seq)
+    ).all()
+    latest = customer_turns[-1] if customer_turns else None
+    info = _escalation(bot, escalation, now)
+    frustration = float((latest.scores or {}).get("frustration") or 0) if latest else 0.0
+    waited = info.waiting_seconds if info else 0.0
+    unanswered = info is not None and info.first_response_at is None
+    urgency = (
+        frustration
+        + (min(waited / sla, 2.0) if unanswered else 0)
+        + (1.0 if info and info.sla_breached and unanswered else 0)
+        + (0.5 if conversation.vip else 0)
+    )
+    return QueueItem(
+        id=conversation.id,
+        status=conversation.status,  # type: ignore[arg-type]
+        owner_id=conversation.owner_id,
+        channel=conversation.channel,
+        customer=_customer(conversation),
+        vip=conversation.vip,
+        frustration=round(frustration, 3),
+        latest_message=latest.text if latest else None,
+        main_question=summarize(customer_turns).main_question,
+        escalation=info,
+        urgency=round(urgency, 3),
+    )

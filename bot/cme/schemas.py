@@ -55,6 +55,16 @@ class QueueOut(BaseModel):
     conversations: list[QueueItem]
 
 
+class SearchRow(QueueItem):
+    """A conversation found by a search, with the message that matched."""
+
+    match: str | None = Field(description="Where the first search word was found, shortened")
+
+
+class SearchOut(BaseModel):
+    conversations: list[SearchRow]
+
+
 class ConversationView(BaseModel):
     id: str
     channel: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, date, datetime, time
 from functools import partial
 from typing import Annotated, Literal
 
@@ -25,15 +26,17 @@ from bot.cme.schemas import (
     ErasureOut,
     OutcomesOut,
     QueueOut,
+    SearchOut,
     Suggestion,
     SuggestionsOut,
     UsersOut,
 )
+from bot.cme.search import ConversationQuery, search_conversations
 from bot.conversation import Change, suggestion_query
 from bot.events import conversation_topic, typing_event
 from bot.http.deps import BotDep, ConversationId, UserDep
 from bot.http.errors import documented_errors
-from bot.schemas import MAX_DB_INT, JsonInt, MessageText
+from bot.schemas import MAX_DB_INT, JsonInt, MessageText, StatusName
 from bot.storage import NotFound, User, store
 from retrieval import Article, KnowledgeBase
 
@@ -104,6 +107,27 @@ async def get_queue(
     resolved view lists the latest resolved conversations."""
     rows = await run_in_threadpool(partial(queue, bot, view=view, user_id=user.id))
     return QueueOut(conversations=rows)
+
+
+@router.get("/search", response_model=SearchOut)
+async def search(
+    bot: BotDep,
+    user: UserDep,
+    q: Annotated[str, Query(max_length=200, description="Words in a message or the customer")] = "",
+    status: Annotated[StatusName | None, Query(description="Only this status")] = None,
+    article: Annotated[str | None, Query(max_length=300, description="Cited article id")] = None,
+    since: Annotated[date | None, Query(description="Started on or after (UTC)")] = None,
+    until: Annotated[date | None, Query(description="Started before (UTC)")] = None,
+) -> SearchOut:
+    """Search every conversation (open, with the bot and resolved), newest first, up to 50."""
+    query = ConversationQuery(
+        text=q,
+        status=status,
+        article_id=article or None,
+        since=datetime.combine(since, time(), UTC) if since else None,
+        until=datetime.combine(until, time(), UTC) if until else None,
+    )
+    return SearchOut(conversations=await run_in_threadpool(search_conversations, bot, query))
 
 
 @router.get("/conversations/{conversation_id}", response_model=ContextPacket)

@@ -45,6 +45,7 @@ CONSOLE_SCRIPTS = (
     '<link rel="stylesheet" href="/static/inbox.css">'
     '<script src="/static/markdown.js" defer></script>'
     '<script src="/static/console.js" defer></script>'
+    '<script src="/static/canned.js" defer></script>'
 )
 
 LOGIN_BODY = """<main class="signin">

@@ -27,6 +27,7 @@
     view: "all",
     queueRows: [],
     resolvedRows: [],
+    search: null, // { q, status, rows } while a search is shown instead of the queue
   };
 
   // ---------------------------------------------------------------- helpers
@@ -209,6 +210,35 @@
     resolved: "No resolved conversations yet.",
   };
 
+  // Search over every conversation: words anywhere in it or in the customer's name, email or
+  // id, optionally one status. Results replace the queue until the search is cleared.
+  function searchForm() {
+    const q = h("input", { type: "search", id: "conversation-search", maxlength: 200, autocomplete: "off",
+      placeholder: "Search conversations…", "aria-label": "Search all conversations" });
+    const status = h("select", { id: "search-status", "aria-label": "Status" },
+      h("option", { value: "", text: "any status" }),
+      ...["waiting", "agent", "bot", "resolved"].map((value) => h("option", { value, text: value })));
+    const run = async (event) => {
+      event.preventDefault();
+      if (!q.value.trim() && !status.value) {
+        state.search = null;
+        return renderQueue(state.queueRows);
+      }
+      const params = new URLSearchParams({ q: q.value.trim() });
+      if (status.value) params.set("status", status.value);
+      try {
+        const data = await api("GET", `/api/cme/search?${params}`);
+        state.search = { rows: data.conversations };
+        renderQueue(state.queueRows);
+      } catch (error) {
+        toast(error.message);
+      }
+    };
+    q.addEventListener("search", run); // the field's own clear button
+    return h("form", { class: "search", id: "search", role: "search", onsubmit: run }, q, status,
+      h("button", { type: "submit", text: "Search" }));
+  }
+
   function viewTabs() {
     const tabs = h("div", { class: "views", role: "group", "aria-label": "Queue views", id: "views" });
     for (const [view, label] of VIEWS) {
@@ -247,15 +277,17 @@
   function renderQueue(rows) {
     state.queueRows = rows;
     state.queueTimers = [];
-    if (!$("#views")) $("#queue").before(viewTabs());
-    const shown = state.view === "resolved" ? state.resolvedRows : rows.filter((row) => inView(state.view, row));
+    if (!$("#views")) $("#queue").before(searchForm(), viewTabs());
+    const shown = state.search
+      ? state.search.rows
+      : state.view === "resolved" ? state.resolvedRows : rows.filter((row) => inView(state.view, row));
     $("#queue").replaceChildren(...shown.map((row) => queueItem(row)));
     $("#queue-count").textContent = rows.length ? String(rows.length) : "";
     for (const tab of document.querySelectorAll("#views .view")) {
       const count = tab.dataset.view === "resolved" ? 0 : rows.filter((row) => inView(tab.dataset.view, row)).length;
       tab.querySelector(".view-count").textContent = count ? String(count) : "";
     }
-    $("#queue-empty").textContent = EMPTY[state.view];
+    $("#queue-empty").textContent = state.search ? "No conversation matches." : EMPTY[state.view];
     $("#queue-empty").hidden = shown.length > 0;
     tick();
   }
@@ -269,10 +301,11 @@
     const status =
       row.status === "waiting"
         ? badge("waiting", "status-waiting")
-        : row.status === "resolved"
-          ? badge("resolved", "status-resolved")
+        : row.status === "resolved" || row.status === "bot"
+          ? badge(row.status === "bot" ? "with the bot" : "resolved", `status-${row.status}`)
           : badge(`claimed by ${userName(row.owner_id)}`, "status-agent");
     const question = row.main_question || row.latest_message;
+    const found = row.match && row.match !== question ? h("p", { class: "match", text: row.match }) : null;
     return h(
       "li",
       { class: classes.join(" "), dataset: { conversationId: row.id } },
@@ -297,6 +330,7 @@
         row.latest_message && row.latest_message !== question
           ? h("p", { class: "latest", text: `Latest: ${row.latest_message}` })
           : null,
+        found,
         h("div", { class: "line meta" }, status, frustrationMeter(row.frustration)),
       ),
     );
@@ -469,6 +503,8 @@
       loadSuggestions(conversation.id);
     }
     tick();
+    // Panels in their own files (saved replies) follow the open conversation.
+    document.dispatchEvent(new CustomEvent("supportbot:conversation", { detail: packet }));
   }
 
   function isMine(conversation) {
@@ -1055,11 +1091,14 @@
   }
 
   function insertArticle(article) {
-    const text = $("#reply-text");
     // The section that answers, as markdown with a link the customer can click on any channel.
     const label = article.section ? `${article.title} › ${article.section}` : article.title;
     const safeLabel = label.replace(/[[\]]/g, "");
-    const snippet = `${(article.passage || "").trim()}\n\n[${safeLabel}](${article.url})`.trim();
+    insertText(`${(article.passage || "").trim()}\n\n[${safeLabel}](${article.url})`.trim());
+  }
+
+  function insertText(snippet) {
+    const text = $("#reply-text");
     const start = text.selectionStart ?? text.value.length;
     const end = text.selectionEnd ?? text.value.length;
     const before = text.value.slice(0, start);
@@ -1071,6 +1110,9 @@
   }
 
   // ------------------------------------------------------------------ start
+
+  // What the console's other files (canned.js) may use.
+  window.supportbotConsole = Object.freeze({ api, h, toast, insertText, me: () => state.me });
 
   async function start() {
     try {

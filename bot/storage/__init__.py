@@ -14,6 +14,7 @@ from bot.storage.models import (
     OutcomeExample,
     OutcomeSource,
     Role,
+    SavedReply,
     User,
     utcnow,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "OutcomeExample",
     "OutcomeSource",
     "Role",
+    "SavedReply",
     "StoreError",
     "Unauthorized",
     "User",

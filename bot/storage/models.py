@@ -219,3 +219,19 @@ class OutcomeExample(Base):
         Index("ix_outcome_examples_kb", "kb", "created_at"),
         Index("ix_outcome_examples_customer", "customer_id"),
     )
+
+
+class SavedReply(Base):
+    """A CME's own short reply (`owner_id` set) or the team's (`owner_id` None), with
+    variables such as `{customer.name}` filled in when it is inserted."""
+
+    __tablename__ = "saved_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_saved_replies_owner", "owner_id"),)

@@ -58,7 +58,7 @@ DOM_PROBLEMS = """() => {
     problems.push(`unexpected ${el.tagName}`);
   }
   for (const el of document.querySelectorAll("script")) {
-    const ours = ["/static/console.js", "/static/markdown.js"];
+    const ours = ["/static/console.js", "/static/markdown.js", "/static/canned.js"];
     if (!ours.includes(el.getAttribute("src"))) problems.push("unexpected SCRIPT");
   }
   for (const el of document.querySelectorAll("svg")) {

@@ -144,3 +144,34 @@ def test_a_resolved_conversation_shows_its_rating_and_thumbs_in_the_resolved_vie
     item.click()
     expect(page.locator("#csat")).to_contain_text("4/5")
     expect(page.locator("#transcript .role-bot .badge.thumb.down")).to_be_visible()
+
+
+def test_console_search_finds_a_conversation_by_a_word_from_its_middle(live_server, page):
+    import httpx
+
+    from tests.console.test_console_browser import Customer as RestCustomer
+
+    alice = make_cme(live_server.app, email="alice@example.com", name="Alice Agent")
+    with httpx.Client(base_url=live_server.url, timeout=10) as http:
+        grace = RestCustomer(http, name="Grace Hopper")
+        grace.say("How do I export my data?")
+        grace.say("Also the quokka import keeps failing on row 12")
+        grace.say("thanks, bye")  # resolves it: it is in no open view
+        other = RestCustomer(http, name="Ada Lovelace")
+        other.say("Where can I download my invoices?")
+    sign_in(page, live_server, alice)
+    expect(queue_item(page, grace.id)).to_have_count(0)
+
+    page.fill("#conversation-search", "quokka")
+    page.press("#conversation-search", "Enter")
+    item = queue_item(page, grace.id)
+    expect(item).to_be_visible()
+    expect(item.locator(".customer")).to_have_text("Grace Hopper")
+    expect(item).to_contain_text("quokka import keeps failing")
+    expect(queue_item(page, other.id)).to_have_count(0)
+    item.click()
+    expect(page.locator("#transcript")).to_contain_text("quokka import keeps failing")
+
+    page.fill("#conversation-search", "")
+    page.press("#conversation-search", "Enter")
+    expect(queue_item(page, grace.id)).to_have_count(0)
