@@ -9,6 +9,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from bot import channels, http
+from bot.cme.assignment import assign_forever
 from bot.conversation.lifecycle import sweep_forever
 from bot.conversation.outcomes import learn_forever
 from bot.runtime import Bot
@@ -22,6 +23,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     bot = Bot.build(settings, embedder=embedder)
     bot.background.append(partial(sweep_forever, bot))
     bot.background.append(partial(learn_forever, bot))
+    bot.background.append(partial(assign_forever, bot))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -263,10 +263,22 @@ class WaitOut(BaseModel):
     ask_email: bool = Field(description="Ask for an email: the SLA passed or the team is away")
 
 
+# A follow-up address: the documented pattern is exactly what is accepted (no control
+# characters, which PostgreSQL refuses), so generated clients and the server agree.
+FollowUpEmail = Annotated[
+    str,
+    StringConstraints(
+        min_length=5,
+        max_length=254,
+        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f.]+(\.[^@\s\x00-\x1f\x7f.]+)+$",
+    ),
+]
+
+
 class EmailIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
+    email: FollowUpEmail
 
 
 class EmailOut(BaseModel):

@@ -169,6 +169,18 @@ class Settings(BaseSettings):
     slack_cme_channel: str = Field("", description="Channel id where escalations are posted")
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
+    # Assignment (issue 19)
+    auto_assign: bool = Field(
+        False,
+        description="Give each new escalation to an online CME (fewest open conversations, "
+        "round-robin among equals, VIP first); off: CMEs claim from the queue",
+    )
+    auto_assign_limit: int = Field(
+        3, ge=1, le=100, description="Open conversations a CME is given at most by auto-assign"
+    )
+    away_after_s: int = Field(
+        300, ge=10, le=DAY_S, description="An online CME not seen for this long counts as away"
+    )
     # Widget look and waiting for a person (issue 19)
     bot_name: str = Field(
         "Support assistant",

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from bot.cme.auth import ConsoleSessionMiddleware, LoginThrottle, Sessions, console_secret
-from bot.http import cme, customer, helpcentre, pages, saved_replies
+from bot.http import cme, customer, helpcentre, pages, presence, saved_replies
 from bot.http.console import console_router
 from bot.http.errors import GuardMiddleware, RequestGuard, install_error_handlers
 from bot.runtime import Bot
@@ -32,6 +32,7 @@ def install(app: FastAPI, bot: Bot) -> None:
     app.include_router(customer.router)
     app.include_router(cme.router)
     app.include_router(saved_replies.router)
+    app.include_router(presence.router)
     app.include_router(helpcentre.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

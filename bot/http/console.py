@@ -46,6 +46,7 @@ CONSOLE_SCRIPTS = (
     '<script src="/static/markdown.js" defer></script>'
     '<script src="/static/console.js" defer></script>'
     '<script src="/static/canned.js" defer></script>'
+    '<script src="/static/presence.js" defer></script>'
 )
 
 LOGIN_BODY = """<main class="signin">

@@ -275,6 +275,7 @@
   }
 
   function renderQueue(rows) {
+    if (rows !== state.queueRows) document.dispatchEvent(new CustomEvent("supportbot:queue", { detail: rows }));
     state.queueRows = rows;
     state.queueTimers = [];
     if (!$("#views")) $("#queue").before(searchForm(), viewTabs());

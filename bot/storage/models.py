@@ -235,3 +235,17 @@ class SavedReply(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_saved_replies_owner", "owner_id"),)
+
+
+class CmePresence(Base):
+    """A CME's availability as they set it (online, away, offline), when they were last seen
+    and last given a conversation (round-robin among equals)."""
+
+    __tablename__ = "cme_presence"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="offline")
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_assigned_at: Mapped[datetime | None] = mapped_column()

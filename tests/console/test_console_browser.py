@@ -58,7 +58,8 @@ DOM_PROBLEMS = """() => {
     problems.push(`unexpected ${el.tagName}`);
   }
   for (const el of document.querySelectorAll("script")) {
-    const ours = ["/static/console.js", "/static/markdown.js", "/static/canned.js"];
+    const files = ["console.js", "markdown.js", "canned.js", "presence.js"];
+    const ours = files.map((file) => `/static/${file}`);
     if (!ours.includes(el.getAttribute("src"))) problems.push("unexpected SCRIPT");
   }
   for (const el of document.querySelectorAll("svg")) {

@@ -19,11 +19,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, EmailStr
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from bot.runtime import Bot
-from bot.schemas import CONVERSATION_ID_PATTERN
+from bot.schemas import CONVERSATION_ID_PATTERN, FollowUpEmail
 from bot.settings import Settings
 from bot.storage import Conflict, Conversation, Message, Role, User, store
 from escalation import Status
@@ -139,7 +139,7 @@ def transcript_text(messages: list[Message], *, bot_name: str, authors: dict[int
 class TranscriptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr | None = None
+    email: FollowUpEmail | None = None
 
 
 class TranscriptOut(BaseModel):

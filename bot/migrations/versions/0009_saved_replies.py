@@ -1,4 +1,5 @@
-"""saved_replies: personal and team canned replies with variables
+"""saved_replies (personal and team canned replies with variables) and cme_presence (CME
+availability for automatic assignment)
 
 Revision ID: 0009
 Revises: 0005
@@ -28,8 +29,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_saved_replies_owner", "saved_replies", ["owner_id"], unique=False)
+    op.create_table(
+        "cme_presence",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("last_seen_at", bot.storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_assigned_at", bot.storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("user_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("cme_presence")
     op.drop_index("ix_saved_replies_owner", table_name="saved_replies")
     op.drop_table("saved_replies")
