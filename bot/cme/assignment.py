@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from bot import conversation
 from bot.events import QUEUE_TOPIC
 from bot.runtime import Bot
-from bot.storage import CmePresence, Conversation, Escalation, User
+from bot.storage import CmePresence, Conversation, Escalation, Message, Role, User
 from escalation import HandoffConflict, Status
 
 log = logging.getLogger(__name__)
@@ -40,15 +40,25 @@ class Availability:
     status: str  # effective: online, away or offline
     load: int  # conversations they own now
     last_assigned_at: datetime | None
+    teams: tuple[str, ...] = ()
 
 
-def set_presence(session: Session, *, user_id: int, status: str, now: datetime) -> CmePresence:
-    """Record a CME's chosen availability and that they were seen now."""
+def set_presence(
+    session: Session,
+    *,
+    user_id: int,
+    status: str,
+    now: datetime,
+    teams: list[str] | None = None,
+) -> CmePresence:
+    """Record a CME's chosen availability (and teams, when given) and that they were seen now."""
     presence = session.get(CmePresence, user_id)
     if presence is None:
-        presence = CmePresence(user_id=user_id, status=status, last_seen_at=now)
+        presence = CmePresence(user_id=user_id, status=status, last_seen_at=now, teams="")
         session.add(presence)
     presence.status, presence.last_seen_at = status, now
+    if teams is not None:
+        presence.teams = ",".join(sorted(set(teams)))
     session.flush()
     return presence
 
@@ -85,14 +95,20 @@ def availability(bot: Bot, session: Session) -> list[Availability]:
                 status=effective_status(presence, now=now, away_after_s=bot.settings.away_after_s),
                 load=int(loads.get(user.id, 0)),
                 last_assigned_at=presence.last_assigned_at if presence else None,
+                teams=tuple(t for t in (presence.teams if presence else "").split(",") if t),
             )
         )
     return rows
 
 
-def pick(candidates: list[Availability], *, limit: int) -> Availability | None:
-    """The online CME under `limit` with the lowest load, round-robin among equals."""
+def pick(
+    candidates: list[Availability], *, limit: int, team: str | None = None
+) -> Availability | None:
+    """The online CME under `limit` with the lowest load, round-robin among equals; of the
+    conversation's team when one of them can take it, else of everyone."""
     online = [c for c in candidates if c.status == "online" and c.load < limit]
+    if team and any(team in c.teams for c in online):
+        online = [c for c in online if team in c.teams]
     if not online:
         return None
     never = datetime.min.replace(tzinfo=None)
@@ -104,6 +120,22 @@ def pick(candidates: list[Availability], *, limit: int) -> Availability | None:
             c.user_id,
         ),
     )
+
+
+def conversation_team(bot: Bot, session: Session, conversation_id: str) -> str | None:
+    """The team of the article the bot found for the customer's latest question (`team:`)."""
+    latest = session.scalars(
+        select(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.role == Role.CUSTOMER,
+            Message.retrieval.is_not(None),
+        )
+        .order_by(Message.seq.desc())
+    ).first()
+    hits = (latest.retrieval or {}).get("hits") or [] if latest else []
+    article = bot.kb.article(str(hits[0].get("article_id"))) if hits else None
+    return article.team if article is not None else None
 
 
 def _waiting(session: Session) -> list[str]:
@@ -131,8 +163,14 @@ async def assign_waiting(bot: Bot) -> list[tuple[str, int]]:
     def plan() -> tuple[str, User] | None:
         with bot.db.read() as session:
             waiting = _waiting(session)
-            chosen = pick(availability(bot, session), limit=bot.settings.auto_assign_limit)
-            if not waiting or chosen is None:
+            if not waiting:
+                return None
+            chosen = pick(
+                availability(bot, session),
+                limit=bot.settings.auto_assign_limit,
+                team=conversation_team(bot, session, waiting[0]),
+            )
+            if chosen is None:
                 return None
             user = session.get(User, chosen.user_id)
             return (waiting[0], user) if user is not None else None

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from bot.cme.assignment import conversation_team
 from bot.cme.schemas import (
     ContextPacket,
     ConversationView,
@@ -201,6 +202,7 @@ def queue_item(bot: Bot, session: Session, conversation: Conversation, now: date
         frustration=round(frustration, 3),
         latest_message=latest.text if latest else None,
         main_question=summarize(customer_turns).main_question,
+        team=conversation_team(bot, session, conversation.id),
         escalation=info,
         urgency=round(urgency, 3),
     )

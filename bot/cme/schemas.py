@@ -47,6 +47,9 @@ class QueueItem(BaseModel):
     main_question: str | None = Field(
         default=None, description="The customer's main question (see the context packet)"
     )
+    team: str | None = Field(
+        default=None, description="The team of the article found for it (article `team:`)"
+    )
     escalation: EscalationView | None
     urgency: float = Field(description="Frustration + wait against the SLA + breach + VIP")
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bot.cme.assignment import availability, set_presence
 from bot.http.deps import BotDep, UserDep
@@ -19,10 +19,16 @@ router = APIRouter(
 Status = Literal["online", "away", "offline"]
 
 
+Team = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+
+
 class PresenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Status
+    teams: list[Team] | None = Field(
+        None, max_length=10, description="Your teams (article `team:`); omitted: unchanged"
+    )
 
 
 class CmeAvailability(BaseModel):
@@ -30,6 +36,7 @@ class CmeAvailability(BaseModel):
     name: str
     status: Status
     load: int
+    teams: list[str]
 
 
 class PresenceOut(BaseModel):
@@ -44,7 +51,13 @@ async def get_presence(bot: BotDep, user: UserDep) -> PresenceOut:
     def read() -> list[CmeAvailability]:
         with bot.db.read() as session:
             return [
-                CmeAvailability(user_id=a.user_id, name=a.name, status=a.status, load=a.load)  # type: ignore[arg-type]
+                CmeAvailability(
+                    user_id=a.user_id,
+                    name=a.name,
+                    status=a.status,  # type: ignore[arg-type]
+                    load=a.load,
+                    teams=list(a.teams),
+                )
                 for a in availability(bot, session)
             ]
 
@@ -57,7 +70,9 @@ async def post_presence(body: PresenceIn, bot: BotDep, user: UserDep) -> Presenc
 
     def write() -> None:
         with bot.db.write() as session:
-            set_presence(session, user_id=user.id, status=body.status, now=bot.clock())
+            set_presence(
+                session, user_id=user.id, status=body.status, now=bot.clock(), teams=body.teams
+            )
 
     await run_in_threadpool(write)
     return await get_presence(bot, user)

@@ -324,6 +324,7 @@
           { class: "line" },
           h("span", { class: "customer", text: customerName(row.customer, row.id) }),
           row.vip ? badge("VIP", "vip") : null,
+          row.team ? badge(row.team, "team") : null,
           badge(row.channel, "channel"),
           slaTimer(row.escalation, state.queueTimers, true),
         ),

@@ -249,3 +249,4 @@ class CmePresence(Base):
     status: Mapped[str] = mapped_column(String(16), default="offline")
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_assigned_at: Mapped[datetime | None] = mapped_column()
+    teams: Mapped[str] = mapped_column(String(400), default="")  # comma-separated team names

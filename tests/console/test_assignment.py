@@ -212,3 +212,46 @@ def test_the_assigned_cme_is_notified_in_the_console(assigning_server, page):
     notes = page.evaluate("window.__notes")
     assert any(re.match(r"Assigned to you: Grace Hopper", title) for title, _ in notes), notes
     assert any(body == "How do I export my data?" for _, body in notes)
+
+
+@pytest.fixture
+def team_client(tmp_path, database_url, fake_embedder):
+    from tests.utils import MINI_KB, write_kb
+
+    articles = dict(MINI_KB)
+    articles["billing/invoices.md"] = articles["billing/invoices.md"].replace(
+        "---\n", "---\nteam: billing\n", 1
+    )
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        kb_dir=write_kb(tmp_path / "kb", articles),
+        auto_assign=True,
+        auto_assign_limit=3,
+    )
+    with TestClient(console_app(settings, fake_embedder), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_an_escalation_about_a_team_article_goes_to_that_team(team_client):
+    client = team_client
+    client.admin = cme(client, "Admin", status=None)
+    billing = make_cme(client.app, email="bill@example.com", name="Bill")
+    client.post(
+        "/api/cme/presence", json={"status": "online", "teams": ["billing"]}, headers=billing.bearer
+    )
+    first = escalate(client)  # a data question: no team; Bill is the only one online
+    assert owner_of(client, first) == billing.id
+    alice = cme(client, "Alice")
+    conversation_id, headers = start_conversation(client, name="Sam")
+    say(client, conversation_id, headers, "Where can I download my invoices?")
+    client.post(f"/api/conversations/{conversation_id}/handoff", headers=headers)
+    assert owner_of(client, conversation_id) == billing.id  # Alice has fewer, Bill the team
+    other = escalate(client)
+    assert owner_of(client, other) == alice.id
+    card = client.get("/api/cme/queue?view=all", headers=alice.bearer).json()["conversations"]
+    assert {row["id"]: row["team"] for row in card}[conversation_id] == "billing"
+    teams = client.post(
+        "/api/cme/presence", json={"status": "online", "teams": ["Billing!"]}, headers=alice.bearer
+    )
+    assert teams.status_code == 422

@@ -51,3 +51,20 @@ def test_kb_lint_prints_warnings_but_does_not_fail(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "warning: " in done.stdout and "odd.md:4: an image" in done.stdout
+
+
+def test_a_bad_team_name_is_a_problem_and_a_good_one_is_kept(tmp_path):
+    from retrieval.articles import load_articles
+
+    kb = write_kb(
+        tmp_path / "kb",
+        {
+            "a/good.md": "---\ntitle: Good\nteam: billing\n---\nBody.\n",
+            "a/bad.md": "---\ntitle: Bad\nteam: Billing Team!\n---\nBody.\n",
+        },
+    )
+    articles, problems = load_articles(kb)
+    assert articles["a/good"].team == "billing"
+    assert [p.message for p in problems] == [
+        "`team` must be a short lower-case name (letters, digits, - and _)"
+    ]

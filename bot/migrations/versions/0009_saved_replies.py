@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("last_seen_at", bot.storage.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_assigned_at", bot.storage.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("teams", sa.String(length=400), nullable=False, server_default=""),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("user_id"),
     )
