@@ -113,3 +113,19 @@ def test_the_widget_script_carries_the_settings_and_one_language(client):
     assert "Parler \\u00e0 une personne" in script.text  # JSON, ASCII-escaped
     assert "Mit einer Person" not in script.text
     assert '"botName": "Support assistant"' in script.text
+
+
+def test_outside_office_hours_the_email_is_asked_for_at_once(tmp_path, database_url, fake_embedder):
+    from datetime import UTC, datetime
+
+    settings = make_settings(
+        tmp_path, database_url, office_hours="mon-fri 09:00-17:00", office_timezone="UTC"
+    )
+    with make_client(settings, fake_embedder) as client:
+        saturday = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+        client.app.state.bot.clock = lambda: saturday
+        conversation_id, headers = waiting(client)
+        wait = client.get(f"/api/conversations/{conversation_id}/wait", headers=headers).json()
+        assert wait["team_on_duty"] is False and wait["sla_passed"] is False
+        assert wait["ask_email"] is True
+        assert wait["opens_at"].startswith("2026-12-07T09:00")
