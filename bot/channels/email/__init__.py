@@ -49,7 +49,6 @@ class Mailer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.outbox: queue.SimpleQueue[Mail] = queue.SimpleQueue()
-        self.sent: list[Mail] = []  # what went out, newest last (kept short, for the health page)
 
     def enqueue(self, mail: Mail) -> None:
         """Queue a mail; safe from any thread."""
@@ -69,10 +68,10 @@ class Mailer:
             if s.smtp_username:
                 smtp.login(s.smtp_username, s.smtp_password)
             smtp.send_message(message)
-        self.sent = [*self.sent[-19:], mail]
 
     async def run(self) -> None:
-        """Send queued mail until cancelled; a failed send is logged and retried once."""
+        """Send queued mail until cancelled; a failed send is logged and retried once, then
+        dropped (the reply itself is in the chat)."""
         while True:
             try:
                 mail = self.outbox.get_nowait()
