@@ -9,6 +9,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from bot import channels, http
+from bot.cme.assignment import assign_forever
 from bot.cme.insights.service import refresh_forever
 from bot.cme.recompute import health_config, health_forever
 from bot.conversation.lifecycle import sweep_forever
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     health_config(settings)  # unknown health weights fail at start-up, not at night
     bot.jobs.append(partial(health_forever, bot))  # once per deployment
     bot.jobs.append(partial(refresh_forever, bot))  # the rollup is written once per deployment
+    bot.jobs.append(partial(assign_forever, bot))  # one assigner per deployment
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

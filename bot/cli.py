@@ -61,6 +61,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     model = None
     if args.demo:
         ensure_demo_user(settings)
+        if "bot_name" not in settings.model_fields_set:  # the demo page is Tallyo's
+            settings = settings.model_copy(update={"bot_name": "Tallyo's assistant"})
         model = seed_empty_demo(settings)
     try:
         app = create_app(settings) if model is None else create_app(settings, embedder=model)
@@ -344,7 +346,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_kb_lint(args: argparse.Namespace) -> int:
-    from retrieval import lint_kb
+    from retrieval import lint_channels, lint_kb
 
     directory = Path(args.dir) if args.dir else load_settings().kb_dir
     if not directory.is_dir():
@@ -353,6 +355,9 @@ def cmd_kb_lint(args: argparse.Namespace) -> int:
     problems = lint_kb(directory)
     for problem in problems:
         print(problem)
+    # Warnings: markdown the widget or Slack cannot show. They do not fail the lint.
+    for warning in lint_channels(directory):
+        print(f"warning: {warning}")
     print(
         f"{len(problems)} problem(s) in {directory}" if problems else f"{directory}: no problems",
         file=sys.stderr,

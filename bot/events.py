@@ -38,9 +38,11 @@ def agent_topic(conversation_id: str) -> str:
 # -- payloads ----------------------------------------------------------------------------------
 
 
-def message_event(message: Message) -> dict[str, Any]:
-    """A new message, in the shape customers see it (REST and widget socket alike)."""
-    return {"type": "message", "message": MessageOut.of(message).model_dump(mode="json")}
+def message_event(message: Message, *, author: str | None = None) -> dict[str, Any]:
+    """A new message, in the shape customers see it (REST and widget socket alike); `author`
+    names the CME of a reply announced after its transaction."""
+    shown = MessageOut.of(message, author=author)
+    return {"type": "message", "message": shown.model_dump(mode="json")}
 
 
 def note_event(note: Message) -> dict[str, Any]:
@@ -100,12 +102,14 @@ def queue_event(kind: Literal["escalated", "changed"], conversation_id: str) -> 
     return {"type": kind, "conversation_id": conversation_id}
 
 
-async def announce_message(bus: EventBus, conversation_id: str, message: Message) -> None:
+async def announce_message(
+    bus: EventBus, conversation_id: str, message: Message, *, author: str | None = None
+) -> None:
     """Publish a new message to CMEs, and to the customer unless it is an internal note."""
     if message.role == Role.NOTE:
         await bus.publish(agent_topic(conversation_id), note_event(message))
         return
-    event = message_event(message)
+    event = message_event(message, author=author)
     await bus.publish(conversation_topic(conversation_id), event)
     await bus.publish(agent_topic(conversation_id), event)
 

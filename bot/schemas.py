@@ -22,8 +22,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+from sqlalchemy.orm import object_session
 
-from bot.storage.models import Message
+from bot.storage.models import Message, User
 
 # C0 and C1 control characters except tab, LF and CR: PostgreSQL refuses NUL in text, and the
 # rest only disguise what a person wrote.
@@ -122,6 +123,16 @@ class Citation(BaseModel):
     url: str
 
 
+def _author_name(message: Message) -> str | None:
+    """The CME's name on an agent reply, read through the message's own session (every caller
+    builds the shape inside the transaction or read that loaded the message)."""
+    if message.role != "agent" or message.author_id is None:
+        return None
+    session = object_session(message)
+    author = session.get(User, message.author_id) if session is not None else None
+    return author.name if author is not None else None
+
+
 class MessageOut(BaseModel):
     seq: int
     role: CustomerRole
@@ -130,10 +141,16 @@ class MessageOut(BaseModel):
     citations: list[Citation] = []
     confidence: float | None = None
     client_msg_id: str | None = None
+    author: str | None = Field(
+        default=None, description="The CME's display name on their replies; null otherwise"
+    )
 
     @classmethod
-    def of(cls, message: Message) -> MessageOut:
+    def of(cls, message: Message, *, author: str | None = None) -> MessageOut:
+        """The customer's view of `message`; `author` when the caller knows the CME's name
+        (a message announced after its transaction has no session to read it from)."""
         return cls(
+            author=author if message.role == "agent" and author else _author_name(message),
             seq=message.seq,
             role=message.role,  # type: ignore[arg-type]
             text=message.text,
@@ -253,6 +270,42 @@ class TurnOut(BaseModel):
 class HandoffOut(BaseModel):
     reply: MessageOut | None
     status: StatusName
+
+
+class WaitOut(BaseModel):
+    """The wait for a person, as it really is (the widget words it)."""
+
+    status: StatusName
+    position: int | None = Field(description="Place in the queue, 1 = next; null unless waiting")
+    waited_s: float
+    sla_s: int = Field(description="The first-response target (SLA) in seconds")
+    sla_passed: bool
+    team_on_duty: bool
+    opens_at: datetime | None = Field(description="When the team is next on duty, if not now")
+    email_known: bool
+    ask_email: bool = Field(description="Ask for an email: the SLA passed or the team is away")
+
+
+# A follow-up address: the documented pattern is exactly what is accepted (no control
+# characters, which PostgreSQL refuses), so generated clients and the server agree.
+FollowUpEmail = Annotated[
+    str,
+    StringConstraints(
+        min_length=5,
+        max_length=254,
+        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f.]+(\.[^@\s\x00-\x1f\x7f.]+)+$",
+    ),
+]
+
+
+class EmailIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: FollowUpEmail
+
+
+class EmailOut(BaseModel):
+    email: str
 
 
 class MessagesOut(BaseModel):

@@ -252,6 +252,52 @@ class Settings(BaseSettings):
     sweep_every_s: int = Field(
         60, ge=1, le=3600, description="Seconds between idle sweeps (and stranded-turn retries)"
     )
+    # Assignment (issue 19)
+    auto_assign: bool = Field(
+        False,
+        description="Give each new escalation to an online CME (fewest open conversations, "
+        "round-robin among equals, VIP first); off: CMEs claim from the queue",
+    )
+    auto_assign_limit: int = Field(
+        3, ge=1, le=100, description="Open conversations a CME is given at most by auto-assign"
+    )
+    away_after_s: int = Field(
+        300, ge=10, le=DAY_S, description="An online CME not seen for this long counts as away"
+    )
+    # Widget look and waiting for a person (issue 19)
+    bot_name: str = Field(
+        "Support assistant",
+        min_length=1,
+        max_length=60,
+        description="The bot's one name: the widget's header and greeting, and its own replies",
+    )
+    widget_greeting: str = Field(
+        "",
+        max_length=500,
+        description="The widget's opening line; empty: \"Hi! I'm BOT_NAME. Ask me a question ...\"",
+    )
+    widget_avatar_url: str = Field(
+        "", max_length=500, description="An http(s) image shown beside the bot's name; empty: none"
+    )
+    smtp_host: str = Field(
+        "",
+        max_length=255,
+        description="SMTP server for email follow-ups (CME replies to a left address, "
+        "transcripts); "
+        "empty disables email",
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port")
+    smtp_username: str = Field("", max_length=255, description="SMTP login; empty: no login")
+    smtp_password: str = Field("", max_length=255, description="SMTP password")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS")
+    smtp_from: str = Field(
+        "support@example.com", max_length=255, description="From address of support emails"
+    )
+    widget_accent_color: str = Field(
+        "#4338ca",
+        pattern=r"^#[0-9a-fA-F]{6}$",
+        description="The widget's accent colour (#rrggbb): header, launcher, buttons",
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -259,6 +305,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"PUBLIC_URL must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("widget_avatar_url")
+    @classmethod
+    def _http_avatar(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"WIDGET_AVATAR_URL must be an http(s) URL, got {value!r}")
+        return value
 
     @field_validator("admin_token")
     @classmethod

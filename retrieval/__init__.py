@@ -2,6 +2,7 @@
 
 from retrieval.articles import Article, KBError, KBProblem, lint_kb
 from retrieval.benchmark import benchmark_indexing
+from retrieval.channel_lint import channel_warnings, lint_channels
 from retrieval.evaluate import evaluate_retrieval, replay_outcomes
 from retrieval.examples import LabelledExample
 from retrieval.index import version_key
@@ -29,7 +30,9 @@ __all__ = [
     "ReloadReport",
     "SearchResult",
     "benchmark_indexing",
+    "channel_warnings",
     "evaluate_retrieval",
+    "lint_channels",
     "lint_kb",
     "render_article_html",
     "replay_outcomes",

@@ -18,7 +18,8 @@ import yaml
 log = logging.getLogger(__name__)
 
 FRONT_MATTER_FENCE = "---"
-KNOWN_KEYS = {"title", "tags", "questions", "escalate", "draft"}
+KNOWN_KEYS = {"title", "tags", "questions", "escalate", "draft", "team"}
+TEAM_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -52,6 +53,7 @@ class Article:
     path: Path
     body_line: int = 1  # line of the file where `body` starts
     content_hash: str = ""
+    team: str | None = None  # the CME team that takes escalations about it (`team: billing`)
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,16 @@ def parse_article(path: Path, kb_dir: Path, raw: bytes | None = None) -> _Articl
             )
             value = False
         flags[key] = value
+    team = meta.get("team")
+    if team is not None and not (isinstance(team, str) and TEAM_PATTERN.match(team)):
+        problems.append(
+            KBProblem(
+                shown,
+                _key_line(front_lines, "team"),
+                "`team` must be a short lower-case name (letters, digits, - and _)",
+            )
+        )
+        team = None
     for key in meta:
         if str(key) not in KNOWN_KEYS:
             log.debug("%s: ignoring unknown front matter key %r", shown, key)
@@ -204,6 +216,7 @@ def parse_article(path: Path, kb_dir: Path, raw: bytes | None = None) -> _Articl
         questions=questions,
         escalate=flags["escalate"],
         draft=flags["draft"],
+        team=team,
         body=body.strip("\n"),
         path=path,
         body_line=body_line,

@@ -1,4 +1,5 @@
-"""Channels deliver what the pipeline and CMEs say: the web widget always, Slack when configured.
+"""Channels deliver what the pipeline and CMEs say: the web widget always, Slack and email when
+configured.
 
 A channel parses and authenticates what arrives, calls one function of `bot.conversation`, and
 delivers the outcome. One that needs more than the event bus (Slack posts through an outbox)
@@ -19,12 +20,14 @@ __all__ = ["erasers", "install"]
 
 def install(app: FastAPI, bot: Bot) -> None:
     """Mount the web widget always, and Slack when it is configured."""
-    from bot.channels import slack, web
+    from bot.channels import email, slack, web
 
     bot.erasers.extend(erasers())  # Slack data may outlive Slack being configured
     web.install(app, bot)
     if bot.settings.slack_bot_token:
         slack.install(app, bot)
+    if bot.settings.smtp_host:
+        email.install(app, bot)
 
 
 def erasers() -> list[Callable[[Session, str, list[str]], dict[str, int]]]:

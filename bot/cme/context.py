@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from bot.cme.assignment import conversation_team
 from bot.cme.schemas import (
     ContextPacket,
     ConversationView,
+    CsatView,
     CustomerView,
     EscalationView,
     FeedbackMark,
@@ -21,7 +23,7 @@ from bot.cme.schemas import (
 )
 from bot.conversation import summarize
 from bot.runtime import Bot
-from bot.storage import Conversation, Customer, Escalation, Message, Role, store
+from bot.storage import Conversation, Csat, Customer, Escalation, Message, Role, store
 from escalation import Status
 
 
@@ -89,6 +91,20 @@ def context_packet(bot: Bot, conversation_id: str) -> ContextPacket:
         ).first()
         feedback = store.helpful_marks(session, conversation_id=conversation_id)
         customer = _customer(session, conversation)
+        rating = session.scalars(  # the latest resolution's rating
+            select(Csat)
+            .where(Csat.conversation_id == conversation_id)
+            .order_by(Csat.resolution.desc())
+        ).first()
+        csat = (
+            CsatView(
+                rating=rating.rating,
+                comment=rating.comment,
+                created_at=rating.created_at.isoformat(),
+            )
+            if rating is not None
+            else None
+        )
     summary = summarize(messages)
     return ContextPacket(
         conversation=ConversationView(
@@ -123,49 +139,77 @@ def context_packet(bot: Bot, conversation_id: str) -> ContextPacket:
         feedback=[
             FeedbackMark(seq=seq, helpful=helpful) for seq, helpful in sorted(feedback.items())
         ],
+        csat=csat,
         transcript=[_message(m) for m in messages],
     )
 
 
-def queue(bot: Bot) -> list[QueueItem]:
-    """Waiting and claimed conversations, most urgent first."""
+QUEUE_VIEWS = ("all", "mine", "unassigned", "resolved")
+RESOLVED_SHOWN = 50
+
+
+def _in_view(view: str, user_id: int | None) -> Select[tuple[Conversation]]:
+    open_statuses = [Status.WAITING, Status.AGENT]
+    match view:
+        case "mine":
+            where = (Conversation.status == Status.AGENT) & (Conversation.owner_id == user_id)
+        case "unassigned":
+            where = Conversation.status == Status.WAITING
+        case "resolved":
+            return (
+                select(Conversation)
+                .where(Conversation.status == Status.RESOLVED)
+                .order_by(Conversation.resolved_at.desc(), Conversation.id)
+                .limit(RESOLVED_SHOWN)
+            )
+        case _:
+            where = Conversation.status.in_(open_statuses)
+    return select(Conversation).where(where)
+
+
+def queue(bot: Bot, *, view: str = "all", user_id: int | None = None) -> list[QueueItem]:
+    """Conversations in a view, most urgent first: all open, mine (claimed by `user_id`),
+    unassigned (waiting), or the latest resolved (most recent first)."""
     now = bot.clock()
-    sla = bot.settings.sla_first_response_s
-    rows = []
     with bot.db.read() as session:
-        conversations = session.scalars(
-            select(Conversation).where(Conversation.status.in_([Status.WAITING, Status.AGENT]))
-        ).all()
-        for conversation in conversations:
-            escalation = store.current_escalation(session, conversation_id=conversation.id)
-            latest = session.scalars(
-                select(Message)
-                .where(Message.conversation_id == conversation.id, Message.role == Role.CUSTOMER)
-                .order_by(Message.seq.desc())
-            ).first()
-            info = _escalation(bot, escalation, now)
-            frustration = float((latest.scores or {}).get("frustration") or 0) if latest else 0.0
-            waited = info.waiting_seconds if info else 0.0
-            unanswered = info is not None and info.first_response_at is None
-            urgency = (
-                frustration
-                + (min(waited / sla, 2.0) if unanswered else 0)
-                + (1.0 if info and info.sla_breached and unanswered else 0)
-                + (0.5 if conversation.vip else 0)
-            )
-            rows.append(
-                QueueItem(
-                    id=conversation.id,
-                    status=conversation.status,  # type: ignore[arg-type]
-                    owner_id=conversation.owner_id,
-                    channel=conversation.channel,
-                    customer=_customer(session, conversation),
-                    vip=conversation.vip,
-                    frustration=round(frustration, 3),
-                    latest_message=latest.text if latest else None,
-                    escalation=info,
-                    urgency=round(urgency, 3),
-                )
-            )
-    rows.sort(key=lambda row: (row.status != Status.WAITING, -row.urgency))
+        conversations = session.scalars(_in_view(view, user_id)).all()
+        rows = [queue_item(bot, session, conversation, now) for conversation in conversations]
+    if view != "resolved":
+        rows.sort(key=lambda row: (row.status != Status.WAITING, -row.urgency))
     return rows
+
+
+def queue_item(bot: Bot, session: Session, conversation: Conversation, now: datetime) -> QueueItem:
+    """One conversation as a queue card, with its urgency."""
+    sla = bot.settings.sla_first_response_s
+    escalation = store.current_escalation(session, conversation_id=conversation.id)
+    customer_turns = session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation.id, Message.role == Role.CUSTOMER)
+        .order_by(Message.seq)
+    ).all()
+    latest = customer_turns[-1] if customer_turns else None
+    info = _escalation(bot, escalation, now)
+    frustration = float((latest.scores or {}).get("frustration") or 0) if latest else 0.0
+    waited = info.waiting_seconds if info else 0.0
+    unanswered = info is not None and info.first_response_at is None
+    urgency = (
+        frustration
+        + (min(waited / sla, 2.0) if unanswered else 0)
+        + (1.0 if info and info.sla_breached and unanswered else 0)
+        + (0.5 if conversation.vip else 0)
+    )
+    return QueueItem(
+        id=conversation.id,
+        status=conversation.status,  # type: ignore[arg-type]
+        owner_id=conversation.owner_id,
+        channel=conversation.channel,
+        customer=_customer(session, conversation),
+        vip=conversation.vip,
+        frustration=round(frustration, 3),
+        latest_message=latest.text if latest else None,
+        main_question=summarize(customer_turns).main_question,
+        team=conversation_team(bot, session, conversation.id),
+        escalation=info,
+        urgency=round(urgency, 3),
+    )

@@ -47,12 +47,28 @@ class QueueItem(BaseModel):
     vip: bool
     frustration: float = Field(description="The latest customer turn's frustration, 0-1")
     latest_message: str | None
+    main_question: str | None = Field(
+        default=None, description="The customer's main question (see the context packet)"
+    )
+    team: str | None = Field(
+        default=None, description="The team of the article found for it (article `team:`)"
+    )
     escalation: EscalationView | None
     urgency: float = Field(description="Frustration + wait against the SLA + breach + VIP")
 
 
 class QueueOut(BaseModel):
     conversations: list[QueueItem]
+
+
+class SearchRow(QueueItem):
+    """A conversation found by a search, with the message that matched."""
+
+    match: str | None = Field(description="Where the first search word was found, shortened")
+
+
+class SearchOut(BaseModel):
+    conversations: list[SearchRow]
 
 
 class ConversationView(BaseModel):
@@ -90,6 +106,14 @@ class FeedbackMark(BaseModel):
     helpful: bool
 
 
+class CsatView(BaseModel):
+    """The customer's rating of the conversation."""
+
+    rating: int
+    comment: str | None
+    created_at: str
+
+
 class TranscriptMessage(BaseModel):
     """A message with everything the pipeline stored about it (notes included)."""
 
@@ -114,6 +138,7 @@ class ContextPacket(BaseModel):
     frustration_trend: list[TrendPoint]
     retrieved: list[Retrieved]
     feedback: list[FeedbackMark]
+    csat: CsatView | None = None
     transcript: list[TranscriptMessage]
 
 

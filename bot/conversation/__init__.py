@@ -21,7 +21,8 @@ from bot.conversation.handoff import (
     withdraw,
 )
 from bot.conversation.pipeline import PipelineError, TurnResult, handle_customer_message
-from bot.conversation.summary import Summary, summarize
+from bot.conversation.summary import Summary, suggestion_query, summarize
+from bot.conversation.waiting import Wait, leave_email, wait_for
 
 __all__ = [
     "Change",
@@ -29,16 +30,20 @@ __all__ = [
     "PipelineError",
     "Summary",
     "TurnResult",
+    "Wait",
     "agent_message",
     "claim",
     "erase_customer",
     "hand_back",
+    "leave_email",
     "handle_customer_message",
     "release",
     "request_handoff",
     "resolve",
     "set_vip",
+    "suggestion_query",
     "summarize",
     "transfer",
+    "wait_for",
     "withdraw",
 ]

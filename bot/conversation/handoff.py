@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
@@ -50,6 +50,7 @@ class Change:
     status: Status
     owner_id: int | None
     message: Message | None = None
+    author: str | None = None  # the CME who wrote `message`, shown to the customer
 
 
 def _owned(conversation: Conversation, user_id: int) -> None:
@@ -96,7 +97,9 @@ async def _announce(bot: Bot, change: Change) -> None:
     )
     await bot.bus.publish(QUEUE_TOPIC, queue_event("changed", change.conversation_id))
     if change.message is not None:
-        await announce_message(bot.bus, change.conversation_id, change.message)
+        await announce_message(
+            bot.bus, change.conversation_id, change.message, author=change.author
+        )
 
 
 def _change(conversation: Conversation, message: Message | None = None) -> Change:
@@ -153,7 +156,7 @@ async def agent_message(
             if escalation is not None and escalation.first_response_at is None:
                 escalation.first_response_at = bot.clock()
             bot.message_added(session, conversation, message)
-        return _change(conversation, message)
+        return replace(_change(conversation, message), author=user.name)
 
     return await _perform(bot, conversation_id, work)
 

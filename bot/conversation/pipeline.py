@@ -374,7 +374,9 @@ def _commit_reply(
                 "confidence": search.confidence,
             }
         elif decision.action == Action.SMALL_TALK:
-            text = replies.SMALL_TALK.get(decision.small_talk or "", replies.SMALL_TALK["greeting"])
+            text = replies.small_talk_text(
+                decision.small_talk, bot_name=bot.settings.bot_name, channel=conversation.channel
+            )
         else:
             text = replies.decline_text(decision)
             reply_fields["confidence"] = search.confidence

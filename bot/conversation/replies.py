@@ -8,11 +8,15 @@ from escalation import Decision, OfficeHours
 from retrieval import SearchResult
 
 SMALL_TALK = {
-    "greeting": "Hi! I'm the support assistant. What can I help you with?",
+    "greeting": "Hi! I'm {name}. What can I help you with?",
     "thanks": "You're welcome! Is there anything else I can help with?",
     "goodbye": "Thanks for getting in touch. Have a great day!",
-    "chitchat": "I'm the support assistant, doing well, thanks! What can I help you with today?",
+    "chitchat": "I'm {name}, doing well, thanks! What can I help you with today?",
 }
+# The widget has already greeted the customer under the bot's name: a "hi" there gets no
+# second introduction.
+GREETED_CHANNELS = {"web"}
+GREETING_AGAIN = "Hi! What can I help you with?"
 
 CLARIFY = (
     "I couldn't find an article that answers that. Could you rephrase it or add a detail or two? "
@@ -50,6 +54,14 @@ def answer_text(result: SearchResult, *, offer_person: bool = False) -> str:
     source = hit.title if not hit.section else f"{hit.title} › {hit.section}"
     text = f"{passage}\n\nSource: [{source}]({hit.url})"
     return f"{text}\n\n{OFFER_PERSON}" if offer_person else text
+
+
+def small_talk_text(kind: str | None, *, bot_name: str, channel: str) -> str:
+    """A friendly reply to small talk, under the bot's one name (BOT_NAME)."""
+    if kind in (None, "greeting") and channel in GREETED_CHANNELS:
+        return GREETING_AGAIN
+    template = SMALL_TALK.get(kind or "", SMALL_TALK["greeting"])
+    return template.format(name=bot_name)
 
 
 def decline_text(decision: Decision) -> str:

@@ -23,3 +23,27 @@ def summarize(messages: Sequence[Message]) -> Summary:
         main_question=max(substantive[:3], key=len) if substantive else None,
         latest_message=customer[-1].text if customer else None,
     )
+
+
+SUGGESTION_QUERY_CHARS = 1000  # the bundled model reads about 256 tokens
+
+
+def suggestion_query(messages: Sequence[Message]) -> str | None:
+    """What canned-reply suggestions search for: the main question, then the customer's latest
+    substantive turns, so "It's INV-2041" is read with the invoice question it answers."""
+    customer = [m for m in messages if m.role == Role.CUSTOMER]
+    substantive = [m.text for m in customer if not (m.scores or {}).get("small_talk")]
+    if not substantive:
+        return customer[-1].text if customer else None
+    main = summarize(messages).main_question or ""
+    parts = [main]
+    budget = SUGGESTION_QUERY_CHARS - len(main)
+    latest: list[str] = []
+    for text in reversed(substantive):
+        if text == main or budget - len(text) < 0:
+            continue
+        latest.append(text)
+        budget -= len(text) + 1
+        if len(latest) == 3:
+            break
+    return "\n".join(parts + latest[::-1])[:SUGGESTION_QUERY_CHARS]

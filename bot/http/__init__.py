@@ -10,7 +10,17 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from bot.cme.auth import ConsoleSessionMiddleware, LoginThrottle, Sessions, console_secret
-from bot.http import cme, customer, customers, insights, metrics, pages
+from bot.http import (
+    cme,
+    customer,
+    customers,
+    helpcentre,
+    insights,
+    metrics,
+    pages,
+    presence,
+    saved_replies,
+)
 from bot.http.console import console_router
 from bot.http.errors import GuardMiddleware, RequestGuard, install_error_handlers
 from bot.runtime import Bot
@@ -35,6 +45,9 @@ def install(app: FastAPI, bot: Bot) -> None:
     app.include_router(insights.router)
     app.include_router(insights.page_router(bot))
     app.include_router(metrics.router)
+    app.include_router(saved_replies.router)
+    app.include_router(presence.router)
+    app.include_router(helpcentre.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Annotated
+from datetime import UTC, date, datetime, time
+from functools import partial
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
@@ -24,19 +26,23 @@ from bot.cme.schemas import (
     ErasureOut,
     OutcomesOut,
     QueueOut,
+    SearchOut,
     Suggestion,
     SuggestionsOut,
     UsersOut,
 )
-from bot.conversation import Change
+from bot.cme.search import ConversationQuery, search_conversations
+from bot.conversation import Change, suggestion_query
 from bot.events import announce_erasure, conversation_topic, typing_event
 from bot.http.deps import BotDep, ConversationId, UserDep
 from bot.http.errors import documented_errors
-from bot.schemas import MAX_DB_INT, JsonInt, MessageText
-from bot.storage import NotFound, Role, User, store
+from bot.schemas import MAX_DB_INT, JsonInt, MessageText, StatusName
+from bot.storage import NotFound, User, store
 from retrieval import Article, KnowledgeBase
 
 log = logging.getLogger(__name__)
+
+QueueView = Literal["all", "mine", "unassigned", "resolved"]
 
 router = APIRouter(
     prefix="/api/cme",
@@ -92,9 +98,36 @@ async def me(user: UserDep) -> CmeView:
 
 
 @router.get("/queue", response_model=QueueOut)
-async def get_queue(bot: BotDep, user: UserDep) -> QueueOut:
-    """Open conversations ordered by urgency (frustration, wait, SLA)."""
-    return QueueOut(conversations=await run_in_threadpool(queue, bot))
+async def get_queue(
+    bot: BotDep,
+    user: UserDep,
+    view: Annotated[QueueView, Query(description="all, mine, unassigned or resolved")] = "all",
+) -> QueueOut:
+    """Open conversations ordered by urgency (frustration, wait, SLA), or a view of them; the
+    resolved view lists the latest resolved conversations."""
+    rows = await run_in_threadpool(partial(queue, bot, view=view, user_id=user.id))
+    return QueueOut(conversations=rows)
+
+
+@router.get("/search", response_model=SearchOut)
+async def search(
+    bot: BotDep,
+    user: UserDep,
+    q: Annotated[str, Query(max_length=200, description="Words in a message or the customer")] = "",
+    status: Annotated[StatusName | None, Query(description="Only this status")] = None,
+    article: Annotated[str | None, Query(max_length=300, description="Cited article id")] = None,
+    since: Annotated[date | None, Query(description="Started on or after (UTC)")] = None,
+    until: Annotated[date | None, Query(description="Started before (UTC)")] = None,
+) -> SearchOut:
+    """Search every conversation (open, with the bot and resolved), newest first, up to 50."""
+    query = ConversationQuery(
+        text=q,
+        status=status,
+        article_id=article or None,
+        since=datetime.combine(since, time(), UTC) if since else None,
+        until=datetime.combine(until, time(), UTC) if until else None,
+    )
+    return SearchOut(conversations=await run_in_threadpool(search_conversations, bot, query))
 
 
 @router.get("/conversations/{conversation_id}", response_model=ContextPacket)
@@ -124,6 +157,10 @@ async def reply(
         note=body.note,
         article_id=body.article_id,
     )
+    if body.note:
+        # The console stops its indicator when a note is sent; the customer must not see
+        # "typing" linger for the indicator's 20 s timeout either.
+        await bot.bus.publish(conversation_topic(conversation_id), typing_event("agent", False))
     return _change(change)
 
 
@@ -247,19 +284,15 @@ async def canned_replies(
 async def suggestions(
     conversation_id: ConversationId, bot: BotDep, user: UserDep
 ) -> SuggestionsOut:
-    """KB articles that may answer the customer's latest message, best first."""
+    """KB articles that may answer the conversation (its main question and latest turns)."""
 
-    def latest() -> str | None:
+    def conversation_text() -> str | None:
         with bot.db.read() as session:
             store.get_conversation(session, conversation_id=conversation_id)
-            customer = [
-                message
-                for message in store.list_messages(session, conversation_id=conversation_id)
-                if message.role == Role.CUSTOMER
-            ]
-            return customer[-1].text if customer else None
+            messages = store.list_messages(session, conversation_id=conversation_id)
+            return suggestion_query(messages)
 
-    text = await run_in_threadpool(latest)
+    text = await run_in_threadpool(conversation_text)
     if not text:
         return SuggestionsOut(query=None, articles=[])
     query = await bot.kb.embed_query(text)

@@ -43,6 +43,15 @@ SHELL = """<!doctype html>
 </head>
 <body class="{body_class}">{body}</body></html>"""
 
+# The shared markdown renderer and the inbox's own styles load before console.js.
+CONSOLE_SCRIPTS = (
+    '<link rel="stylesheet" href="/static/inbox.css">'
+    '<script src="/static/markdown.js" defer></script>'
+    '<script src="/static/console.js" defer></script>'
+    '<script src="/static/canned.js" defer></script>'
+    '<script src="/static/presence.js" defer></script>'
+)
+
 LOGIN_BODY = """<main class="signin">
 <h1><span class="brand">supportbot</span> console</h1>
 {error}<form method="post" action="/console/login" class="signin-form">
@@ -253,7 +262,13 @@ def _shell(
             styles=f'<link rel="stylesheet" href="/static/{page}.css">'
             if page != "console"
             else "",
-            script=f'<script src="/static/{page}.js" defer></script>' if script else "",
+            script=(
+                CONSOLE_SCRIPTS
+                if page == "console"
+                else f'<script src="/static/{page}.js" defer></script>'
+            )
+            if script
+            else "",
             body_class=body_class,
             body=body,
         ),

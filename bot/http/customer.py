@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from bot.conversation import handle_customer_message, outcomes, request_handoff, withdraw
+from bot.conversation import (
+    handle_customer_message,
+    leave_email,
+    outcomes,
+    request_handoff,
+    wait_for,
+    withdraw,
+)
 from bot.http.deps import BotDep, ConversationId, LimitsDep, TokenDep, authorized
 from bot.http.errors import documented_errors
 from bot.http.identity import ClaimedIdentity, verify
@@ -18,6 +26,8 @@ from bot.schemas import (
     ConversationCreated,
     ConversationIn,
     CsatIn,
+    EmailIn,
+    EmailOut,
     FeedbackIn,
     HandoffOut,
     MessageIn,
@@ -27,6 +37,7 @@ from bot.schemas import (
     NpsOut,
     Ok,
     TurnOut,
+    WaitOut,
 )
 from bot.storage import Conflict, customers, store
 
@@ -155,6 +166,26 @@ async def post_handoff(conversation_id: ConversationId, bot: BotDep, token: Toke
     await authorized(bot, conversation_id, token)
     notice, status = await request_handoff(bot, conversation_id=conversation_id)
     return HandoffOut(reply=MessageOut.of(notice) if notice else None, status=status.value)
+
+
+@router.get("/conversations/{conversation_id}/wait", response_model=WaitOut)
+async def get_wait(conversation_id: ConversationId, bot: BotDep, token: TokenDep) -> WaitOut:
+    """The wait for a person: place in the queue, time waited against the SLA, office hours."""
+    await authorized(bot, conversation_id, token)
+    wait = await run_in_threadpool(partial(wait_for, bot, conversation_id=conversation_id))
+    return WaitOut(**{**asdict(wait), "status": wait.status.value})
+
+
+@router.post("/conversations/{conversation_id}/email", response_model=EmailOut)
+async def post_email(
+    conversation_id: ConversationId, body: EmailIn, bot: BotDep, token: TokenDep
+) -> EmailOut:
+    """Leave an email address for a follow-up when nobody can reply in the chat soon."""
+    await authorized(bot, conversation_id, token)
+    email = await run_in_threadpool(
+        partial(leave_email, bot, conversation_id=conversation_id, email=str(body.email))
+    )
+    return EmailOut(email=email)
 
 
 @router.delete("/conversations/{conversation_id}/handoff", response_model=HandoffOut)

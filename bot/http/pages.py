@@ -1,4 +1,5 @@
-"""Pages and probes: API docs, health and readiness, KB article pages, and the admin API."""
+"""Pages and probes: API docs, health and readiness, and the admin API (the help centre's KB
+pages are `helpcentre.py`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from bot.cluster import index_version
 from bot.http.deps import BotDep
 from bot.http.errors import documented_errors
 from bot.http.ratelimit import RateLimits, client_ip
-from retrieval import render_article_html
 
 router = APIRouter()
 admin_bearer = HTTPBearer(
@@ -82,20 +82,6 @@ async def readyz(bot: BotDep) -> JSONResponse:
         {"ready": ready, "checks": checks, "index_version": index_version(bot.kb)},
         status_code=200 if ready else 503,
     )
-
-
-@router.get(
-    "/kb/{article_id:path}",
-    response_class=HTMLResponse,
-    tags=["kb"],
-    responses=documented_errors(404, 500, page=True),
-)
-async def article_page(article_id: str, bot: BotDep) -> HTMLResponse:
-    """A knowledge-base article, rendered with untrusted markup removed."""
-    article = bot.kb.article(article_id)
-    if article is None or article.draft:
-        raise HTTPException(404, f"article {article_id!r} does not exist")
-    return page(article.title, render_article_html(article))
 
 
 def require_admin(

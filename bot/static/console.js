@@ -23,6 +23,11 @@
     refreshTimer: null,
     typingOn: false,
     typingTimer: null,
+    noteMode: false,
+    view: "all",
+    queueRows: [],
+    resolvedRows: [],
+    search: null, // { q, status, rows } while a search is shown instead of the queue
   };
 
   // ---------------------------------------------------------------- helpers
@@ -92,8 +97,11 @@
       : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
-  function customerName(customer) {
-    return (customer && (customer.name || customer.email || customer.id)) || "Anonymous visitor";
+  function customerName(customer, conversationId) {
+    const known = customer && (customer.name || customer.email || customer.id);
+    if (known) return known;
+    // Two anonymous cards must not look alike: a short, stable label from the conversation id.
+    return conversationId ? `Visitor ${String(conversationId).slice(0, 6)}` : "Anonymous visitor";
   }
 
   function userName(id) {
@@ -189,12 +197,99 @@
 
   // ---------------------------------------------------------------- queue
 
+  const VIEWS = [
+    ["mine", "Mine"],
+    ["unassigned", "Unassigned"],
+    ["all", "All"],
+    ["resolved", "Resolved"],
+  ];
+  const EMPTY = {
+    mine: "You have no claimed conversations.",
+    unassigned: "Nobody is waiting. New escalations appear here.",
+    all: "Nobody is waiting. New escalations appear here.",
+    resolved: "No resolved conversations yet.",
+  };
+
+  // Search over every conversation: words anywhere in it or in the customer's name, email or
+  // id, optionally one status. Results replace the queue until the search is cleared.
+  function searchForm() {
+    const q = h("input", { type: "search", id: "conversation-search", maxlength: 200, autocomplete: "off",
+      placeholder: "Search conversations…", "aria-label": "Search all conversations" });
+    const status = h("select", { id: "search-status", "aria-label": "Status" },
+      h("option", { value: "", text: "any status" }),
+      ...["waiting", "agent", "bot", "resolved"].map((value) => h("option", { value, text: value })));
+    const run = async (event) => {
+      event.preventDefault();
+      if (!q.value.trim() && !status.value) {
+        state.search = null;
+        return renderQueue(state.queueRows);
+      }
+      const params = new URLSearchParams({ q: q.value.trim() });
+      if (status.value) params.set("status", status.value);
+      try {
+        const data = await api("GET", `/api/cme/search?${params}`);
+        state.search = { rows: data.conversations };
+        renderQueue(state.queueRows);
+      } catch (error) {
+        toast(error.message);
+      }
+    };
+    q.addEventListener("search", run); // the field's own clear button
+    return h("form", { class: "search", id: "search", role: "search", onsubmit: run }, q, status,
+      h("button", { type: "submit", text: "Search" }));
+  }
+
+  function viewTabs() {
+    const tabs = h("div", { class: "views", role: "group", "aria-label": "Queue views", id: "views" });
+    for (const [view, label] of VIEWS) {
+      tabs.append(
+        h("button", { type: "button", class: "view", dataset: { view }, "aria-pressed": String(view === state.view),
+          onclick: () => setView(view) }, label, h("span", { class: "view-count" })),
+      );
+    }
+    return tabs;
+  }
+
+  function setView(view) {
+    state.view = view;
+    for (const tab of document.querySelectorAll("#views .view")) {
+      tab.setAttribute("aria-pressed", String(tab.dataset.view === view));
+    }
+    if (view === "resolved") loadResolved();
+    renderQueue(state.queueRows);
+  }
+
+  async function loadResolved() {
+    try {
+      state.resolvedRows = (await api("GET", "/api/cme/queue?view=resolved")).conversations;
+      if (state.view === "resolved") renderQueue(state.queueRows);
+    } catch (error) {
+      toast(error.message);
+    }
+  }
+
+  function inView(view, row) {
+    if (view === "mine") return row.status === "agent" && state.me && row.owner_id === state.me.id;
+    if (view === "unassigned") return row.status === "waiting";
+    return true;
+  }
+
   function renderQueue(rows) {
+    if (rows !== state.queueRows) document.dispatchEvent(new CustomEvent("supportbot:queue", { detail: rows }));
+    state.queueRows = rows;
     state.queueTimers = [];
-    const items = rows.map((row) => queueItem(row));
-    $("#queue").replaceChildren(...items);
+    if (!$("#views")) $("#queue").before(searchForm(), viewTabs());
+    const shown = state.search
+      ? state.search.rows
+      : state.view === "resolved" ? state.resolvedRows : rows.filter((row) => inView(state.view, row));
+    $("#queue").replaceChildren(...shown.map((row) => queueItem(row)));
     $("#queue-count").textContent = rows.length ? String(rows.length) : "";
-    $("#queue-empty").hidden = rows.length > 0;
+    for (const tab of document.querySelectorAll("#views .view")) {
+      const count = tab.dataset.view === "resolved" ? 0 : rows.filter((row) => inView(tab.dataset.view, row)).length;
+      tab.querySelector(".view-count").textContent = count ? String(count) : "";
+    }
+    $("#queue-empty").textContent = state.search ? "No conversation matches." : EMPTY[state.view];
+    $("#queue-empty").hidden = shown.length > 0;
     tick();
   }
 
@@ -207,7 +302,11 @@
     const status =
       row.status === "waiting"
         ? badge("waiting", "status-waiting")
-        : badge(`claimed by ${userName(row.owner_id)}`, "status-agent");
+        : row.status === "resolved" || row.status === "bot"
+          ? badge(row.status === "bot" ? "with the bot" : "resolved", `status-${row.status}`)
+          : badge(`claimed by ${userName(row.owner_id)}`, "status-agent");
+    const question = row.main_question || row.latest_message;
+    const found = row.match && row.match !== question ? h("p", { class: "match", text: row.match }) : null;
     return h(
       "li",
       { class: classes.join(" "), dataset: { conversationId: row.id } },
@@ -223,13 +322,18 @@
         h(
           "div",
           { class: "line" },
-          h("span", { class: "customer", text: customerName(row.customer) }),
+          h("span", { class: "customer", text: customerName(row.customer, row.id) }),
           row.vip ? badge("VIP", "vip") : null,
           row.customer && row.customer.health_tier === "at_risk" ? badge("at risk", "at-risk") : null,
+          row.team ? badge(row.team, "team") : null,
           badge(row.channel, "channel"),
           slaTimer(row.escalation, state.queueTimers, true),
         ),
-        h("p", { class: "latest", text: row.latest_message || "(no message yet)" }),
+        h("p", { class: "question", text: question || "(no message yet)" }),
+        row.latest_message && row.latest_message !== question
+          ? h("p", { class: "latest", text: `Latest: ${row.latest_message}` })
+          : null,
+        found,
         h("div", { class: "line meta" }, status, frustrationMeter(row.frustration)),
       ),
     );
@@ -328,6 +432,7 @@
     state.viewTimers = [];
     state.openSignals = new Set();
     state.latestCustomerSeq = null;
+    state.noteMode = false;
     watch();
     const pane = $("#conversation");
     if (!id) {
@@ -384,7 +489,7 @@
 
   function renderConversation(packet) {
     const conversation = packet.conversation;
-    document.title = `${customerName(conversation.customer)} · supportbot console`;
+    document.title = `${customerName(conversation.customer, conversation.id)} · supportbot console`;
     state.viewTimers = [];
     renderHeader(packet);
     renderActions(packet);
@@ -401,6 +506,8 @@
       loadSuggestions(conversation.id);
     }
     tick();
+    // Panels in their own files (saved replies) follow the open conversation.
+    document.dispatchEvent(new CustomEvent("supportbot:conversation", { detail: packet }));
   }
 
   function isMine(conversation) {
@@ -429,12 +536,14 @@
       h("dd", {}, waitingClock(escalation, state.viewTimers) || "—"),
       h("dt", { text: "SLA" }),
       h("dd", {}, slaTimer(escalation, state.viewTimers) || "—"),
+      h("dt", { text: "Rating" }),
+      h("dd", { id: "csat" }, packet.csat ? csatText(packet.csat) : "—"),
     );
     $("#conv-header").replaceChildren(
       h(
         "div",
         { class: "title-line" },
-        h("h2", { class: "customer", text: customerName(customer) }),
+        h("h2", { class: "customer", text: customerName(customer, conversation.id) }),
         customer.record_id
           ? h("a", { class: "customer-link", href: `/console/customers/${customer.record_id}`, text: "Customer page" })
           : null,
@@ -446,6 +555,11 @@
       ),
       identity,
     );
+  }
+
+  function csatText(csat) {
+    const stars = "★".repeat(csat.rating) + "☆".repeat(Math.max(0, 5 - csat.rating));
+    return `${stars} ${csat.rating}/5${csat.comment ? ` · “${csat.comment}”` : ""}`;
   }
 
   function actionButton(label, handler, { primary = false, danger = false, name } = {}) {
@@ -499,7 +613,14 @@
       buttons.push(actionButton("Hand back to bot", run("hand-back"), { name: "hand-back" }));
     }
     if (conversation.status !== "resolved" && (conversation.status !== "agent" || mine)) {
-      buttons.push(actionButton("Resolve", run("resolve"), { danger: true, name: "resolve" }));
+      const answered = packet.transcript.some((message) => message.role === "agent");
+      const resolve = run("resolve");
+      const confirmed = (event) => {
+        // Nobody from the team replied: make sure, and the widget then asks for no rating.
+        const sure = answered || window.confirm("Nobody has replied to this customer yet. Resolve anyway?");
+        if (sure) resolve(event);
+      };
+      buttons.push(actionButton("Resolve", confirmed, { danger: true, name: "resolve" }));
     }
     buttons.push(
       actionButton(conversation.vip ? "Unmark VIP" : "Mark VIP", run("vip", { vip: !conversation.vip }), {
@@ -512,9 +633,10 @@
   // ------------------------------------------------------------ transcript
 
   function renderTranscript(packet) {
+    state.thumbs = new Map((packet.feedback || []).map((mark) => [mark.seq, mark.helpful]));
     const list = $("#transcript");
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-    const customer = customerName(packet.conversation.customer);
+    const customer = customerName(packet.conversation.customer, packet.conversation.id);
     const trigger = packet.escalation ? packet.escalation.trigger_seq : null;
     list.replaceChildren(...packet.transcript.map((message) => turn(message, customer, trigger)));
     if (atBottom || !list.dataset.seen) list.scrollTop = list.scrollHeight;
@@ -544,11 +666,27 @@
         message.role === "bot" && typeof message.confidence === "number"
           ? badge(`confidence ${fixed(message.confidence)}`, "confidence")
           : null,
+        state.thumbs && state.thumbs.has(message.seq)
+          ? state.thumbs.get(message.seq)
+            ? badge("👍 helpful", "thumb up")
+            : badge("👎 not helpful", "thumb down")
+          : null,
       ),
-      h("p", { class: "text", text: message.text }),
+      messageText(message),
       message.role === "bot" ? citations(message.citations) : null,
       message.role === "customer" && message.scores ? signalDetails(message) : null,
     );
+  }
+
+  // Bot, CME and note text is markdown, rendered as DOM (markdown.js); customer text stays plain.
+  function messageText(message) {
+    if (message.role === "customer" || message.role === "system" || typeof supportbotMarkdown === "undefined") {
+      return h("p", { class: "text", text: message.text });
+    }
+    const base = (message.citations && message.citations[0] && safeUrl(message.citations[0].url)) || null;
+    const body = h("div", { class: "text md" });
+    body.append(supportbotMarkdown.render(message.text, base, { breaks: message.role !== "bot" }));
+    return body;
   }
 
   function turnScores(scores) {
@@ -818,7 +956,7 @@
       try {
         await api("POST", `${conversationPath(id)}/messages`, { text: value, note });
         text.value = "";
-        stopTyping(id, false);
+        stopTyping(id, note); // a reply switches the indicator off by arriving; a note must say so
         await loadPacket(id);
       } catch (error) {
         toast(error.message);
@@ -827,13 +965,17 @@
     text.addEventListener("input", () => typing());
     text.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-        const reply = $("#send-reply");
-        if (!reply.disabled) reply.click();
+        const button = state.noteMode ? $("#add-note") : $("#send-reply");
+        if (!button.disabled) button.click();
       }
     });
+    const mode = (note, label) =>
+      h("button", { type: "button", class: "mode", id: note ? "mode-note" : "mode-reply",
+        "aria-pressed": String(note === state.noteMode), onclick: () => setNoteMode(note) }, label);
     return h(
       "form",
-      { class: "composer", id: "composer", onsubmit: send(false) },
+      { class: `composer${state.noteMode ? " note-mode" : ""}`, id: "composer", onsubmit: send(false) },
+      h("div", { class: "modes", role: "group", "aria-label": "Write" }, mode(false, "Reply"), mode(true, "Internal note")),
       text,
       h(
         "div",
@@ -853,9 +995,20 @@
       : "Claim the conversation to reply. Notes stay internal.";
   }
 
+  // Writing a note never shows the customer "typing"; switching to a note switches it off.
+  function setNoteMode(note) {
+    state.noteMode = note;
+    $("#composer").classList.toggle("note-mode", note);
+    $("#mode-note").setAttribute("aria-pressed", String(note));
+    $("#mode-reply").setAttribute("aria-pressed", String(!note));
+    $("#reply-text").placeholder = note ? "Internal note: only CMEs see it…" : "Write to the customer…";
+    if (note && state.openId) stopTyping(state.openId, true);
+    $("#reply-text").focus();
+  }
+
   function typing() {
     const id = state.openId;
-    if (!id || !state.packet || !isMine(state.packet.conversation)) return;
+    if (!id || state.noteMode || !state.packet || !isMine(state.packet.conversation)) return;
     if (!state.typingOn) {
       state.typingOn = true;
       api("POST", `${conversationPath(id)}/typing`, { on: true }).catch(() => {});
@@ -891,7 +1044,7 @@
       "section",
       { class: "card canned", id: "canned" },
       h("h3", { text: "Canned replies" }),
-      h("p", { class: "label", text: "Suggested for the latest message" }),
+      h("p", { class: "label", text: "Suggested for this conversation" }),
       h("ul", { class: "articles", id: "suggestions" }),
       search,
       h("ul", { class: "articles", id: "article-results" }),
@@ -945,8 +1098,14 @@
   }
 
   function insertArticle(article) {
+    // The section that answers, as markdown with a link the customer can click on any channel.
+    const label = article.section ? `${article.title} › ${article.section}` : article.title;
+    const safeLabel = label.replace(/[[\]]/g, "");
+    insertText(`${(article.passage || "").trim()}\n\n[${safeLabel}](${article.url})`.trim());
+  }
+
+  function insertText(snippet) {
     const text = $("#reply-text");
-    const snippet = `${article.passage || article.title}\n\n${article.url}`;
     const start = text.selectionStart ?? text.value.length;
     const end = text.selectionEnd ?? text.value.length;
     const before = text.value.slice(0, start);
@@ -958,6 +1117,9 @@
   }
 
   // ------------------------------------------------------------------ start
+
+  // What the console's other files (canned.js) may use.
+  window.supportbotConsole = Object.freeze({ api, h, toast, insertText, me: () => state.me });
 
   async function start() {
     try {

@@ -12,15 +12,20 @@
 
   const data = script.dataset;
   const SERVER = (data.server || new URL(script.src, location.href).origin).replace(/\/+$/, "");
+  // Look and words: the server's settings and the browser's language (supportbotConfig, served
+  // with this file), overridden by the script tag's data-* attributes.
+  const CONFIG = typeof supportbotConfig === "object" ? supportbotConfig : { labels: {} };
+  const L = CONFIG.labels;
+  const say = (key, values) => String(L[key] || key).replace(/\{(\w+)\}/g, (_, name) => String((values || {})[name]));
   const TITLE = data.title || "Support";
-  const GREETING = data.greeting ||
-    "Hi! Ask me a question and I'll find the answer in our help centre. You can talk to a person at any time.";
-  const NAMES = { customer: "You", bot: "Assistant", agent: "Support team" };
+  const BOT_NAME = data.botName || CONFIG.botName || "Assistant";
+  const GREETING = data.greeting || CONFIG.greeting || say("greeting", { name: BOT_NAME });
+  const AVATAR = data.avatar || CONFIG.avatar || "";
+  const ACCENT = /^#[0-9a-f]{6}$/i.test(data.accent || "") ? data.accent : CONFIG.accent;
+  const NAMES = { customer: say("you"), bot: BOT_NAME, agent: say("agent") };
   const STATUS = {
-    bot: "Our assistant answers right away",
-    waiting: "Waiting for a person, who will see this conversation",
-    agent: "You're chatting with the support team",
-    resolved: "This conversation is resolved",
+    bot: say("status_bot"), waiting: say("status_waiting"), agent: say("status_agent"),
+    resolved: say("status_resolved"),
   };
   const ICONS = {
     chat: "M4 4h16v12H9l-5 4z",
@@ -29,8 +34,7 @@
     thumb: "M7 10v11H3V10zm2 11h8.5a2 2 0 0 0 2-1.7l1.3-7A2 2 0 0 0 18.8 10H14V5.5A2.5 2.5 0 0 0 11.5 3L9 10z",
     star: "M12 2.5l2.9 6.2 6.6.7-5 4.5 1.4 6.6L12 17.2l-5.9 3.3 1.4-6.6-5-4.5 6.6-.7z",
   };
-  const SAFE_PROTOCOLS = ["http:", "https:", "mailto:"];
-  const RATINGS = ["Very poor", "Poor", "OK", "Good", "Great"];
+  const RATINGS = say("ratings").split("|");
   const LOW_REASONS = [["not_answered", "My question wasn't answered"],
     ["wrong_answer", "The answer was wrong"], ["too_slow", "It took too long"],
     ["hard_to_reach_human", "Hard to reach a person"], ["rude_or_unhelpful", "Unhelpful"],
@@ -84,147 +88,8 @@
     return h("a", { href, target: "_blank", rel: "noopener noreferrer" }, label);
   }
 
-  // ---- Safe markdown: a small subset, built as DOM nodes ----------------------------------
-  function safeHref(raw, base) {
-    let href = String(raw).trim();
-    if (!/^([a-z][a-z0-9+.-]*:|\/\/)/i.test(href)) {
-      if (!base) return null;
-      href = href.replace(/\.md(?=$|#)/, ""); // a link between KB articles -> the served page
-    }
-    try {
-      const url = new URL(href, base || undefined);
-      return SAFE_PROTOCOLS.includes(url.protocol) ? url.href : null;
-    } catch (_) {
-      return null;
-    }
-  }
-  function findClose(text, mark, from) {
-    for (let j = text.indexOf(mark, from); j !== -1; j = text.indexOf(mark, j + 1)) {
-      const before = text[j - 1], after = text[j + mark.length] || "";
-      if (before === " " || (mark.length === 1 && (after === mark || before === mark))) continue;
-      if (mark[0] === "_" && /\w/.test(after)) continue;
-      return j;
-    }
-    return -1;
-  }
-  function parseLink(text, start) {
-    let depth = 0, j = start;
-    for (; j < text.length; j++) {
-      if (text[j] === "\\") j++;
-      else if (text[j] === "[") depth++;
-      else if (text[j] === "]" && --depth === 0) break;
-    }
-    if (j >= text.length || text[j + 1] !== "(") return null;
-    let k = j + 2;
-    for (let parens = 1; k < text.length; k++) {
-      if (text[k] === "(") parens++;
-      else if (text[k] === ")" && --parens === 0) break;
-    }
-    if (k >= text.length) return null;
-    const target = text.slice(j + 2, k).trim().split(/\s+/)[0].replace(/^<|>$/g, "");
-    return { label: text.slice(start + 1, j), href: target, end: k + 1 };
-  }
-  function inline(text, base, depth, inLink) {
-    const out = document.createDocumentFragment();
-    let buffer = "";
-    const flush = () => { if (buffer) out.append(buffer); buffer = ""; };
-    for (let i = 0; i < text.length;) {
-      const c = text[i];
-      if (c === "\\" && /[!-/:-@[-`{-~]/.test(text[i + 1] || "")) {
-        buffer += text[i + 1]; i += 2; continue;
-      }
-      if (c === "`") {
-        let n = 1;
-        while (text[i + n] === "`") n++;
-        const end = text.indexOf("`".repeat(n), i + n);
-        if (end !== -1) { flush(); out.append(h("code", null, text.slice(i + n, end))); i = end + n; continue; }
-        buffer += "`".repeat(n); i += n; continue;
-      }
-      if ((c === "*" || c === "_") && depth < 4) {
-        const mark = text[i + 1] === c ? c + c : c;
-        const opens = !/\s/.test(text[i + mark.length] || " ") && !(c === "_" && /\w/.test(text[i - 1] || ""));
-        const end = opens ? findClose(text, mark, i + mark.length) : -1;
-        if (end > i + mark.length) {
-          flush();
-          const inner = inline(text.slice(i + mark.length, end), base, depth + 1, inLink);
-          out.append(h(mark.length === 2 ? "strong" : "em", null, inner));
-          i = end + mark.length; continue;
-        }
-        buffer += mark; i += mark.length; continue;
-      }
-      if (c === "[" && !inLink && depth < 4) {
-        const found = parseLink(text, i);
-        if (found) {
-          flush();
-          const href = safeHref(found.href, base);
-          const label = inline(found.label, base, depth + 1, true);
-          out.append(href ? link(href, label) : label);
-          i = found.end; continue;
-        }
-      }
-      if (c === "<" && !inLink) {
-        const auto = /^<((?:https?:\/\/|mailto:)[^\s<>]+)>/i.exec(text.slice(i, i + 2100));
-        const href = auto && safeHref(auto[1]);
-        if (href) { flush(); out.append(link(href, auto[1])); i += auto[0].length; continue; }
-      }
-      buffer += c; i++;
-    }
-    flush();
-    return out;
-  }
-  function markdown(source, base) {
-    const root = document.createDocumentFragment();
-    const lines = String(source).slice(0, 20000).replace(/\r\n?/g, "\n").split("\n");
-    let paragraph = [], quote = [], list = null;
-    const endParagraph = () => {
-      if (paragraph.length) root.append(h("p", null, inline(paragraph.join(" "), base, 0)));
-      paragraph = [];
-    };
-    const endQuote = () => {
-      if (quote.length) root.append(h("blockquote", null, inline(quote.join(" "), base, 0)));
-      quote = [];
-    };
-    const endList = () => { if (list) root.append(list.el); list = null; };
-    const endAll = () => { endParagraph(); endQuote(); endList(); };
-    for (let n = 0; n < lines.length; n++) {
-      const line = lines[n];
-      let m;
-      if ((m = /^ {0,3}(`{3,}|~{3,})/.exec(line))) {
-        endAll();
-        const code = [];
-        while (++n < lines.length && !lines[n].trim().startsWith(m[1])) code.push(lines[n]);
-        root.append(h("pre", null, h("code", null, code.join("\n"))));
-      } else if (!line.trim()) {
-        endAll();
-      } else if ((m = /^ {0,3}#{1,6}\s+(.*?)[\s#]*$/.exec(line))) {
-        endAll();
-        root.append(h("p", { class: "heading" }, h("strong", null, inline(m[1], base, 0))));
-      } else if (/^ {0,3}([-*_])(\s*\1){2,}\s*$/.test(line)) {
-        endAll();
-        root.append(h("hr"));
-      } else if ((m = /^ {0,3}>\s?(.*)$/.exec(line))) {
-        endParagraph(); endList();
-        quote.push(m[1]);
-      } else if ((m = /^\s{0,3}(?:[-*+]|(\d{1,9})[.)])\s+(.*)$/.exec(line))) {
-        endParagraph(); endQuote();
-        const ordered = m[1] !== undefined;
-        if (!list || list.ordered !== ordered) {
-          endList();
-          list = { ordered, el: h(ordered ? "ol" : "ul") };
-          if (ordered && m[1] !== "1") list.el.setAttribute("start", String(parseInt(m[1], 10)));
-        }
-        list.item = h("li", null, inline(m[2], base, 0));
-        list.el.append(list.item);
-      } else if (list && /^\s+\S/.test(line)) {
-        list.item.append(" ", inline(line.trim(), base, 0));
-      } else {
-        endList(); endQuote();
-        paragraph.push(line.trim());
-      }
-    }
-    endAll();
-    return root;
-  }
+  // Safe markdown (bot/static/markdown.js, served in the same block scope as this file).
+  const { render: markdown, safeHref } = supportbotMarkdown;
 
   // ---- The widget's DOM, in a shadow root ---------------------------------------------------
   const host = h("supportbot-widget", { id: "supportbot-widget" });
@@ -238,23 +103,41 @@
   const badge = h("span", { class: "badge", hidden: true, "aria-hidden": "true" });
   const launcher = h("button", {
     type: "button", class: "launcher", "aria-controls": "sb-panel", "aria-expanded": "false",
-    "aria-label": "Open support chat", click: () => setOpen(!st.open),
+    "aria-label": say("open"), click: () => setOpen(!st.open),
   }, icon("chat"), badge);
   const statusLine = h("p", { class: "status", id: "sb-status" });
   const notice = h("p", { class: "notice", role: "status", "aria-live": "polite" });
   const log = h("div", {
     class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions",
-    "aria-label": "Conversation", tabindex: "0",
+    "aria-label": say("log"), tabindex: "0",
   }, h("div", { class: "msg bot greeting" }, h("div", { class: "who" }, NAMES.bot),
     h("div", { class: "body" }, GREETING)));
   const typingText = h("span", null);
   const typing = h("div", { class: "typing", role: "status", hidden: true },
     h("span", { class: "dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")), typingText);
   const csat = h("div", { class: "csat", hidden: true });
+  // Waiting for a person: the real wait (from the server), a way back to the assistant, and an
+  // email address for a follow-up once the wait is long or the team is away.
+  const waitLine = h("p", { class: "wait-text", role: "status" });
+  const withdrawButton = h("button", { type: "button", class: "withdraw", click: withdraw }, say("withdraw"));
+  const emailInput = h("input", { type: "email", id: "sb-email", maxlength: "254", autocomplete: "email", required: true });
+  const emailNote = h("p", { class: "email-note", "aria-live": "polite" });
+  const emailForm = h("form", { class: "email", hidden: true, submit: leaveEmail },
+    h("label", { for: "sb-email" }, say("email_ask")),
+    h("div", { class: "email-row" }, emailInput, h("button", { type: "submit" }, say("email_save"))));
+  const waitBox = h("div", { class: "waiting", hidden: true }, waitLine, emailForm, emailNote, withdrawButton);
+  // Once resolved, with SMTP configured on the server: the transcript by email.
+  const transcriptEmail = h("input", { type: "email", id: "sb-transcript-email", maxlength: "254",
+    autocomplete: "email", placeholder: say("email_label") });
+  const transcriptNote = h("p", { class: "email-note", "aria-live": "polite" });
+  const transcriptForm = h("form", { class: "email transcript", hidden: true, submit: sendTranscript },
+    h("label", { for: "sb-transcript-email" }, say("transcript")),
+    h("div", { class: "email-row" }, transcriptEmail, h("button", { type: "submit" }, say("email_save"))),
+    transcriptNote);
   const handoff = h("button", { type: "button", class: "handoff", click: talkToPerson },
-    "Talk to a person");
+    say("talk"));
   const input = h("textarea", {
-    id: "sb-input", rows: "1", maxlength: "4000", placeholder: "Type your question…",
+    id: "sb-input", rows: "1", maxlength: "4000", placeholder: say("placeholder"),
     "aria-describedby": "sb-status", keydown: (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
@@ -263,20 +146,34 @@
     },
   });
   const form = h("form", { class: "composer", submit: onSubmit },
-    h("label", { for: "sb-input", class: "sr" }, "Message to " + TITLE), input,
-    h("button", { type: "submit", class: "send", "aria-label": "Send" }, icon("send")));
+    h("label", { for: "sb-input", class: "sr" }, say("message_to") + " " + TITLE), input,
+    h("button", { type: "submit", class: "send", "aria-label": say("send") }, icon("send")));
   const panel = h("section", {
     id: "sb-panel", class: "panel", role: "dialog", "aria-labelledby": "sb-title", hidden: true,
     keydown: (event) => { if (event.key === "Escape") { setOpen(false); launcher.focus(); } },
   },
   h("header", null,
+    avatarEl(),
     h("div", { class: "titles" }, h("h2", { id: "sb-title" }, TITLE), statusLine),
-    h("button", { type: "button", class: "close", "aria-label": "Close chat",
+    h("button", { type: "button", class: "close", "aria-label": say("close"),
       click: () => { setOpen(false); launcher.focus(); } }, icon("close"))),
-  log, typing, notice, csat,
+  log, typing, notice, waitBox, csat, transcriptForm,
   h("div", { class: "actions" }, handoff), form);
   wrap.append(panel, launcher);
   root.append(styles, wrap);
+
+  function avatarEl() {
+    const src = AVATAR && safeHref(AVATAR);
+    return src && /^https?:/.test(src) ? h("img", { class: "avatar", src, alt: "", width: "36", height: "36" }) : null;
+  }
+  // The accent colour through a constructed stylesheet: no inline style, so a strict CSP holds.
+  if (/^#[0-9a-f]{6}$/i.test(ACCENT || "") && "adoptedStyleSheets" in root) {
+    const dark = "#" + [1, 3, 5].map((i) => Math.round(parseInt(ACCENT.slice(i, i + 2), 16) * 0.82)
+      .toString(16).padStart(2, "0")).join("");
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(`.wrap { --accent: ${ACCENT}; --accent-dark: ${dark}; }`);
+    root.adoptedStyleSheets = [sheet];
+  }
 
   // ---- Messages ----------------------------------------------------------------------------
   function messageEl(message) {
@@ -284,7 +181,10 @@
     const when = new Date(message.created_at);
     if (!isNaN(when)) el.setAttribute("title", when.toLocaleString());
     if (message.role === "customer") el.append(h("span", { class: "sr" }, NAMES.customer + ": "));
-    else if (Object.hasOwn(NAMES, message.role)) el.append(h("div", { class: "who" }, NAMES[message.role]));
+    else if (Object.hasOwn(NAMES, message.role)) {
+      const who = message.role === "agent" && message.author ? message.author : NAMES[message.role];
+      el.append(h("div", { class: "who" }, who));
+    }
     const body = h("div", { class: "body" });
     const citations = Array.isArray(message.citations) ? message.citations : [];
     if (message.role === "bot") {
@@ -298,23 +198,25 @@
           const label = c.section ? c.title + " › " + c.section : c.title;
           const a = link(href, label);
           a.classList.add("citation");
-          body.append(h("p", { class: "source" }, "Source: ", a));
+          body.append(h("p", { class: "source" }, say("source"), a));
         }
       }
+    } else if (message.role === "agent") {
+      body.append(markdown(message.text, null, { breaks: true })); // a canned reply's links work
     } else {
-      body.textContent = message.text; // customer, CME and system text is always plain text
+      body.textContent = message.text; // customer and system text is always plain text
     }
     el.append(body);
     if (message.role === "bot" && citations.length) el.append(feedbackEl(message.seq));
     return el;
   }
   function feedbackEl(seq) {
-    const row = h("div", { class: "feedback", role: "group", "aria-label": "Was this answer helpful?" },
-      h("span", { class: "question", "aria-hidden": "true" }, "Was this helpful?"));
+    const row = h("div", { class: "feedback", role: "group", "aria-label": say("helpful_group") },
+      h("span", { class: "question", "aria-hidden": "true" }, say("helpful_q")));
     for (const helpful of [true, false]) {
       row.append(h("button", {
         type: "button", class: "thumb " + (helpful ? "up" : "down"), "data-helpful": String(helpful),
-        "aria-label": helpful ? "Helpful" : "Not helpful", click: () => sendFeedback(seq, helpful, row),
+        "aria-label": say(helpful ? "helpful" : "not_helpful"), click: () => sendFeedback(seq, helpful, row),
       }, icon("thumb")));
     }
     row.append(h("span", { class: "thanks", "aria-live": "polite" }));
@@ -328,7 +230,7 @@
       button.setAttribute("aria-disabled", String(given !== undefined));
     }
     row.lastChild.textContent = given === undefined ? ""
-      : given ? "Thanks!" : "Sorry about that. Try rephrasing, or talk to a person.";
+      : say(given ? "thanks" : "sorry");
   }
   function nearBottom() {
     return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
@@ -377,7 +279,7 @@
     entry.el.classList.toggle("failed", !!retry);
     if (retry) {
       entry.note.append(" ", h("button", { type: "button", class: "retry",
-        click: () => deliver(entry) }, "Retry"));
+        click: () => deliver(entry) }, say("retry")));
     }
   }
 
@@ -395,6 +297,94 @@
       save();
     }
     renderCsat();
+    followWait();
+    transcriptForm.hidden = !(CONFIG.mail && status === "resolved" && st.id);
+  }
+
+  // ---- Waiting for a person ---------------------------------------------------------------
+  function durationText(seconds) {
+    const minutes = Math.max(1, Math.round(seconds / 60));
+    return minutes === 1 ? say("minute") : say("minutes", { n: minutes });
+  }
+  function followWait() {
+    const waiting = st.status === "waiting" && !!st.id;
+    waitBox.hidden = !waiting;
+    clearInterval(st.waitTimer);
+    st.waitTimer = 0;
+    if (!waiting) return;
+    loadWait();
+    st.waitTimer = setInterval(() => {
+      if (Date.now() - (st.waitAt || 0) > 30000) loadWait();
+      else renderWait();
+    }, 5000);
+  }
+  async function loadWait() {
+    try {
+      const response = await api("GET", conversationPath("wait"));
+      if (!response.ok) return;
+      st.wait = response.data;
+      st.waitAt = Date.now();
+      renderWait();
+    } catch (_) { /* offline: keep the last known wait */ }
+  }
+  function renderWait() {
+    const wait = st.wait;
+    if (!wait || wait.status !== "waiting") return;
+    const waited = wait.waited_s + (Date.now() - st.waitAt) / 1000;
+    let text;
+    if (!wait.team_on_duty && wait.opens_at) {
+      const opens = new Date(wait.opens_at);
+      text = say("wait_closed", { when: opens.toLocaleString([], { weekday: "long", hour: "2-digit", minute: "2-digit" }) });
+    } else if (waited > wait.sla_s) {
+      text = say("wait_late", { waited: durationText(waited) });
+    } else {
+      text = say("wait_sla", { wait: durationText(wait.sla_s) });
+      if (wait.position) text += " " + say("wait_position", { position: wait.position });
+    }
+    waitLine.textContent = text;
+    const ask = !wait.email_known && !st.emailLeft && (waited > wait.sla_s || !wait.team_on_duty);
+    emailForm.hidden = !ask;
+  }
+  async function sendTranscript(event) {
+    event.preventDefault();
+    const email = transcriptEmail.value.trim();
+    try {
+      const response = await api("POST", conversationPath("transcript"), email ? { email } : {});
+      if (response.status === 422) return (transcriptNote.textContent = say("email_bad"));
+      if (!response.ok && response.status !== 409) throw unreachable();
+      transcriptNote.textContent = say("transcript_sent");
+      transcriptForm.querySelector("button").disabled = true;
+    } catch (_) {
+      notify(say("unreachable"), "error");
+    }
+  }
+  async function withdraw() {
+    withdrawButton.disabled = true;
+    try {
+      const response = await api("DELETE", conversationPath("handoff"));
+      if (!response.ok) throw unreachable();
+      setStatus(response.data.status);
+      input.focus();
+    } catch (_) {
+      notify(say("unreachable"), "error");
+    } finally {
+      withdrawButton.disabled = false;
+    }
+  }
+  async function leaveEmail(event) {
+    event.preventDefault();
+    const email = emailInput.value.trim();
+    if (!email) return;
+    try {
+      const response = await api("POST", conversationPath("email"), { email });
+      if (response.status === 422) return (emailNote.textContent = say("email_bad"));
+      if (!response.ok) throw unreachable();
+      st.emailLeft = true;
+      emailForm.hidden = true;
+      emailNote.textContent = say("email_saved", { email: response.data.email });
+    } catch (_) {
+      notify(say("unreachable"), "error");
+    }
   }
   function setTyping(who, on) {
     if (who !== "bot" && who !== "agent") return;
@@ -407,7 +397,7 @@
     }
     const shown = st.typing.agent ? "agent" : st.typing.bot ? "bot" : null;
     typing.hidden = !shown;
-    typingText.textContent = shown === "agent" ? "Support team is typing…" : "Assistant is typing…";
+    typingText.textContent = say("typing", { name: NAMES[shown] || NAMES.bot });
     if (shown && nearBottom()) scrollDown();
   }
   function notify(text, kind) {
@@ -418,7 +408,7 @@
     st.open = open;
     panel.hidden = !open;
     launcher.setAttribute("aria-expanded", String(open));
-    launcher.setAttribute("aria-label", open ? "Close support chat" : "Open support chat");
+    launcher.setAttribute("aria-label", say(open ? "close_chat" : "open"));
     wrap.classList.toggle("open", open);
     if (open) {
       st.unread = 0;
@@ -430,13 +420,15 @@
     save();
   }
   function renderCsat() {
-    const show = st.status === "resolved" && !!st.id;
+    // Only a conversation a person answered is rated: one nobody replied to asks nothing.
+    const answered = [...st.messages.values()].some((message) => message.role === "agent");
+    const show = st.status === "resolved" && !!st.id && answered;
     const appearing = show && csat.hidden;
     csat.hidden = !show;
     if (!show) return;
     if (appearing) requestAnimationFrame(scrollDown); // the log just got shorter
     if (st.csat) {
-      csat.replaceChildren(h("p", { class: "thanks" }, "Thanks for rating this conversation!"));
+      csat.replaceChildren(h("p", { class: "thanks" }, say("rated")));
       renderNps();
       return;
     }
@@ -452,15 +444,15 @@
         renderCsat();
       };
       stars.append(h("button", {
-        type: "button", class: "star", "aria-label": `${rating} of 5, ${label}`,
+        type: "button", class: "star", "aria-label": say("rating", { n: rating, label }),
         mouseenter: hover, focus: hover, click: rate,
       }, icon("star")));
     });
     stars.addEventListener("mouseleave", () => stars.removeAttribute("data-hover"));
     csat.replaceChildren(
-      h("p", { class: "question", id: "sb-csat-q" }, "How did we do? Rate this conversation"),
+      h("p", { class: "question", id: "sb-csat-q" }, say("rate_q")),
       stars,
-      h("label", { for: "sb-csat-comment" }, "Anything to add? (optional, send it with your rating)"),
+      h("label", { for: "sb-csat-comment" }, say("rate_comment")),
       comment,
     );
   }
@@ -554,7 +546,7 @@
   }
   class WidgetError extends Error {}
   function unreachable() {
-    return new WidgetError("We can't reach support right now. Check your connection and try again.");
+    return new WidgetError(say("unreachable"));
   }
   function ensureConversation() {
     if (st.id) return Promise.resolve();
@@ -600,12 +592,12 @@
     deliver(entry);
   }
   async function deliver(entry) {
-    setPendingNote(entry, "Sending…");
+    setPendingNote(entry, say("sending"));
     notify("");
     try {
       await ensureConversation();
     } catch (error) {
-      setPendingNote(entry, "Not sent.", true);
+      setPendingNote(entry, say("not_sent"), true);
       return notify(error.message, "error");
     }
     if (st.status === "bot") setTyping("bot", true);
@@ -623,24 +615,24 @@
       }
       if (response && response.status === 429) {
         setTyping("bot", false);
-        setPendingNote(entry, "Not sent.", true);
+        setPendingNote(entry, say("not_sent"), true);
         return notify("You're sending messages faster than we can answer. " +
           `Please wait ${waitText(response.retryAfter)}, then press Retry.`, "limited");
       }
       if (response && (response.status === 403 || response.status === 404)) {
         forgetConversation();
         setTyping("bot", false);
-        setPendingNote(entry, "Not sent.", true);
-        return notify("That conversation has ended. Press Retry to start a new one.", "error");
+        setPendingNote(entry, say("not_sent"), true);
+        return notify(say("ended"), "error");
       }
       if (response && response.status >= 400 && response.status < 500) {
         setTyping("bot", false);
-        setPendingNote(entry, "Not sent.", true);
+        setPendingNote(entry, say("not_sent"), true);
         return notify(String(response.data.detail || "That message could not be sent."), "error");
       }
       if (attempt >= 4) {
         setTyping("bot", false);
-        setPendingNote(entry, "Not sent.", true);
+        setPendingNote(entry, say("not_sent"), true);
         return notify(unreachable().message, "error");
       }
       await sleep(400 * 2 ** attempt);
@@ -674,6 +666,8 @@
       notify(error instanceof WidgetError ? error.message : unreachable().message, "error");
     } finally {
       handoff.disabled = false;
+      // The button hides once a person is asked for: keep the keyboard in the panel.
+      if (st.open && !panel.contains(root.activeElement)) (handoff.hidden ? input : handoff).focus();
     }
   }
   async function sendCsat(rating, comment, reason) {
@@ -820,10 +814,18 @@
       st.outbox.set(id, entry);
       showPending(entry);
       if (st.id) deliver(entry);
-      else setPendingNote(entry, "Not sent.", true);
+      else setPendingNote(entry, say("not_sent"), true);
     }
     if (st.id) connect();
     if (st.open || data.open === "true") setOpen(true);
+    // Focus that fell out of the panel (to the page body) still lets Esc close it.
+    document.addEventListener("keydown", (event) => {
+      const loose = document.activeElement === document.body || document.activeElement === host;
+      if (event.key === "Escape" && st.open && loose && !panel.contains(root.activeElement)) {
+        setOpen(false);
+        launcher.focus();
+      }
+    });
   }
   window.supportbotWidget = {
     open: () => setOpen(true),

@@ -409,3 +409,34 @@ class ConversationInsight(Base):
         Index("ix_conversation_insights_window", *INSIGHT_WINDOW_COLUMNS),
         Index("ix_conversation_insights_recheck", "recheck_at"),
     )
+
+
+class SavedReply(Base):
+    """A CME's own short reply (`owner_id` set) or the team's (`owner_id` None), with
+    variables such as `{customer.name}` filled in when it is inserted."""
+
+    __tablename__ = "saved_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_saved_replies_owner", "owner_id"),)
+
+
+class CmePresence(Base):
+    """A CME's availability as they set it (online, away, offline), when they were last seen
+    and last given a conversation (round-robin among equals)."""
+
+    __tablename__ = "cme_presence"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="offline")
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_assigned_at: Mapped[datetime | None] = mapped_column()
+    teams: Mapped[str] = mapped_column(String(400), default="")  # comma-separated team names

@@ -58,7 +58,9 @@ DOM_PROBLEMS = """() => {
     problems.push(`unexpected ${el.tagName}`);
   }
   for (const el of document.querySelectorAll("script")) {
-    if (el.getAttribute("src") !== "/static/console.js") problems.push("unexpected SCRIPT");
+    const files = ["console.js", "markdown.js", "canned.js", "presence.js"];
+    const ours = files.map((file) => `/static/${file}`);
+    if (!ours.includes(el.getAttribute("src"))) problems.push("unexpected SCRIPT");
   }
   for (const el of document.querySelectorAll("svg")) {
     if (!el.classList.contains("trend-chart")) problems.push("unexpected SVG");
@@ -187,12 +189,23 @@ def test_notes_canned_replies_vip_and_transfer(live_server, page, http):
     result.locator("button.insert").click()
     expect(page.locator("#reply-text")).to_have_value(
         re.compile(
-            r"^Open \*\*Settings > Billing > Invoices\*\*.*\n\nhttp://.*/kb/billing/invoices$", re.S
+            r"^Open \*\*Settings > Billing > Invoices\*\*.*\n\n"
+            r"\[Where can I download my invoices\?\]\(http://.*/kb/billing/invoices\)$",
+            re.S,
         )
     )
     page.click("#send-reply")
-    expect(page.locator("#transcript .role-agent")).to_contain_text("Settings > Billing")
-    assert ada.messages()["messages"][-1]["text"].endswith("/kb/billing/invoices")
+    # The canned reply renders as markdown: bold, and a link the customer can click.
+    agent = page.locator("#transcript .role-agent").last
+    expect(agent.locator("strong")).to_have_text("Settings > Billing > Invoices")
+    expect(agent.locator("a")).to_have_text("Where can I download my invoices?")
+    expect(agent.locator("a")).to_have_attribute(
+        "href", re.compile(r"^http://127\.0\.0\.1:\d+/kb/billing/invoices$")
+    )
+    expect(agent).not_to_contain_text("**")
+    last = ada.messages()["messages"][-1]
+    assert last["text"].endswith("/kb/billing/invoices)")
+    assert last["author"] == "Alice Agent"
 
     page.click("button[data-action=vip]")
     expect(queue_item(page, ada.id).locator(".badge.vip")).to_be_visible()

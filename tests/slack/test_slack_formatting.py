@@ -81,6 +81,13 @@ def test_message_key_is_shared_by_mention_and_message_events():
         ("Open **Settings > Billing**", "Open *Settings &gt; Billing*"),
         ("## Steps\n1 < 2 & 3", "*Steps*\n1 &lt; 2 &amp; 3"),
         ("[a|b](https://x.test/?q=1&r=2)", "<https://x.test/?q=1&amp;r=2|a¦b>"),
+        (
+            "| Plan | Price |\n|:--|--:|\n| **Pro** | $24 |\n| Team | a \\| b |",
+            "• *Pro* · Price: $24\n• *Team* · Price: a | b",
+        ),
+        ("| a | b |\n| no delimiter |", "| a | b |\n| no delimiter |"),
+        ("- one\n  * two", "• one\n  • two"),
+        ("```\n- not a list\n```", "```\n- not a list\n```"),
     ],
 )
 def test_markdown_becomes_slack_mrkdwn(markdown, mrkdwn):

@@ -65,7 +65,8 @@ DOM_PROBLEMS = """() => {
   scan(root.querySelectorAll('*'), 'widget');
   scan(document.querySelectorAll('*'), 'page');
   const allowed = new Set(['div', 'span', 'p', 'strong', 'em', 'code', 'pre', 'ul', 'ol', 'li', 'a',
-                           'blockquote', 'hr', 'button', 'svg', 'path', 'i']);
+                           'blockquote', 'hr', 'button', 'svg', 'path', 'i', 'br', 'table',
+                           'thead', 'tbody', 'tr', 'th', 'td']);
   for (const el of root.querySelectorAll('.log *')) {
     if (!allowed.has(el.localName)) problems.push(`unexpected <${el.localName}> in the log`);
   }

@@ -51,7 +51,80 @@ def escape(text: str) -> str:
 
 
 def to_mrkdwn(markdown: str) -> str:
-    """Markdown as the KB writes it -> Slack mrkdwn: links, bold and headings; the rest escaped."""
+    """Markdown as the KB writes it -> Slack mrkdwn: links, bold, headings, bullets and tables
+    (one readable line per row: Slack has no tables); the rest escaped."""
+    return _inline_mrkdwn(_flatten_blocks(markdown))
+
+
+_TABLE_DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+_BULLET = re.compile(r"^(\s*)[-*+]\s+")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def table_cells(line: str) -> list[str]:
+    """The cells of one pipe-table row (`\\|` is a literal bar)."""
+    row = line.strip()
+    row = row.removeprefix("|")
+    if row.endswith("|") and not row.endswith("\\|"):
+        row = row[:-1]
+    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", row)]
+
+
+def is_table_start(lines: list[str], index: int) -> bool:
+    """A header row followed by a delimiter row with as many cells."""
+    return (
+        "|" in lines[index]
+        and index + 1 < len(lines)
+        and bool(_TABLE_DELIMITER.match(lines[index + 1]))
+        and "-" in lines[index + 1]
+        and len(table_cells(lines[index])) == len(table_cells(lines[index + 1]))
+    )
+
+
+def _table_rows(header: list[str], rows: list[list[str]]) -> list[str]:
+    # "**Pro** · Monthly billing: $24 per user · Annual billing: $20": the row's first cell
+    # names it, every other cell says which column it is.
+    lines = []
+    for row in rows:
+        name = row[0].strip("* ") if row else ""
+        pairs = [
+            f"{title}: {value}" if title else value
+            for title, value in zip(header[1:], row[1:], strict=False)
+            if value
+        ]
+        lines.append(" · ".join([f"• **{name}**" if name else "•", *pairs]))
+    return lines
+
+
+def _flatten_blocks(markdown: str) -> str:
+    lines = markdown.replace("\r\n", "\n").split("\n")
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if fence := _FENCE.match(line):
+            out.append("```")
+            index += 1
+            while index < len(lines) and not lines[index].strip().startswith(fence.group(1)):
+                out.append(lines[index])
+                index += 1
+            out.append("```")
+            index += 1
+        elif is_table_start(lines, index):
+            header = table_cells(lines[index])
+            index += 2
+            rows = []
+            while index < len(lines) and lines[index].strip() and "|" in lines[index]:
+                rows.append(table_cells(lines[index]))
+                index += 1
+            out.extend(_table_rows(header, rows))
+        else:
+            out.append(_BULLET.sub(lambda m: f"{m.group(1)}• ", line))
+            index += 1
+    return "\n".join(out)
+
+
+def _inline_mrkdwn(markdown: str) -> str:
     parts: list[str] = []
     last = 0
     for match in _LINK.finditer(markdown):

@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.channels.web.caps import SocketCaps
 from bot.channels.web.feed import Feeds
+from bot.channels.web.labels import config_script, pick_language
 from bot.runtime import Bot
 from bot.schemas import CONVERSATION_ID_PATTERN, MAX_DB_INT
 from bot.settings import Settings
@@ -48,6 +49,7 @@ WIDGET_API_PREFIX = "/api/conversations"
 HELLO_TIMEOUT_S = 10.0
 MAX_FRAME_CHARS = 2048
 ASSET_CACHE = "public, max-age=300"
+WIDGET_PARTS = ("markdown.js", "widget.js")
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,13 +76,27 @@ def allowed_origins(settings: Settings) -> frozenset[str]:
     )
 
 
+def widget_bundle(settings: Settings | None = None, language: str = "en") -> str:
+    """The widget as served: its configuration (look and labels in one language), the shared
+    markdown renderer and the widget, in one block scope.
+
+    The block keeps `supportbotConfig` and `supportbotMarkdown` out of the host page's globals;
+    the console loads the same `markdown.js` on its own.
+    """
+    parts = [(STATIC / name).read_text(encoding="utf-8") for name in WIDGET_PARTS]
+    config = config_script(settings or Settings(_env_file=None), language)  # type: ignore[call-arg]
+    return "{\n" + config + "\n".join(parts) + "}\n"
+
+
 @router.get("/widget.js")
-async def widget_script() -> FileResponse:
-    """The embeddable widget (no build step, no dependencies)."""
-    return FileResponse(
-        STATIC / "widget.js",
+async def widget_script(request: Request) -> Response:
+    """The embeddable widget (no build step, no dependencies), in the browser's language."""
+    bot: Bot = request.app.state.bot
+    language = pick_language(request.headers.get("accept-language"))
+    return Response(
+        widget_bundle(bot.settings, language),
         media_type="text/javascript; charset=utf-8",
-        headers={"Cache-Control": ASSET_CACHE},
+        headers={"Cache-Control": ASSET_CACHE, "Vary": "Accept-Language"},
     )
 
 
