@@ -5,6 +5,8 @@ from bot.storage.db import Database
 from bot.storage.models import (
     MAX_EMAIL_CHARS,
     MAX_NAME_CHARS,
+    Alert,
+    AlertStatus,
     Base,
     Conversation,
     Csat,
@@ -14,6 +16,7 @@ from bot.storage.models import (
     OutcomeExample,
     OutcomeSource,
     Role,
+    Topic,
     User,
     utcnow,
 )
@@ -27,6 +30,9 @@ from bot.storage.store import (
 )
 
 __all__ = [
+    "Alert",
+    "AlertStatus",
+    "Topic",
     "MAX_EMAIL_CHARS",
     "MAX_NAME_CHARS",
     "Base",
