@@ -9,6 +9,8 @@ from functools import partial
 from fastapi import FastAPI
 
 from bot import channels, http
+from bot.cme.alerts import alerts_forever
+from bot.cme.topics import topics_forever
 from bot.conversation.lifecycle import sweep_forever
 from bot.conversation.outcomes import learn_forever
 from bot.runtime import Bot
@@ -22,6 +24,9 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     bot = Bot.build(settings, embedder=embedder)
     bot.background.append(partial(sweep_forever, bot))
     bot.background.append(partial(learn_forever, bot))
+    if settings.topics_enabled:
+        bot.background.append(partial(topics_forever, bot))
+        bot.background.append(partial(alerts_forever, bot))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -19,6 +19,8 @@ from pydantic import ValidationError
 from bot.settings import Settings
 
 log = logging.getLogger("supportbot")
+# The labelled set `eval topics` and `eval alerts` read by default (clinc30, see its README).
+EVAL_DATA = "/work/shared/data/clinc30"
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -307,6 +309,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             out_path=out,
             embedder=load_embedder(settings.model, device=settings.device),
         )
+    elif args.what in ("topics", "alerts"):
+        result = _eval_insight(args)
     else:
         from bot.conversation.replay import evaluate_escalation
 
@@ -318,6 +322,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
     print(json.dumps(result))
     return 0
+
+
+def _eval_insight(args: argparse.Namespace) -> dict:
+    import csv
+
+    from embedding import load_embedder
+    from insight import SpikeRule
+    from insight.bench import eval_topics
+    from insight.replay import evaluate_alerts
+    from retrieval.articles import load_articles
+
+    settings = load_settings()
+    data = Path(args.data)
+    embedder = load_embedder(settings.model, device=settings.device)
+    served, _ = load_articles(data / "kb")
+    articles = [[article.title, *article.questions] for article in served.values()]
+    if args.what == "topics":
+        return eval_topics(embedder, articles, data / "queries_val.csv")
+    rows = []
+    for name in ("queries_val.csv", "queries_test.csv"):
+        with (data / name).open(newline="", encoding="utf-8") as handle:
+            rows.extend(csv.DictReader(handle))
+    rule = SpikeRule(
+        window=settings.alert_window_minutes,
+        weeks=settings.alert_baseline_weeks,
+        min_count=settings.alert_min_count,
+        min_ratio=settings.alert_min_ratio,
+        z=settings.alert_z,
+        floor=settings.alert_baseline_floor,
+        cooldown=settings.alert_cooldown_minutes,
+    )
+    return evaluate_alerts(
+        embedder, articles, rows, rule, min_similarity=settings.topic_min_similarity
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -381,6 +419,17 @@ def build_parser() -> argparse.ArgumentParser:
     escalation = kinds.add_parser("escalation")
     escalation.add_argument("--kb", required=True)
     escalation.add_argument("--dialogues", required=True)
+    for name, about in (
+        ("topics", "topic quality (ARI, V-measure) against k-means, and id stability"),
+        ("alerts", "generated traffic with injected incidents: recall, false alerts, delay"),
+    ):
+        insight = kinds.add_parser(name, help=about)
+        insight.add_argument(
+            "--data",
+            default=EVAL_DATA,
+            help="a labelled query set: kb/ and queries_val.csv, queries_test.csv",
+        )
+        insight.set_defaults(func=cmd_eval, out=None)
     for sub in (retrieval, sentiment, frustration, escalation):
         sub.add_argument("--out", help="write one JSON line per item here")
         sub.set_defaults(func=cmd_eval)

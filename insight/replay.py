@@ -19,6 +19,7 @@ last week. The spike rule runs every simulated minute.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from embedding import Embedder
+from insight.bench import article_vectors
 from insight.spikes import DAY_MIN, WEEK_MIN, SpikeRule, expected_count, volume_fires
 from insight.topics import cluster, normalise
 
@@ -329,3 +332,27 @@ def clinc_topics(rows: Sequence[dict[str, str]]) -> tuple[list[list[str]], list[
         (by_article[row["article"]] if row.get("article") else noise).append(row["text"])
     topics = [sorted(set(texts)) for _, texts in sorted(by_article.items())]
     return topics, sorted(set(noise))
+
+
+def evaluate_alerts(
+    embedder: Embedder,
+    articles: Sequence[Sequence[str]],
+    rows: Sequence[dict[str, str]],
+    rule: SpikeRule,
+    *,
+    min_similarity: float = 0.3,
+    seed: int = 7,
+) -> dict[str, Any]:
+    """Generate traffic from labelled queries, replay it, and score the alerts."""
+    started = time.perf_counter()
+    topic_texts, noise = clinc_topics(rows)
+    traffic = generate(topic_texts, noise[:1500], seed=seed)
+    result = replay(
+        traffic,
+        lambda texts: np.asarray(embedder.encode(texts)),
+        article_vectors(embedder, articles),
+        rule,
+        min_similarity=min_similarity,
+    )
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result

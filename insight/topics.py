@@ -18,6 +18,8 @@ from sklearn.cluster import AgglomerativeClustering, KMeans
 
 # A question this far from every article seeds a topic of its own, if enough neighbours join it.
 FAR_FROM_ARTICLES = 0.35
+# Once topics exist, an article seeds a new one only if no old topic is this similar to it.
+NEW_ARTICLE_SIMILARITY = 0.5
 # Complete-linkage cosine distance under which far questions form one seed group.
 FAR_GROUP_DISTANCE = 0.7
 
@@ -84,19 +86,24 @@ def cluster(
         if article_vectors is not None and len(article_vectors)
         else np.empty((0, dim))
     )
-    # An article already covered by an old topic adds no seed: the old centroid stands for it.
+    # An article an old topic already stands for (the old topic's nearest article) adds no
+    # seed: seeding it again would split that topic and rename half its questions.
     if len(old) and len(articles):
-        articles = articles[(articles @ old.T).max(axis=1) < 0.9]
+        covered = np.zeros(len(articles), dtype=bool)
+        covered[(old @ articles.T).argmax(axis=1)] = True
+        # An article near an old topic would pull that topic's questions apart as well.
+        covered |= (articles @ old.T).max(axis=1) >= NEW_ARTICLE_SIMILARITY
+        articles = articles[~covered]
     anchors = np.vstack([old, articles]) if len(old) + len(articles) else np.empty((0, dim))
     # A gap topic needs a share of the traffic, or noise would add topics on every run.
     far = _far_seeds(vectors, anchors, max(min_size, n // 200))
     seeds = np.vstack([anchors, far]).astype(np.float32)
     if len(seeds) == 0:
         seeds = vectors[:1]
-    if len(seeds) > n:
-        # More seeds than questions: keep those nearest to some question.
-        nearest = (vectors @ seeds.T).max(axis=0)
-        seeds = seeds[np.argsort(-nearest)[:n]]
+    # A seed no question is nearest to would be emptied, and k-means moves an empty cluster
+    # onto the questions farthest from their centre, splitting a topic: drop such seeds.
+    nearest = np.bincount((vectors @ seeds.T).argmax(axis=1), minlength=len(seeds))
+    seeds = seeds[nearest >= min(min_size, n)] if (nearest >= min(min_size, n)).any() else seeds[:1]
     model = KMeans(n_clusters=len(seeds), init=seeds, n_init=1, max_iter=100).fit(vectors)
     raw = model.labels_
     values, sizes = np.unique(raw, return_counts=True)

@@ -1,0 +1,186 @@
+"""Topics in the database and crisis early warning (issue 16): questions get stable topics from
+their stored vectors, a burst on one topic raises one alert (with its numbers, examples and
+customers, handed to the alert sinks), an ordinary hour raises none, and a VIP growing
+frustrated raises a customer alert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from bot.cme.alerts import check_alerts
+from bot.cme.topics import assign_pending, recluster
+from bot.storage import Alert, Message, Role, Topic, store
+from bot.storage.store import CustomerIdentity
+from tests.utils import make_client, make_settings
+
+NOW = datetime(2026, 3, 4, 14, 0, tzinfo=UTC)  # a Wednesday afternoon
+TOPICS = {
+    "card": ["card declined at the shop", "card declined at the shop again", "my card declined"],
+    "password": ["reset my password please", "password reset please", "reset my password"],
+    "refund": ["refund for my order", "where is my order refund", "my order refund"],
+}
+
+
+@pytest.fixture
+def bot(tmp_path, database_url, fake_embedder):
+    settings = make_settings(tmp_path, database_url, topics_enabled=False)
+    with make_client(settings, fake_embedder) as client:
+        yield client.app.state.bot
+
+
+def ask(bot, text: str, at: datetime, *, vip: bool = False, frustration: float = 0.1) -> str:
+    """Store one customer question as the pipeline would (scores and the model's vector)."""
+    with bot.db.write() as session:
+        return _ask(bot, session, text, at, vip=vip, frustration=frustration)
+
+
+_VECTORS: dict[tuple[str, str], np.ndarray] = {}
+
+
+def _vector(bot, text: str) -> np.ndarray:
+    key = (bot.embedder.model_id, text)
+    if key not in _VECTORS:
+        _VECTORS[key] = bot.embedder.encode([text])[0]
+    return _VECTORS[key]
+
+
+def _ask(bot, session, text: str, at: datetime, *, vip: bool = False, frustration: float = 0.1):
+    conversation, _ = store.create_conversation(
+        session, customer=CustomerIdentity(id=f"c-{at.timestamp()}-{text[:5]}"), now=at
+    )
+    conversation.vip = vip
+    message = store.add_message(
+        session, conversation_id=conversation.id, role=Role.CUSTOMER, text=text, at=at
+    )
+    store.save_turn_scores(
+        session,
+        message=message,
+        scores={"frustration": frustration},
+        embedding=_vector(bot, text),
+        embedding_model=bot.embedder.model_id,
+    )
+    return conversation.id
+
+
+def ordinary_days(bot, days: int = 9) -> None:
+    """Each topic asked about once an hour, around the clock, for `days` before NOW."""
+    start = NOW - timedelta(days=days)
+    with bot.db.write() as session:
+        for hour in range(days * 24):
+            for number, texts in enumerate(TOPICS.values()):
+                at = start + timedelta(hours=hour, minutes=7 + 13 * number)
+                _ask(bot, session, texts[hour % len(texts)], at)
+
+
+def topic_of(bot, text: str) -> int | None:
+    with bot.db.read() as session:
+        return session.scalars(
+            select(Message.topic_id).where(Message.text == text).order_by(Message.id.desc())
+        ).first()
+
+
+@pytest.fixture
+def clustered(bot):
+    ordinary_days(bot)
+    with bot.db.write() as session:
+        assert recluster(bot, session, now=NOW) >= 3
+        assign_pending(bot, session)  # questions older than the clustered week
+    return bot
+
+
+def test_questions_of_one_kind_share_a_topic_and_keep_it(clustered) -> None:
+    bot = clustered
+    card = topic_of(bot, "card declined at the shop again")
+    assert card is not None
+    assert topic_of(bot, "card declined at the shop") == card
+    assert topic_of(bot, "reset my password please") != card
+    with bot.db.read() as session:
+        before = dict(session.execute(select(Message.id, Message.topic_id)).all())
+    with bot.db.write() as session:
+        recluster(bot, session, now=NOW + timedelta(hours=1))
+    with bot.db.read() as session:
+        after = dict(session.execute(select(Message.id, Message.topic_id)).all())
+        labels = {t.id: t.label for t in session.scalars(select(Topic))}
+    kept = np.mean([after[i] == before[i] for i in before if before[i] is not None])
+    assert kept >= 0.9
+    assert any("card" in label for label in labels.values())
+
+
+def test_a_new_question_joins_its_nearest_topic(clustered) -> None:
+    bot = clustered
+    ask(bot, "card declined at the shop today", NOW)
+    with bot.db.write() as session:
+        assert assign_pending(bot, session) == 1
+    assert topic_of(bot, "card declined at the shop today") == topic_of(bot, "my card declined")
+
+
+def test_topics_never_mix_two_models_vectors(clustered) -> None:
+    bot = clustered
+    with bot.db.write() as session:
+        old = session.scalars(select(Message).where(Message.topic_id.is_not(None))).first()
+        old.embedding_model = "another-model"
+        old.topic_id = None
+        old_id = old.id
+    with bot.db.write() as session:
+        assign_pending(bot, session)
+        recluster(bot, session, now=NOW)
+    with bot.db.read() as session:
+        assert session.get(Message, old_id).topic_id is None
+
+
+def test_a_burst_on_one_topic_raises_one_alert(clustered) -> None:
+    bot = clustered
+    posted = []
+    bot.alert_sinks.append(lambda session, alert: posted.append(alert.id))
+    for minute in range(12):
+        ask(bot, TOPICS["card"][minute % 3], NOW - timedelta(minutes=minute))
+    with bot.db.write() as session:
+        assign_pending(bot, session)
+        alerts = check_alerts(bot, session, now=NOW)
+    card = topic_of(bot, "my card declined")
+    volume = [a for a in alerts if a.kind == "volume_spike"]
+    assert [a.topic_id for a in volume if a.topic_id is not None] == [card]
+    alert = next(a for a in volume if a.topic_id == card)
+    assert alert.why["observed"] >= 12
+    assert alert.why["ratio"] >= bot.settings.alert_min_ratio
+    assert alert.why["expected"] < 1
+    assert len(alert.examples) == 3
+    assert len(alert.customers) >= 3
+    assert alert.id in posted
+    with bot.db.write() as session:
+        again = check_alerts(bot, session, now=NOW + timedelta(minutes=1))
+    assert not [a for a in again if a.kind == "volume_spike"]  # the cooldown
+
+
+def test_an_ordinary_hour_raises_no_alert(clustered) -> None:
+    bot = clustered
+    for number, texts in enumerate(TOPICS.values()):
+        ask(bot, texts[0], NOW - timedelta(minutes=3 + number))
+    with bot.db.write() as session:
+        assign_pending(bot, session)
+        assert check_alerts(bot, session, now=NOW) == []
+        assert session.scalars(select(Alert)).all() == []
+
+
+def test_a_vip_growing_frustrated_raises_a_customer_alert(bot) -> None:
+    conversation_id = ask(bot, "where is my refund", NOW - timedelta(minutes=5), vip=True)
+    with bot.db.write() as session:
+        message = store.add_message(
+            session,
+            conversation_id=conversation_id,
+            role=Role.CUSTOMER,
+            text="this is ridiculous, still no refund",
+            at=NOW - timedelta(minutes=1),
+        )
+        store.save_turn_scores(
+            session, message=message, scores={"frustration": 0.8}, embedding=None
+        )
+    with bot.db.write() as session:
+        alerts = check_alerts(bot, session, now=NOW)
+    assert [a.kind for a in alerts] == ["customer_frustration"]
+    assert alerts[0].conversation_id == conversation_id
+    assert alerts[0].why["frustration"] == [0.1, 0.8]
