@@ -87,6 +87,7 @@ class SlackChannel:
     def install(self, app: FastAPI) -> None:
         """Register hooks and workers on the bot, and the transport on the FastAPI app."""
         self.bot.hooks.append(self.hooks)
+        self.bot.alert_sinks.append(self.hooks.alert_raised)
         self.bot.background.extend([self._verify_token, self.outbox.run, self.inbox.run])
         if self.bot.settings.slack_mode == "socket":
             self.bot.background.append(self._socket_mode)
