@@ -125,3 +125,58 @@ async def topics_forever(bot: Bot) -> None:
         except Exception:  # logged with its traceback; the next round retries
             log.exception("topic assignment failed; retrying")
         await asyncio.sleep(ASSIGN_EVERY_S)
+
+
+def topic_stats(
+    bot: Bot, session: Session, *, days: int = 7, now: datetime | None = None
+) -> list[dict]:
+    """Each topic of the current model with its label, mapped article, volume in the last `days`
+    and the `days` before (the trend), share answered, escalation rate, mean frustration and
+    the newest example questions; busiest first."""
+    now = now or bot.clock()
+    start = now - timedelta(days=2 * days)
+    middle = now - timedelta(days=days)
+    rows = insight_store.topics(session, model_id=bot.embedder.model_id)
+    recent = [
+        m
+        for m in insight_store.questions(session, model_id=bot.embedder.model_id, since=start)
+        if m.topic_id is not None
+    ]
+    by_topic: dict[int, list] = {row.id: [] for row in rows}
+    for message in recent:
+        by_topic.setdefault(message.topic_id, []).append(message)
+    stats = []
+    for row in rows:
+        messages = by_topic.get(row.id, [])
+        current = [m for m in messages if m.created_at >= middle]
+        actions = [(m.decision or {}).get("action") for m in current]
+        frustration = [
+            float(m.scores["frustration"])
+            for m in current
+            if isinstance((m.scores or {}).get("frustration"), int | float)
+        ]
+        stats.append(
+            {
+                "id": row.id,
+                "label": row.label,
+                "article_id": row.article_id,
+                "size": row.size,
+                "volume": len(current),
+                "previous_volume": len(messages) - len(current),
+                "answered_share": _share(actions, "answer"),
+                "escalation_rate": _share(actions, "escalate"),
+                "mean_frustration": round(sum(frustration) / len(frustration), 3)
+                if frustration
+                else None,
+                "examples": [
+                    {"conversation_id": m.conversation_id, "seq": m.seq, "text": m.text[:300]}
+                    for m in sorted(current, key=lambda m: m.created_at, reverse=True)[:3]
+                ],
+            }
+        )
+    return sorted(stats, key=lambda s: (-s["volume"], s["id"]))
+
+
+def _share(actions: list, action: str) -> float | None:
+    decided = [a for a in actions if a]
+    return round(sum(a == action for a in decided) / len(decided), 3) if decided else None

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from bot.cme.auth import ConsoleSessionMiddleware, LoginThrottle, Sessions, console_secret
-from bot.http import cme, customer, pages
+from bot.http import cme, customer, insight, pages
 from bot.http.console import console_router
 from bot.http.errors import GuardMiddleware, RequestGuard, install_error_handlers
 from bot.runtime import Bot
@@ -31,6 +31,7 @@ def install(app: FastAPI, bot: Bot) -> None:
     app.add_middleware(RequestGuard)  # outside the session middleware, inside the widget's CORS
     app.include_router(customer.router)
     app.include_router(cme.router)
+    app.include_router(insight.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")

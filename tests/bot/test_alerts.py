@@ -15,7 +15,7 @@ from bot.cme.alerts import check_alerts
 from bot.cme.topics import assign_pending, recluster
 from bot.storage import Alert, Message, Role, Topic, store
 from bot.storage.store import CustomerIdentity
-from tests.utils import make_client, make_settings
+from tests.utils import make_client, make_cmes, make_settings
 
 NOW = datetime(2026, 3, 4, 14, 0, tzinfo=UTC)  # a Wednesday afternoon
 TOPICS = {
@@ -184,3 +184,50 @@ def test_a_vip_growing_frustrated_raises_a_customer_alert(bot) -> None:
     assert [a.kind for a in alerts] == ["customer_frustration"]
     assert alerts[0].conversation_id == conversation_id
     assert alerts[0].why["frustration"] == [0.1, 0.8]
+
+
+def test_cmes_list_acknowledge_and_resolve_alerts(tmp_path, database_url, fake_embedder) -> None:
+    settings = make_settings(tmp_path, database_url, topics_enabled=False)
+    with make_client(settings, fake_embedder) as client:
+        bot = client.app.state.bot
+        with bot.db.write() as session:
+            [(cme, token)] = make_cmes(session, 1)
+            cme_id = cme.id
+        headers = {"Authorization": f"Bearer {token}"}
+        ask(bot, "where is my refund", NOW - timedelta(minutes=5), vip=True)
+        conversation_id = ask(bot, "still no refund!!", NOW, vip=True, frustration=0.9)
+        with bot.db.write() as session:
+            message = store.add_message(
+                session, conversation_id=conversation_id, role=Role.CUSTOMER, text="hello?", at=NOW
+            )
+            store.save_turn_scores(
+                session, message=message, scores={"frustration": 0.95}, embedding=None
+            )
+            [alert] = check_alerts(bot, session, now=NOW + timedelta(seconds=1))
+            alert_id = alert.id
+        listed = client.get("/api/cme/alerts", headers=headers).json()
+        assert listed["open"] == 1
+        assert [a["id"] for a in listed["alerts"]] == [alert_id]
+        acknowledged = client.post(f"/api/cme/alerts/{alert_id}/acknowledge", headers=headers)
+        assert acknowledged.status_code == 200
+        assert acknowledged.json()["acknowledged_by"] == cme_id
+        again = client.post(f"/api/cme/alerts/{alert_id}/acknowledge", headers=headers)
+        assert again.status_code == 409
+        resolved = client.post(f"/api/cme/alerts/{alert_id}/resolve", headers=headers).json()
+        assert resolved["status"] == "resolved"
+        assert resolved["resolved_by"] == cme_id
+        assert client.get("/api/cme/alerts", headers=headers).json()["open"] == 0
+        assert client.post("/api/cme/alerts/999/resolve", headers=headers).status_code == 404
+        assert client.get("/api/cme/alerts?limit=0", headers=headers).status_code == 422
+        assert client.get("/api/cme/alerts").status_code == 401
+
+
+def test_topics_list_volume_and_outcomes(clustered) -> None:
+    from bot.cme.topics import topic_stats
+
+    with clustered.db.read() as session:
+        stats = topic_stats(clustered, session, now=NOW)
+    assert len(stats) >= 3
+    assert all(s["volume"] > 0 and s["previous_volume"] >= 0 for s in stats[:3])
+    assert all(len(s["examples"]) == 3 for s in stats[:3])
+    assert stats[0]["mean_frustration"] == pytest.approx(0.1)

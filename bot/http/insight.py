@@ -1,0 +1,142 @@
+"""The CME JSON API for insight: topics, early-warning alerts (list, acknowledge, resolve) and
+the KB gap report, under /api/cme/."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from bot.cme.topics import topic_stats
+from bot.http.deps import BotDep, UserDep
+from bot.http.errors import documented_errors
+from bot.runtime import Bot
+from bot.schemas import MAX_DB_INT
+from bot.storage import Alert, AlertStatus
+from bot.storage import insight as insight_store
+
+router = APIRouter(
+    prefix="/api/cme",
+    tags=["insight"],
+    responses=documented_errors(400, 401, 403, 404, 409, 422, 500),
+)
+
+AlertId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
+
+
+class AlertView(BaseModel):
+    """An early warning: why it fired (the numbers against the baseline), examples, the topic
+    and the affected customers, and who acknowledged or resolved it."""
+
+    id: int
+    kind: str
+    status: str
+    title: str
+    topic_id: int | None
+    conversation_id: str | None
+    why: dict[str, Any]
+    examples: list[dict[str, Any]]
+    customers: list[dict[str, Any]]
+    created_at: str
+    acknowledged_at: str | None
+    acknowledged_by: int | None
+    resolved_at: str | None
+    resolved_by: int | None
+
+
+class AlertsOut(BaseModel):
+    alerts: list[AlertView]
+    open: int
+
+
+class TopicView(BaseModel):
+    id: int
+    label: str
+    article_id: str | None
+    size: int
+    volume: int
+    previous_volume: int
+    answered_share: float | None
+    escalation_rate: float | None
+    mean_frustration: float | None
+    examples: list[dict[str, Any]]
+
+
+class TopicsOut(BaseModel):
+    topics: list[TopicView]
+
+
+def _view(alert: Alert) -> AlertView:
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return AlertView(
+        id=alert.id,
+        kind=alert.kind,
+        status=alert.status,
+        title=alert.title,
+        topic_id=alert.topic_id,
+        conversation_id=alert.conversation_id,
+        why=alert.why or {},
+        examples=alert.examples or [],
+        customers=alert.customers or [],
+        created_at=alert.created_at.isoformat(),
+        acknowledged_at=iso(alert.acknowledged_at),
+        acknowledged_by=alert.acknowledged_by,
+        resolved_at=iso(alert.resolved_at),
+        resolved_by=alert.resolved_by,
+    )
+
+
+def _alerts(bot: Bot, status: AlertStatus | None, limit: int) -> AlertsOut:
+    with bot.db.read() as session:
+        rows = insight_store.list_alerts(session, status=status, limit=limit)
+        unresolved = insight_store.list_alerts(session, status=AlertStatus.OPEN, limit=1000)
+        return AlertsOut(alerts=[_view(a) for a in rows], open=len(unresolved))
+
+
+@router.get("/alerts", response_model=AlertsOut)
+async def list_alerts(
+    bot: BotDep,
+    user: UserDep,
+    status: Literal["open", "acknowledged", "resolved"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AlertsOut:
+    """Early-warning alerts, newest first, and how many are open (the console's banner)."""
+    return await run_in_threadpool(_alerts, bot, AlertStatus(status) if status else None, limit)
+
+
+def _change(bot: Bot, alert_id: int, status: AlertStatus, user_id: int) -> AlertView:
+    with bot.db.write() as session:
+        alert = insight_store.change_alert(
+            session, alert_id=alert_id, status=status, user_id=user_id, now=bot.clock()
+        )
+        return _view(alert)
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertView)
+async def acknowledge_alert(bot: BotDep, user: UserDep, alert_id: AlertId) -> AlertView:
+    """Record that this CME has seen the alert and is on it."""
+    return await run_in_threadpool(_change, bot, alert_id, AlertStatus.ACKNOWLEDGED, user.id)
+
+
+@router.post("/alerts/{alert_id}/resolve", response_model=AlertView)
+async def resolve_alert(bot: BotDep, user: UserDep, alert_id: AlertId) -> AlertView:
+    """Record that the problem behind the alert is over."""
+    return await run_in_threadpool(_change, bot, alert_id, AlertStatus.RESOLVED, user.id)
+
+
+def _topics(bot: Bot, days: int) -> TopicsOut:
+    with bot.db.read() as session:
+        return TopicsOut(topics=[TopicView(**t) for t in topic_stats(bot, session, days=days)])
+
+
+@router.get("/topics", response_model=TopicsOut)
+async def list_topics(
+    bot: BotDep, user: UserDep, days: Annotated[int, Query(ge=1, le=90)] = 7
+) -> TopicsOut:
+    """Topics of customer questions with volume and trend (this period vs the one before),
+    share answered, escalation rate, mean frustration and examples."""
+    return await run_in_threadpool(_topics, bot, days)
