@@ -32,12 +32,13 @@ from bot.storage import User
 
 log = logging.getLogger(__name__)
 
-CONSOLE_PATH = re.compile(r"^/console(/conversations/[A-Za-z0-9_-]{1,64})?$")
+CONSOLE_PATH = re.compile(r"^/console(/conversations/[A-Za-z0-9_-]{1,64}|/insight)?$")
 
 SHELL = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>{meta}<link rel="stylesheet" href="/static/console.css">{script}</head>
+<title>{title}</title>{meta}<link rel="stylesheet" href="/static/console.css">
+<link rel="stylesheet" href="/static/insight.css">{script}</head>
 <body class="{body_class}">{body}</body></html>"""
 
 LOGIN_BODY = """<main class="signin">
@@ -68,6 +69,23 @@ CONSOLE_BODY = """<header class="topbar">
 <p class="empty">Select a conversation from the queue.</p>
 </main>
 </div>
+<div id="toast" class="toast" role="alert" hidden></div>"""
+
+
+INSIGHT_BODY = """<header class="topbar">
+<a class="brand" href="/console">supportbot</a><span class="product">insight</span>
+<span class="spacer"></span>
+<form method="post" action="/console/logout" class="signout">
+<input type="hidden" name="csrf" value="{csrf}"><button type="submit">Sign out</button></form>
+</header>
+<main class="insight-page">
+<section aria-labelledby="alerts-title"><h2 id="alerts-title">Alerts</h2>
+<ol id="alerts" class="alerts"></ol><p id="alerts-empty" class="empty">No alerts.</p></section>
+<section aria-labelledby="topics-title"><h2 id="topics-title">Topics (last 7 days)</h2>
+<table id="topics" class="topics"><thead><tr><th>Topic</th><th>Article</th><th>Questions</th>
+<th>Week before</th><th>Answered</th><th>Escalated</th><th>Frustration</th></tr></thead>
+<tbody></tbody></table></section>
+</main>
 <div id="toast" class="toast" role="alert" hidden></div>"""
 
 
@@ -163,6 +181,10 @@ def console_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> API
     async def conversation_page(request: Request, conversation_id: str) -> Response:
         return await _console_page(request, bot)
 
+    @router.get("/console/insight")
+    async def insight_page(request: Request) -> Response:
+        return await _console_page(request, bot, insight=True)
+
     @router.websocket("/api/cme/ws")
     async def live(websocket: WebSocket) -> None:
         session: ConsoleSession | None = websocket.scope.get("state", {}).get("console")
@@ -215,6 +237,7 @@ def _shell(
     *,
     meta: dict[str, str] | None = None,
     script: bool = False,
+    scripts: tuple[str, ...] = ("console.js", "insight.js"),
     body_class: str = "",
     status: int = 200,
 ) -> HTMLResponse:
@@ -226,7 +249,9 @@ def _shell(
         SHELL.format(
             title=html.escape(title),
             meta=tags,
-            script='<script src="/static/console.js" defer></script>' if script else "",
+            script="".join(f'<script src="/static/{name}" defer></script>' for name in scripts)
+            if script
+            else "",
             body_class=body_class,
             body=body,
         ),
@@ -259,7 +284,7 @@ def _login_form(
     return response
 
 
-async def _console_page(request: Request, bot: Bot) -> Response:
+async def _console_page(request: Request, bot: Bot, *, insight: bool = False) -> Response:
     session = _session(request)
     if session is None or not await run_in_threadpool(_session_valid, bot, session):
         target = quote(request.url.path, safe="/")
@@ -269,5 +294,15 @@ async def _console_page(request: Request, bot: Bot) -> Response:
         "sla-first-response-s": str(bot.settings.sla_first_response_s),
         "frustration-threshold": str(bot.settings.frustration_threshold),
     }
+    if insight:
+        body = INSIGHT_BODY.format(csrf=html.escape(session.csrf))
+        return _shell(
+            "Insight · supportbot console",
+            body,
+            meta=meta,
+            script=True,
+            scripts=("insight.js",),
+            body_class="console insight",
+        )
     body = CONSOLE_BODY.format(csrf=html.escape(session.csrf))
     return _shell("supportbot console", body, meta=meta, script=True, body_class="console")

@@ -34,4 +34,4 @@ async def test_an_alert_is_posted_to_the_cme_channel(
     [post] = fake_slack.posts(CME_CHANNEL)
     assert "card declined" in post["text"]
     assert "expected 1.5" in str(post["blocks"])
-    assert "/console/alerts" in str(post["blocks"])
+    assert "/console/insight" in str(post["blocks"])

@@ -127,7 +127,7 @@ class SlackHooks:
             title=alert.title,
             why=alert.why,
             examples=alert.examples,
-            console_url=f"{self.settings.public_url.rstrip('/')}/console/alerts",
+            console_url=f"{self.settings.public_url.rstrip('/')}/console/insight",
         )
         self.outbox.enqueue(
             session,
