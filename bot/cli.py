@@ -250,6 +250,35 @@ def cmd_kb_lint(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_kb_gaps(args: argparse.Namespace) -> int:
+    from bot.cme.gaps import gaps_table, kb_gaps
+    from bot.storage import Database, utcnow
+    from embedding import load_embedder
+    from insight.bench import article_vectors
+    from retrieval.articles import load_articles
+
+    settings = load_settings()
+    served, _ = load_articles(settings.kb_dir)
+    embedder = load_embedder(settings.model, device=settings.device)
+    vectors = article_vectors(embedder, [[a.title, *a.questions] for a in served.values()])
+    database = Database(settings.database_url)
+    try:
+        with database.read() as session:
+            report = kb_gaps(
+                session,
+                kb=settings.kb_dir.name or "kb",
+                model_id=embedder.model_id,
+                article_ids=list(served),
+                article_vectors=vectors,
+                now=utcnow(),
+                days=args.days,
+            )
+    finally:
+        database.dispose()
+    print(gaps_table(report) if args.format == "table" else json.dumps(report))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if args.what == "retrieval":
@@ -398,6 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
     lint = kb.add_parser("lint", help="report every problem in the KB; exit 1 if any")
     lint.add_argument("dir", nargs="?")
     lint.set_defaults(func=cmd_kb_lint)
+
+    gaps = kb.add_parser("gaps", help="topics the bot fails on, and how each article does")
+    gaps.add_argument("--days", type=int, default=28, help="the period (trend: the one before)")
+    gaps.add_argument("--format", choices=("json", "table"), default="json")
+    gaps.set_defaults(func=cmd_kb_gaps)
 
     evaluation = commands.add_parser("eval", help="benchmarks; one JSON object on stdout")
     kinds = evaluation.add_subparsers(dest="what", required=True)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from bot.cme.gaps import gap_report
 from bot.cme.topics import topic_stats
 from bot.http.deps import BotDep, UserDep
 from bot.http.errors import documented_errors
@@ -140,3 +141,18 @@ async def list_topics(
     """Topics of customer questions with volume and trend (this period vs the one before),
     share answered, escalation rate, mean frustration and examples."""
     return await run_in_threadpool(_topics, bot, days)
+
+
+def _gaps(bot: Bot, days: int) -> dict[str, Any]:
+    with bot.db.read() as session:
+        return gap_report(bot, session, days=days)
+
+
+@router.get("/kb/gaps")
+async def kb_gaps(
+    bot: BotDep, user: UserDep, days: Annotated[int, Query(ge=1, le=365)] = 28
+) -> dict[str, Any]:
+    """The KB gap report: topics the bot fails on, ranked by volume x failure rate, with counts,
+    trend, examples and the closest article; per-article answer share and helpful rates;
+    articles no one was served."""
+    return await run_in_threadpool(_gaps, bot, days)

@@ -231,3 +231,52 @@ def test_topics_list_volume_and_outcomes(clustered) -> None:
     assert all(s["volume"] > 0 and s["previous_volume"] >= 0 for s in stats[:3])
     assert all(len(s["examples"]) == 3 for s in stats[:3])
     assert stats[0]["mean_frustration"] == pytest.approx(0.1)
+
+
+def test_kb_gaps_rank_topics_by_failures_and_read_outcome_examples(clustered) -> None:
+    from bot.cme.gaps import gap_report, gaps_table
+    from bot.storage import OutcomeExample
+
+    bot = clustered
+    with bot.db.write() as session:
+        recent = session.scalars(
+            select(Message).where(Message.created_at >= NOW - timedelta(days=3))
+        ).all()
+        for message in recent:
+            if "password" in message.text:
+                message.decision = {"action": "escalate", "reasons": [{"code": "unanswered"}]}
+            elif "card" in message.text:
+                message.decision = {"action": "answer", "reasons": []}
+                message.retrieval = {"hits": [{"article_id": "billing/refunds"}]}
+        card = next(m for m in recent if "card" in m.text)
+        session.add(
+            OutcomeExample(
+                kb=bot.kb.kb_dir.name,
+                query=card.text,
+                article_id="billing/refunds",
+                source="thumbs_down",
+                polarity=-1,
+                weight=0.5,
+                conversation_id=card.conversation_id,
+                message_seq=card.seq,
+                created_at=NOW - timedelta(days=1),
+            )
+        )
+    bot.clock = lambda: NOW
+    with bot.db.read() as session:
+        report = gap_report(bot, session, days=7)
+    first, second = report["gaps"][:2]
+    assert "password" in first["label"]
+    assert first["reasons"] == {"bot_escalate": first["failed"]}
+    assert first["failure_rate"] < 1  # only the last 3 of 7 days failed
+    assert first["score"] == pytest.approx(first["failed"])
+    assert "card" in second["label"]
+    assert second["failed"] == 1
+    assert second["reasons"] == {"thumbs_down": 1}
+    assert first["closest_article"] in {a.id for a in bot.kb.articles()}
+    refunds = next(a for a in report["articles"] if a["article_id"] == "billing/refunds")
+    assert refunds["answer_share"] == 1.0
+    assert refunds["unhelpful"] == 1
+    assert "billing/refunds" not in report["never_served"]
+    assert set(report["never_served"]) == {a.id for a in bot.kb.articles()} - {"billing/refunds"}
+    assert "never served" in gaps_table(report)
