@@ -7,11 +7,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
+from bot.cme import drafts
 from bot.cme.gaps import gap_report
+from bot.cme.schemas import Done
 from bot.cme.topics import topic_stats
-from bot.http.deps import BotDep, UserDep
+from bot.http.deps import BotDep, ConversationId, UserDep
 from bot.http.errors import documented_errors
 from bot.runtime import Bot
 from bot.schemas import MAX_DB_INT
@@ -156,3 +158,105 @@ async def kb_gaps(
     trend, examples and the closest article; per-article answer share and helpful rates;
     articles no one was served."""
     return await run_in_threadpool(_gaps, bot, days)
+
+
+DraftId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$", max_length=80)]
+
+
+class DraftView(BaseModel):
+    """An article made from a case: a draft (never served) or published."""
+
+    id: str
+    title: str
+    questions: list[str]
+    body: str
+    draft: bool
+    conversation_id: str | None
+    topic_id: int | None
+    published_at: str | None
+    effect: dict[str, Any] | None = None
+
+
+class DraftsOut(BaseModel):
+    drafts: list[DraftView]
+
+
+class DraftIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    questions: list[Annotated[str, Field(max_length=300)]] = Field(
+        default_factory=list, max_length=20
+    )
+    body: str = Field(min_length=1, max_length=20_000)
+
+
+def _draft_view(bot: Bot, draft: drafts.Draft, *, effect: bool = False) -> DraftView:
+    view = DraftView(**draft.to_dict())
+    if effect and not draft.draft:
+        with bot.db.read() as session:
+            view.effect = drafts.publication_effect(session, draft, now=bot.clock())
+    return view
+
+
+def _create_draft(bot: Bot, conversation_id: str) -> DraftView:
+    with bot.db.read() as session:
+        return _draft_view(bot, drafts.create_draft(bot, session, conversation_id=conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/draft", response_model=DraftView, status_code=201)
+async def draft_from_conversation(
+    bot: BotDep, user: UserDep, conversation_id: ConversationId
+) -> DraftView:
+    """Write a draft article (`draft: true`, never served) from a resolved conversation where a
+    CME answered: the customer's question as title, similar questions of its topic, the CME's
+    replies as body, with personal data redacted."""
+    return await run_in_threadpool(_create_draft, bot, conversation_id)
+
+
+@router.get("/drafts", response_model=DraftsOut)
+async def list_drafts(bot: BotDep, user: UserDep) -> DraftsOut:
+    """Articles made from cases, drafts first."""
+    found = await run_in_threadpool(drafts.list_drafts, bot.settings.kb_dir)
+    return DraftsOut(drafts=[_draft_view(bot, d) for d in found])
+
+
+@router.get("/drafts/{draft_id}", response_model=DraftView)
+async def get_draft(bot: BotDep, user: UserDep, draft_id: DraftId) -> DraftView:
+    """One article made from a case; once published, its topic's escalation and answer rate
+    in the weeks before and after."""
+
+    def read() -> DraftView:
+        return _draft_view(bot, drafts.read_draft(bot.settings.kb_dir, draft_id), effect=True)
+
+    return await run_in_threadpool(read)
+
+
+@router.put("/drafts/{draft_id}", response_model=DraftView)
+async def edit_draft(bot: BotDep, user: UserDep, draft_id: DraftId, edit: DraftIn) -> DraftView:
+    """Save an editor's changes to a draft."""
+    draft = await run_in_threadpool(
+        drafts.update_draft,
+        bot.settings.kb_dir,
+        draft_id,
+        title=edit.title,
+        questions=edit.questions,
+        body=edit.body,
+    )
+    return _draft_view(bot, draft)
+
+
+@router.post("/drafts/{draft_id}/publish", response_model=DraftView)
+async def publish_draft(bot: BotDep, user: UserDep, draft_id: DraftId) -> DraftView:
+    """Set `draft: false`; the KB watcher serves the article within seconds."""
+    draft = await run_in_threadpool(
+        drafts.publish_draft, bot.settings.kb_dir, draft_id, now=bot.clock()
+    )
+    return _draft_view(bot, draft)
+
+
+@router.post("/drafts/{draft_id}/discard", response_model=Done)
+async def discard_draft(bot: BotDep, user: UserDep, draft_id: DraftId) -> Done:
+    """Delete a draft's file."""
+    await run_in_threadpool(drafts.discard_draft, bot.settings.kb_dir, draft_id)
+    return Done()
