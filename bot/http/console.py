@@ -85,6 +85,10 @@ INSIGHT_BODY = """<header class="topbar">
 <table id="topics" class="topics"><thead><tr><th>Topic</th><th>Article</th><th>Questions</th>
 <th>Week before</th><th>Answered</th><th>Escalated</th><th>Frustration</th></tr></thead>
 <tbody></tbody></table></section>
+<section aria-labelledby="drafts-title"><h2 id="drafts-title">Articles from cases</h2>
+<ol id="drafts" class="drafts"></ol>
+<p id="drafts-empty" class="empty">No drafts. Open a resolved conversation and choose
+"Draft article".</p></section>
 </main>
 <div id="toast" class="toast" role="alert" hidden></div>"""
 

@@ -19,9 +19,13 @@
     return node;
   }
 
-  async function api(method, path) {
+  async function api(method, path, body) {
     const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
     if (method !== "GET") init.headers["X-CSRF-Token"] = CSRF;
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
     const response = await fetch(path, init);
     const data = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error(data.detail || `${response.status}`);
@@ -125,7 +129,112 @@
     );
   }
 
+  // ------------------------------------------------------------ knowledge drafts
+
+  const draftPath = (id) => `/api/cme/drafts/${encodeURIComponent(id)}`;
+
+  function rate(value) {
+    return value === null || value === undefined ? "–" : percent(value);
+  }
+
+  function effectText(effect) {
+    if (!effect) return "";
+    const { before, after } = effect;
+    return (
+      `Topic, ${effect.weeks} weeks before → after publishing: answered ${rate(before.answer_rate)} → ` +
+      `${rate(after.answer_rate)}, escalated ${rate(before.escalation_rate)} → ${rate(after.escalation_rate)} ` +
+      `(${before.questions} → ${after.questions} questions)`
+    );
+  }
+
+  function draftItem(draft) {
+    const title = el("input", { class: "draft-title", value: draft.title, maxlength: "200", "aria-label": "Title" });
+    const questions = el("textarea", { class: "draft-questions", rows: "3", "aria-label": "Questions, one a line" });
+    questions.value = draft.questions.join("\n");
+    const body = el("textarea", { class: "draft-body", rows: "8", "aria-label": "Body" });
+    body.value = draft.body;
+    const edited = () => ({
+      title: title.value,
+      questions: questions.value.split("\n").map((q) => q.trim()).filter(Boolean),
+      body: body.value,
+    });
+    async function act(action) {
+      try {
+        if (action === "save" || action === "publish") await api("PUT", draftPath(draft.id), edited());
+        if (action === "publish") await api("POST", `${draftPath(draft.id)}/publish`);
+        if (action === "discard") await api("POST", `${draftPath(draft.id)}/discard`);
+        toast(action === "save" ? "Draft saved" : action === "publish" ? "Published: the bot serves it within seconds" : "Draft discarded");
+      } catch (error) {
+        toast(`Could not ${action} the draft: ${error.message}`);
+      }
+      renderDrafts();
+    }
+    if (!draft.draft) {
+      const effect = el("p", { class: "draft-effect" });
+      api("GET", draftPath(draft.id)).then((d) => (effect.textContent = effectText(d.effect))).catch(() => {});
+      return el(
+        "li",
+        { class: "draft published", "data-draft-id": draft.id },
+        el("strong", {}, draft.title),
+        el("span", { class: "draft-state" }, " published"),
+        effect,
+      );
+    }
+    return el(
+      "li",
+      { class: "draft", "data-draft-id": draft.id, id: `draft-${draft.id}` },
+      el("label", {}, "Title ", title),
+      el("label", {}, "Questions (one a line) ", questions),
+      el("label", {}, "Body (markdown) ", body),
+      el(
+        "div",
+        { class: "draft-actions" },
+        el("button", { type: "button", class: "save", onclick: () => act("save") }, "Save"),
+        el("button", { type: "button", class: "publish", onclick: () => act("publish") }, "Publish"),
+        el("button", { type: "button", class: "discard", onclick: () => act("discard") }, "Discard"),
+      ),
+    );
+  }
+
+  async function renderDrafts() {
+    const list = $("#drafts");
+    if (!list) return;
+    try {
+      const data = await api("GET", "/api/cme/drafts");
+      list.replaceChildren(...data.drafts.map(draftItem));
+      $("#drafts-empty").hidden = data.drafts.length > 0;
+    } catch (error) {
+      toast(`Could not load the drafts: ${error.message}`);
+    }
+  }
+
+  // On a conversation in the console: a "Draft article" button (resolved cases with a CME reply).
+  function offerDraft() {
+    const match = location.pathname.match(/^\/console\/conversations\/([A-Za-z0-9_-]+)$/);
+    const pane = $("#conversation");
+    if (!match || !pane || $("#draft-article")) return;
+    const button = el(
+      "button",
+      {
+        type: "button",
+        id: "draft-article",
+        class: "draft-article",
+        onclick: async () => {
+          try {
+            const draft = await api("POST", `/api/cme/conversations/${match[1]}/draft`);
+            location.assign(`/console/insight#draft-${draft.id}`);
+          } catch (error) {
+            toast(`No draft: ${error.message}`);
+          }
+        },
+      },
+      "Draft article",
+    );
+    pane.prepend(button);
+  }
+
   async function refresh() {
+    offerDraft();
     try {
       const alerts = await api("GET", "/api/cme/alerts?limit=50");
       banner(alerts);
@@ -136,6 +245,8 @@
     }
   }
 
+  renderDrafts();
   refresh();
   setInterval(refresh, POLL_MS);
+  setInterval(offerDraft, 500);
 })();

@@ -58,7 +58,9 @@ DOM_PROBLEMS = """() => {
     problems.push(`unexpected ${el.tagName}`);
   }
   for (const el of document.querySelectorAll("script")) {
-    if (el.getAttribute("src") !== "/static/console.js") problems.push("unexpected SCRIPT");
+    const src = el.getAttribute("src");
+    const ours = src === "/static/console.js" || src === "/static/insight.js";
+    if (!ours) problems.push("unexpected SCRIPT");
   }
   for (const el of document.querySelectorAll("svg")) {
     if (!el.classList.contains("trend-chart")) problems.push("unexpected SVG");
