@@ -15,6 +15,7 @@ from bot.runtime import Bot
 from bot.storage import insight as insight_store
 from bot.storage import store
 from insight import central_index, cluster, nearest_topic, normalise
+from insight.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ def recluster(bot: Bot, session: Session, *, now: datetime | None = None) -> int
     names, mapped, sizes = {}, {}, {}
     for topic_id, centre in result.centroids.items():
         rows = np.flatnonzero(labels == topic_id)
-        names[topic_id] = messages[int(rows[central_index(vectors[rows], centre)])].text[:300]
+        central = messages[int(rows[central_index(vectors[rows], centre)])]
+        names[topic_id] = redact(central.text)[:300]
         sizes[topic_id] = len(rows)
         mapped[topic_id] = None
         if len(anchors):

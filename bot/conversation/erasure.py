@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from bot.storage import Database, outcomes, store
+from bot.storage import Database, insight, outcomes, store
 
 # A channel's part: (session, customer_id, conversation ids) -> rows removed, by table.
 Eraser = Callable[[Session, str, list[str]], dict[str, int]]
@@ -34,6 +34,7 @@ def erase_customer(db: Database, customer_id: str, erasers: Sequence[Eraser]) ->
         for eraser in erasers:  # before the conversations: they may look them up
             removed |= eraser(session, customer_id, ids)
         removed |= outcomes.erase_examples(session, customer_id=customer_id, conversation_ids=ids)
+        removed |= insight.erase_mentions(session, customer_id=customer_id, conversation_ids=ids)
         removed |= store.erase_conversations(session, conversation_ids=ids)
     db.compact()
     return ErasureReceipt(customer_id=customer_id, conversations=ids, removed=removed)

@@ -152,3 +152,42 @@ def change_alert(
     alert.status = status
     session.flush()
     return alert
+
+
+def erase_mentions(
+    session: Session, *, customer_id: str, conversation_ids: Sequence[str]
+) -> dict[str, int]:
+    """Erasure: drop a customer's examples and entries from alerts, and blank topic labels
+    taken from their questions (the next re-clustering labels those topics anew)."""
+    erased = set(conversation_ids)
+    changed = 0
+    for alert in session.scalars(select(Alert)).all():
+        examples = [e for e in alert.examples or [] if e.get("conversation_id") not in erased]
+        customers = [
+            c
+            for c in alert.customers or []
+            if c.get("conversation_id") not in erased and c.get("customer_id") != customer_id
+        ]
+        if len(examples) != len(alert.examples or []) or len(customers) != len(
+            alert.customers or []
+        ):
+            alert.examples, alert.customers = examples, customers
+            changed += 1
+        if alert.conversation_id in erased:
+            alert.conversation_id = None
+    texts = set()
+    if erased:
+        texts = set(
+            session.scalars(
+                select(Message.text).where(
+                    Message.conversation_id.in_(list(erased)), Message.role == Role.CUSTOMER
+                )
+            ).all()
+        )
+    relabelled = 0
+    for topic in session.scalars(select(Topic)).all():
+        if topic.label and any(topic.label == text[: len(topic.label)] for text in texts):
+            topic.label = ""
+            relabelled += 1
+    session.flush()
+    return {"alerts": changed, "topic_labels": relabelled}

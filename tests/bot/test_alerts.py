@@ -280,3 +280,24 @@ def test_kb_gaps_rank_topics_by_failures_and_read_outcome_examples(clustered) ->
     assert "billing/refunds" not in report["never_served"]
     assert set(report["never_served"]) == {a.id for a in bot.kb.articles()} - {"billing/refunds"}
     assert "never served" in gaps_table(report)
+
+
+def test_erasing_a_customer_removes_them_from_alerts(bot) -> None:
+    from bot.conversation import erase_customer
+
+    conversation_id = ask(bot, "where is my refund", NOW - timedelta(minutes=5), vip=True)
+    with bot.db.write() as session:
+        message = store.add_message(
+            session, conversation_id=conversation_id, role=Role.CUSTOMER, text="now!", at=NOW
+        )
+        store.save_turn_scores(
+            session, message=message, scores={"frustration": 0.9}, embedding=None
+        )
+        [alert] = check_alerts(bot, session, now=NOW)
+        alert_id = alert.id
+        customer_id = alert.customers[0]["customer_id"]
+    receipt = erase_customer(bot.db, customer_id, bot.erasers)
+    assert receipt.removed["alerts"] == 1
+    with bot.db.read() as session:
+        alert = session.get(Alert, alert_id)
+        assert alert.examples == [] and alert.customers == [] and alert.conversation_id is None
