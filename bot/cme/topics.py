@@ -105,12 +105,21 @@ def recluster(bot: Bot, session: Session, *, now: datetime | None = None) -> int
 
 
 def topics_step(bot: Bot, last_cluster: datetime | None) -> datetime | None:
-    """One round of the background job; returns when topics were last re-clustered."""
+    """One round of the background job; returns when topics were last re-clustered. Opens a
+    write transaction only when there is something to write."""
     now = bot.clock()
     every = timedelta(hours=bot.settings.topic_recluster_hours)
+    model_id = bot.embedder.model_id
+    with bot.db.read() as session:
+        empty = not insight_store.topics(session, model_id=model_id)
+        due = empty or last_cluster is None or now - last_cluster >= every
+        pending = insight_store.questions(session, model_id=model_id, unassigned=True, limit=1)
+        if due and empty:
+            due = len(insight_store.questions(session, model_id=model_id)) >= MIN_QUESTIONS
+    if not due and not pending:
+        return last_cluster
     with bot.db.write() as session:
-        empty = not insight_store.topics(session, model_id=bot.embedder.model_id)
-        if empty or last_cluster is None or now - last_cluster >= every:
+        if due:
             recluster(bot, session, now=now)
             last_cluster = now
         assign_pending(bot, session)

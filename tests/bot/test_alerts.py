@@ -301,3 +301,16 @@ def test_erasing_a_customer_removes_them_from_alerts(bot) -> None:
     with bot.db.read() as session:
         alert = session.get(Alert, alert_id)
         assert alert.examples == [] and alert.customers == [] and alert.conversation_id is None
+
+
+def test_the_background_step_clusters_once_enough_questions_arrive(bot) -> None:
+    from bot.cme.topics import MIN_QUESTIONS, topics_step
+
+    bot.clock = lambda: NOW
+    for n in range(MIN_QUESTIONS - 1):
+        ask(bot, TOPICS["card"][n % 3], NOW - timedelta(minutes=n))
+    assert topics_step(bot, None) is None  # too few questions: nothing written
+    assert topic_of(bot, TOPICS["card"][0]) is None
+    ask(bot, TOPICS["card"][0], NOW)
+    assert topics_step(bot, None) == NOW
+    assert topic_of(bot, TOPICS["card"][0]) is not None
