@@ -260,3 +260,35 @@ async def discard_draft(bot: BotDep, user: UserDep, draft_id: DraftId) -> Done:
     """Delete a draft's file."""
     await run_in_threadpool(drafts.discard_draft, bot.settings.kb_dir, draft_id)
     return Done()
+
+
+class ConversationTopic(BaseModel):
+    seq: int
+    topic_id: int
+    label: str
+    article_id: str | None
+
+
+class ConversationTopicsOut(BaseModel):
+    topics: list[ConversationTopic]
+
+
+def _conversation_topics(bot: Bot, conversation_id: str) -> ConversationTopicsOut:
+    with bot.db.read() as session:
+        rows = insight_store.conversation_topics(session, conversation_id=conversation_id)
+        return ConversationTopicsOut(
+            topics=[
+                ConversationTopic(
+                    seq=seq, topic_id=topic.id, label=topic.label, article_id=topic.article_id
+                )
+                for seq, topic in rows
+            ]
+        )
+
+
+@router.get("/conversations/{conversation_id}/topics", response_model=ConversationTopicsOut)
+async def conversation_topics(
+    bot: BotDep, user: UserDep, conversation_id: ConversationId
+) -> ConversationTopicsOut:
+    """The topic of each customer question in a conversation (those assigned so far)."""
+    return await run_in_threadpool(_conversation_topics, bot, conversation_id)

@@ -230,7 +230,19 @@
       },
       "Draft article",
     );
-    pane.prepend(button);
+    const chips = el("p", { id: "conversation-topics", class: "conversation-topics" });
+    pane.prepend(button, chips);
+    api("GET", `/api/cme/conversations/${match[1]}/topics`)
+      .then((data) => {
+        const seen = new Map(data.topics.map((t) => [t.topic_id, t]));
+        chips.replaceChildren(
+          ...(seen.size ? ["Topics: "] : []),
+          ...[...seen.values()].map((t) =>
+            el("span", { class: "topic-chip", title: t.article_id || "no article" }, t.label),
+          ),
+        );
+      })
+      .catch(() => {});
   }
 
   async function refresh() {

@@ -191,3 +191,14 @@ def erase_mentions(
             relabelled += 1
     session.flush()
     return {"alerts": changed, "topic_labels": relabelled}
+
+
+def conversation_topics(session: Session, *, conversation_id: str) -> list[tuple[int, Topic]]:
+    """(seq, topic) of a conversation's customer questions that have a topic."""
+    rows = session.execute(
+        select(Message.seq, Topic)
+        .join(Topic, Topic.id == Message.topic_id)
+        .where(Message.conversation_id == conversation_id, Message.role == Role.CUSTOMER)
+        .order_by(Message.seq)
+    ).all()
+    return [(seq, topic) for seq, topic in rows]

@@ -26,10 +26,15 @@ TOPICS = {
 
 
 @pytest.fixture
-def bot(tmp_path, database_url, fake_embedder):
+def client(tmp_path, database_url, fake_embedder):
     settings = make_settings(tmp_path, database_url, topics_enabled=False)
     with make_client(settings, fake_embedder) as client:
-        yield client.app.state.bot
+        yield client
+
+
+@pytest.fixture
+def bot(client):
+    return client.app.state.bot
 
 
 def ask(bot, text: str, at: datetime, *, vip: bool = False, frustration: float = 0.1) -> str:
@@ -314,3 +319,19 @@ def test_the_background_step_clusters_once_enough_questions_arrive(bot) -> None:
     ask(bot, TOPICS["card"][0], NOW)
     assert topics_step(bot, None) == NOW
     assert topic_of(bot, TOPICS["card"][0]) is not None
+
+
+def test_cmes_see_the_topics_of_a_conversation(clustered, client) -> None:
+    with clustered.db.write() as session:
+        [(_, token)] = make_cmes(session, 1)
+    conversation_id = ask(clustered, "card declined at the shop today", NOW)
+    with clustered.db.write() as session:
+        assign_pending(clustered, session)
+    url = f"/api/cme/conversations/{conversation_id}/topics"
+    response = client.get(url, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    [topic] = response.json()["topics"]
+    assert topic["seq"] == 1
+    assert topic["topic_id"] == topic_of(clustered, "card declined at the shop")
+    assert "card" in topic["label"]
+    assert client.get(url).status_code == 401
