@@ -9,9 +9,11 @@ from functools import partial
 from fastapi import FastAPI
 
 from bot import channels, http
+from bot.cme.alerts import alerts_forever
 from bot.cme.assignment import assign_forever
 from bot.cme.insights.service import refresh_forever
 from bot.cme.recompute import health_config, health_forever
+from bot.cme.topics import topics_forever
 from bot.conversation.lifecycle import sweep_forever
 from bot.conversation.outcomes import learn_forever
 from bot.runtime import Bot
@@ -29,6 +31,9 @@ def create_app(settings: Settings | None = None, *, embedder: Embedder | None = 
     bot.jobs.append(partial(health_forever, bot))  # once per deployment
     bot.jobs.append(partial(refresh_forever, bot))  # the rollup is written once per deployment
     bot.jobs.append(partial(assign_forever, bot))  # one assigner per deployment
+    if settings.topics_enabled:
+        bot.jobs.append(partial(topics_forever, bot))
+        bot.jobs.append(partial(alerts_forever, bot))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

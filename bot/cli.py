@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("supportbot")
 DEMO_PER_DAY = 6  # conversations a day that `serve --demo` seeds on an empty database
+# The labelled set `eval topics` and `eval alerts` read by default: ../shared/data/clinc30 beside
+# the checkout (see its README); --data overrides it.
+EVAL_DATA = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "clinc30")
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -365,6 +368,35 @@ def cmd_kb_lint(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_kb_gaps(args: argparse.Namespace) -> int:
+    from bot.cme.gaps import gaps_table, kb_gaps
+    from bot.storage import Database, utcnow
+    from embedding import load_embedder
+    from insight.bench import article_vectors
+    from retrieval.articles import load_articles
+
+    settings = load_settings()
+    served, _ = load_articles(settings.kb_dir)
+    embedder = load_embedder(settings.model, device=settings.device)
+    vectors = article_vectors(embedder, [[a.title, *a.questions] for a in served.values()])
+    database = Database(settings.database_url)
+    try:
+        with database.read() as session:
+            report = kb_gaps(
+                session,
+                kb=settings.kb_dir.name or "kb",
+                model_id=embedder.model_id,
+                article_ids=list(served),
+                article_vectors=vectors,
+                now=utcnow(),
+                days=args.days,
+            )
+    finally:
+        database.dispose()
+    print(gaps_table(report) if args.format == "table" else json.dumps(report))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if args.what == "retrieval":
@@ -424,6 +456,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             out_path=out,
             embedder=load_embedder(settings.model, device=settings.device),
         )
+    elif args.what in ("topics", "alerts"):
+        result = _eval_insight(args)
     else:
         from bot.conversation.replay import evaluate_escalation
 
@@ -435,6 +469,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
     print(json.dumps(result))
     return 0
+
+
+def _eval_insight(args: argparse.Namespace) -> dict:
+    import csv
+
+    from embedding import load_embedder
+    from insight import SpikeRule
+    from insight.bench import eval_topics
+    from insight.replay import evaluate_alerts
+    from retrieval.articles import load_articles
+
+    settings = load_settings()
+    data = Path(args.data)
+    embedder = load_embedder(settings.model, device=settings.device)
+    served, _ = load_articles(data / "kb")
+    articles = [[article.title, *article.questions] for article in served.values()]
+    if args.what == "topics":
+        return eval_topics(embedder, articles, data / "queries_val.csv")
+    rows = []
+    for name in ("queries_val.csv", "queries_test.csv"):
+        with (data / name).open(newline="", encoding="utf-8") as handle:
+            rows.extend(csv.DictReader(handle))
+    rule = SpikeRule(
+        window=settings.alert_window_minutes,
+        weeks=settings.alert_baseline_weeks,
+        min_count=settings.alert_min_count,
+        min_ratio=settings.alert_min_ratio,
+        z=settings.alert_z,
+        floor=settings.alert_baseline_floor,
+        cooldown=settings.alert_cooldown_minutes,
+    )
+    return evaluate_alerts(
+        embedder, articles, rows, rule, min_similarity=settings.topic_min_similarity
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -529,6 +597,11 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("dir", nargs="?")
     lint.set_defaults(func=cmd_kb_lint)
 
+    gaps = kb.add_parser("gaps", help="topics the bot fails on, and how each article does")
+    gaps.add_argument("--days", type=int, default=28, help="the period (trend: the one before)")
+    gaps.add_argument("--format", choices=("json", "table"), default="json")
+    gaps.set_defaults(func=cmd_kb_gaps)
+
     evaluation = commands.add_parser("eval", help="benchmarks; one JSON object on stdout")
     kinds = evaluation.add_subparsers(dest="what", required=True)
     retrieval = kinds.add_parser("retrieval")
@@ -549,6 +622,17 @@ def build_parser() -> argparse.ArgumentParser:
     escalation = kinds.add_parser("escalation")
     escalation.add_argument("--kb", required=True)
     escalation.add_argument("--dialogues", required=True)
+    for name, about in (
+        ("topics", "topic quality (ARI, V-measure) against k-means, and id stability"),
+        ("alerts", "generated traffic with injected incidents: recall, false alerts, delay"),
+    ):
+        insight = kinds.add_parser(name, help=about)
+        insight.add_argument(
+            "--data",
+            default=EVAL_DATA,
+            help="a labelled query set: kb/ and queries_val.csv, queries_test.csv",
+        )
+        insight.set_defaults(func=cmd_eval, out=None)
     for sub in (retrieval, sentiment, frustration, escalation):
         sub.add_argument("--out", help="write one JSON line per item here")
         sub.set_defaults(func=cmd_eval)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot.cluster import RedisEventBus, announce_forever, follow_forever, wait_for_worker
 from bot.events import EventBus, LocalEventBus
 from bot.settings import Settings
-from bot.storage import Conversation, Database, Escalation, Message, customers, utcnow
+from bot.storage import Alert, Conversation, Database, Escalation, Message, customers, utcnow
 from embedding import BatchingEmbedder, Embedder, load_embedder
 from escalation import OfficeHours, PolicyConfig
 from retrieval import KBMaintainer, KnowledgeBase
@@ -119,6 +119,9 @@ class Bot:
     hooks: list[ChannelHooks] = field(default_factory=list)
     # What channels remove when a customer is erased (see bot.conversation.erasure).
     erasers: list[Callable[[Session, str, list[str]], dict[str, int]]] = field(default_factory=list)
+    # Told of each new early-warning alert inside the transaction that stores it (Slack posts
+    # it to the CME channel); see bot.cme.alerts.
+    alert_sinks: list[Callable[[Session, Alert], None]] = field(default_factory=list)
     # Coroutine functions run as tasks from `start` until `stop`, in every process.
     background: list[Callable[[], object]] = field(default_factory=list)
     # ... and those done once per deployment (sweeps, Slack delivery, KB building): run by the

@@ -306,6 +306,68 @@ class Settings(BaseSettings):
             raise ValueError(f"PUBLIC_URL must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
 
+    # Topics and crisis early warning (issue 16: bot.cme.topics, bot.cme.alerts, insight/).
+    topics_enabled: bool = Field(
+        True, description="Group customer questions into topics and watch them for spikes"
+    )
+    topic_min_similarity: float = Field(
+        0.3,
+        ge=-1.0,
+        le=1.0,
+        description="A new question joins its nearest topic if its cosine similarity to the "
+        "topic's centre is at least this; otherwise it waits for the next re-clustering",
+    )
+    topic_recluster_hours: float = Field(
+        24.0, gt=0, le=24 * 30, description="Hours between re-clusterings of the topics"
+    )
+    topic_window_days: int = Field(
+        7, ge=1, le=90, description="Days of questions each re-clustering groups"
+    )
+    alert_check_seconds: float = Field(
+        60.0, gt=0, le=3600, description="Seconds between checks for spikes"
+    )
+    alert_window_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="A spike is measured over this many recent minutes"
+    )
+    alert_baseline_weeks: int = Field(
+        4, ge=1, le=12, description="Weeks of the same hour of the week the baseline averages"
+    )
+    alert_min_count: int = Field(
+        5, ge=1, le=100_000, description="A spike needs at least this many questions in its window"
+    )
+    alert_min_ratio: float = Field(
+        2.0, ge=1.0, le=1000, description="A spike needs at least this many times the baseline"
+    )
+    alert_z: float = Field(
+        4.0,
+        ge=0,
+        le=20,
+        description="A spike's count must be as unlikely under the baseline's Poisson traffic "
+        "as a normal z-score of this",
+    )
+    alert_baseline_floor: float = Field(
+        0.3,
+        ge=0,
+        le=1000,
+        description="Expected questions per window never counted below this (quiet nights)",
+    )
+    alert_cooldown_minutes: int = Field(
+        120, ge=0, le=7 * 24 * 60, description="Minutes before the same alert may fire again"
+    )
+    alert_frustration_delta: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="A frustration spike: the window's mean frustration at least this above "
+        "the baseline's",
+    )
+    alert_customer_frustration: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Alert when a VIP (or at-risk) customer's frustration rises to this",
+    )
+
     @field_validator("widget_avatar_url")
     @classmethod
     def _http_avatar(cls, value: str) -> str:

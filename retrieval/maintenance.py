@@ -32,6 +32,7 @@ from retrieval.adaptation import (
     stop_adaptation,
     training_pairs,
 )
+from retrieval.articles import parse_article
 from retrieval.calibration import calibrate
 from retrieval.chunking import Passage
 from retrieval.index import Snapshot, version_key
@@ -157,12 +158,32 @@ class KBMaintainer:
 
         self.kb.kb_dir.mkdir(parents=True, exist_ok=True)
         async for changes in awatch(self.kb.kb_dir, debounce=debounce_ms, step=50, recursive=True):
+            if not any(self.affects_served(Path(path)) for _, path in changes):
+                # Drafts being written or edited: nothing served changes, so no reload, no
+                # recalibration and no retraining.
+                continue
             log.info("knowledge base changed (%d files); reloading", len(changes))
             try:
                 await asyncio.to_thread(self.reload)
             except Exception:
                 # A failed reload keeps the previous snapshot serving; the next save retries.
                 log.exception("knowledge base reload failed")
+
+    def affects_served(self, path: Path) -> bool:
+        """Whether a change to `path` can change what is served: anything but an article that
+        is a draft now and was not served before (a draft never is)."""
+        try:
+            relative = path.resolve().relative_to(self.kb.kb_dir.resolve())
+        except ValueError:
+            return True
+        if relative.suffix != ".md" or any(part.startswith(".") for part in relative.parts):
+            return not relative.name.endswith(".md.tmp")  # a draft's write in progress
+        if self.kb.article(relative.with_suffix("").as_posix()) is not None:
+            return True  # served now: any change (even to a draft) matters
+        if not path.is_file():
+            return False  # an unserved file was removed
+        parsed = parse_article(path, self.kb.kb_dir)
+        return parsed.article is None or not parsed.article.draft
 
     # -- the article probe (see retrieval.probe) -----------------------------------------------
 

@@ -21,8 +21,9 @@ ALLOWED = {
     "escalation": {"escalation"},
     "sentiment": {"sentiment", "embedding"},
     "retrieval": {"retrieval", "embedding"},
-    "bot": {"bot", "embedding", "escalation", "sentiment", "retrieval"},
-    "app": {"app", "bot", "embedding", "escalation", "sentiment", "retrieval"},
+    "insight": {"insight", "embedding"},
+    "bot": {"bot", "embedding", "escalation", "sentiment", "retrieval", "insight"},
+    "app": {"app", "bot", "embedding", "escalation", "sentiment", "retrieval", "insight"},
 }
 # The command line sits on top of everything: `supportbot serve` runs app.create_app.
 ALSO_ALLOWED = {"bot.cli": {"app"}}

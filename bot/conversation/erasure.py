@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from bot.storage import Database, customers, outcomes, store
+from bot.storage import Database, customers, insight, outcomes, store
 
 # A channel's part: (session, customer_id, conversation ids) -> rows removed, by table.
 Eraser = Callable[[Session, str, list[str]], dict[str, int]]
@@ -42,6 +42,7 @@ def erase_customer(db: Database, customer_id: str, erasers: Sequence[Eraser]) ->
         for eraser in erasers:  # before the conversations: they may look them up
             removed |= eraser(session, customer_id, ids)
         removed |= outcomes.erase_examples(session, customer_id=customer_id, conversation_ids=ids)
+        removed |= insight.erase_mentions(session, customer_id=customer_id, conversation_ids=ids)
         removed |= store.erase_conversations(session, conversation_ids=ids)
         removed |= customers.erase_customers(session, customer_ids=records)
     db.compact()

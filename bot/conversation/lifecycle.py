@@ -12,7 +12,7 @@ from bot.conversation.handoff import request_handoff
 from bot.conversation.pipeline import PipelineError, handle_customer_message
 from bot.events import conversation_topic, status_event
 from bot.runtime import Bot
-from bot.storage import Conversation, customers, outcomes, store
+from bot.storage import Conversation, customers, insight, outcomes, store
 from escalation import HandoffConflict, IllegalTransition, Status, Transition
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,7 @@ def anonymise_expired(bot: Bot) -> list[str]:
         for eraser in bot.erasers:
             eraser(session, "", expired)
         outcomes.erase_examples(session, customer_id=None, conversation_ids=expired)
+        insight.erase_mentions(session, customer_id="", conversation_ids=expired)  # reads texts
         records = set(
             session.scalars(
                 select(Conversation.customer_ref).where(

@@ -353,6 +353,7 @@ def _commit_reply(
             message=message,
             scores=scores.to_dict(),
             embedding=vector,
+            embedding_model=bot.embedder.model_id,
             retrieval=retrieval,
             decision=decision.to_dict() if search else None,
         )

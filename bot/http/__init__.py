@@ -15,6 +15,7 @@ from bot.http import (
     customer,
     customers,
     helpcentre,
+    insight,
     insights,
     metrics,
     pages,
@@ -48,6 +49,7 @@ def install(app: FastAPI, bot: Bot) -> None:
     app.include_router(saved_replies.router)
     app.include_router(presence.router)
     app.include_router(helpcentre.router)
+    app.include_router(insight.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")

@@ -33,15 +33,18 @@ from bot.storage import User
 log = logging.getLogger(__name__)
 
 CONSOLE_PATH = re.compile(
-    r"^/console(/conversations/[A-Za-z0-9_-]{1,64}|/customers(/[1-9][0-9]{0,11})?|/insights)?$"
+    r"^/console(/conversations/[A-Za-z0-9_-]{1,64}|/customers(/[1-9][0-9]{0,11})?|/insights?)?$"
 )
 
 SHELL = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>{meta}<link rel="stylesheet" href="/static/console.css">{styles}{script}
-</head>
+<title>{title}</title>{meta}<link rel="stylesheet" href="/static/console.css">
+<link rel="stylesheet" href="/static/insight.css">{styles}{script}</head>
 <body class="{body_class}">{body}</body></html>"""
+
+# Every console page shows the open-alerts banner (insight.js).
+INSIGHT_SCRIPT = '<script src="/static/insight.js" defer></script>'
 
 # The shared markdown renderer and the inbox's own styles load before console.js.
 CONSOLE_SCRIPTS = (
@@ -92,6 +95,27 @@ CUSTOMERS_BODY = """<header class="topbar">
 <input type="hidden" name="csrf" value="{csrf}"><button type="submit">Sign out</button></form>
 </header>
 <main id="customers" class="customers-page"><p class="empty">Loading…</p></main>
+<div id="toast" class="toast" role="alert" hidden></div>"""
+
+
+INSIGHT_BODY = """<header class="topbar">
+<a class="brand" href="/console">supportbot</a><span class="product">insight</span>
+<span class="spacer"></span>
+<form method="post" action="/console/logout" class="signout">
+<input type="hidden" name="csrf" value="{csrf}"><button type="submit">Sign out</button></form>
+</header>
+<main class="insight-page">
+<section aria-labelledby="alerts-title"><h2 id="alerts-title">Alerts</h2>
+<ol id="alerts" class="alerts"></ol><p id="alerts-empty" class="empty">No alerts.</p></section>
+<section aria-labelledby="topics-title"><h2 id="topics-title">Topics (last 7 days)</h2>
+<table id="topics" class="topics"><thead><tr><th>Topic</th><th>Article</th><th>Questions</th>
+<th>Week before</th><th>Answered</th><th>Escalated</th><th>Frustration</th></tr></thead>
+<tbody></tbody></table></section>
+<section aria-labelledby="drafts-title"><h2 id="drafts-title">Articles from cases</h2>
+<ol id="drafts" class="drafts"></ol>
+<p id="drafts-empty" class="empty">No drafts. Open a resolved conversation and choose
+"Draft article".</p></section>
+</main>
 <div id="toast" class="toast" role="alert" hidden></div>"""
 
 
@@ -195,6 +219,10 @@ def console_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> API
     async def customer_page(request: Request, customer_id: str) -> Response:
         return await _console_page(request, bot, page="customers")
 
+    @router.get("/console/insight")
+    async def insight_page(request: Request) -> Response:
+        return await _console_page(request, bot, page="insight")
+
     @router.websocket("/api/cme/ws")
     async def live(websocket: WebSocket) -> None:
         session: ConsoleSession | None = websocket.scope.get("state", {}).get("console")
@@ -260,12 +288,14 @@ def _shell(
             title=html.escape(title),
             meta=tags,
             styles=f'<link rel="stylesheet" href="/static/{page}.css">'
-            if page != "console"
+            if page not in ("console", "insight")
             else "",
             script=(
-                CONSOLE_SCRIPTS
+                CONSOLE_SCRIPTS + INSIGHT_SCRIPT
                 if page == "console"
-                else f'<script src="/static/{page}.js" defer></script>'
+                else INSIGHT_SCRIPT
+                if page == "insight"
+                else f'<script src="/static/{page}.js" defer></script>' + INSIGHT_SCRIPT
             )
             if script
             else "",
@@ -311,6 +341,16 @@ async def _console_page(request: Request, bot: Bot, page: str = "console") -> Re
         "sla-first-response-s": str(bot.settings.sla_first_response_s),
         "frustration-threshold": str(bot.settings.frustration_threshold),
     }
+    if page == "insight":
+        body = INSIGHT_BODY.format(csrf=html.escape(session.csrf))
+        return _shell(
+            "Insight · supportbot console",
+            body,
+            meta=meta,
+            script=True,
+            page="insight",
+            body_class="console insight",
+        )
     layout = CUSTOMERS_BODY if page == "customers" else CONSOLE_BODY
     body = layout.format(csrf=html.escape(session.csrf))
     return _shell("supportbot console", body, meta=meta, script=True, page=page, body_class=page)

@@ -6,6 +6,8 @@ from bot.storage.models import (
     MAX_EMAIL_CHARS,
     MAX_NAME_CHARS,
     AccountHealth,
+    Alert,
+    AlertStatus,
     Base,
     CmePresence,
     Conversation,
@@ -23,6 +25,7 @@ from bot.storage.models import (
     OutcomeSource,
     Role,
     SavedReply,
+    Topic,
     User,
     utcnow,
 )
@@ -36,6 +39,9 @@ from bot.storage.store import (
 )
 
 __all__ = [
+    "Alert",
+    "AlertStatus",
+    "Topic",
     "MAX_EMAIL_CHARS",
     "MAX_NAME_CHARS",
     "AccountHealth",

@@ -144,8 +144,13 @@ class Message(Base):
     retrieval: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     decision: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The model that made `embedding`: topics never mix two models' vectors.
+    embedding_model: Mapped[str | None] = mapped_column(String(200))
+    # The customer question's topic (bot.cme.topics), once assigned.
+    topic_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
+        Index("ix_messages_topic", "topic_id", "created_at"),
         UniqueConstraint("conversation_id", "seq", name="uq_messages_seq"),
         UniqueConstraint("conversation_id", "client_msg_id", name="uq_messages_client_msg_id"),
         UniqueConstraint("conversation_id", "reply_to", name="uq_messages_reply_to"),
@@ -440,3 +445,47 @@ class CmePresence(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_assigned_at: Mapped[datetime | None] = mapped_column()
     teams: Mapped[str] = mapped_column(String(400), default="")  # comma-separated team names
+
+
+class Topic(Base):
+    """A group of customer questions (bot.cme.topics). Ids survive re-clustering."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    model_id: Mapped[str] = mapped_column(String(200))
+    centroid: Mapped[bytes] = mapped_column(LargeBinary)
+    label: Mapped[str] = mapped_column(Text, default="")
+    article_id: Mapped[str | None] = mapped_column(String(300))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Alert(Base):
+    """An early warning (bot.cme.alerts): why it fired, examples, topic, affected customers."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    topic_id: Mapped[int | None] = mapped_column(Integer)
+    conversation_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=AlertStatus.OPEN)
+    title: Mapped[str] = mapped_column(Text)
+    why: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    examples: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    customers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (Index("ix_alerts_kind_topic", "kind", "topic_id", "created_at"),)

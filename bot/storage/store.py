@@ -369,13 +369,16 @@ def save_turn_scores(
     message: Message,
     scores: dict[str, Any],
     embedding: np.ndarray | None,
+    embedding_model: str | None = None,
     retrieval: dict[str, Any] | None = None,
     decision: dict[str, Any] | None = None,
 ) -> None:
-    """Store what the pipeline computed for a customer message."""
+    """Store what the pipeline computed for a customer message (`embedding_model` made the
+    vector)."""
     message.scores = scores
     if embedding is not None:
         message.embedding = np.asarray(embedding, dtype=np.float32).tobytes()
+        message.embedding_model = embedding_model
     if retrieval is not None:
         message.retrieval = retrieval
     if decision is not None:

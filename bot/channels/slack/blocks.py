@@ -334,3 +334,27 @@ def from_mrkdwn(text: str) -> str:
     text = _SLACK_MENTION.sub(lambda m: m.group(1) or "", text)
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return clean_text(text).strip()
+
+
+def alert_message(
+    *, title: str, why: dict[str, Any], examples: list[dict[str, Any]], console_url: str
+) -> dict[str, Any]:
+    """What the CME channel shows about an early-warning alert: why, examples, a link."""
+    numbers = ", ".join(f"{key} {value}" for key, value in why.items() if key != "topic_id")
+    quoted = "\n".join(f"> {escape(_clip(str(e.get('text', '')), 300))}" for e in examples)
+    text = f":rotating_light: *{escape(title)}*"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(escape(numbers))}]},
+    ]
+    if quoted:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(quoted)}})
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": f"<{console_url}|Open the alerts in the console>"}
+            ],
+        }
+    )
+    return {"text": text, "blocks": blocks}

@@ -90,6 +90,7 @@ class SlackChannel:
     def install(self, app: FastAPI) -> None:
         """Register hooks and workers on the bot, and the transport on the FastAPI app."""
         self.bot.hooks.append(self.hooks)
+        self.bot.alert_sinks.append(self.hooks.alert_raised)
         self.bot.background.append(self._verify_token)
         self.bot.jobs.extend([self.outbox.run, self.inbox.run])  # once per deployment
         if self.bot.settings.slack_mode == "socket":

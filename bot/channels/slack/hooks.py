@@ -11,17 +11,18 @@ from sqlalchemy.orm import Session
 
 from bot.channels.slack.blocks import (
     EscalationView,
+    alert_message,
     csat_message,
     customer_message,
     escalation_message,
     nps_message,
 )
 from bot.channels.slack.models import SlackOutbox
-from bot.channels.slack.outbox import ESCALATION, ESCALATION_UPDATE, MESSAGE, Outbox
+from bot.channels.slack.outbox import ALERT, ESCALATION, ESCALATION_UPDATE, MESSAGE, Outbox
 from bot.channels.slack.routing import split_address
 from bot.conversation import summarize
 from bot.settings import Settings
-from bot.storage import Conversation, Escalation, Message, Role, User, customers, store
+from bot.storage import Alert, Conversation, Escalation, Message, Role, User, customers, store
 from escalation import Status, Transition
 
 CHANNEL = "slack"
@@ -147,6 +148,25 @@ class SlackHooks:
                 payload=payload,
                 conversation_id=conversation.id,
             )
+
+    def alert_raised(self, session: Session, alert: Alert) -> None:
+        """Queue an early-warning alert's post in the CME channel (same transaction)."""
+        cme_channel = self.settings.slack_cme_channel
+        if not cme_channel:
+            return
+        content = alert_message(
+            title=alert.title,
+            why=alert.why,
+            examples=alert.examples,
+            console_url=f"{self.settings.public_url.rstrip('/')}/console/insight",
+        )
+        self.outbox.enqueue(
+            session,
+            thread_key=cme_channel,
+            kind=ALERT,
+            method="chat.postMessage",
+            payload={"channel": cme_channel, **content, "unfurl_links": False},
+        )
 
     def _view(
         self, session: Session, conversation: Conversation, *, status: Status, reasons: list[Any]

@@ -29,6 +29,7 @@ T = TypeVar("T")
 
 MESSAGE = "message"  # a bot, agent or system message into a customer's DM or thread
 ESCALATION = "escalation"  # the post in the CME channel
+ALERT = "alert"  # an early-warning alert in the CME channel (bot.cme.alerts)
 ESCALATION_UPDATE = "escalation_update"  # chat.update of that post after a handoff transition
 
 # Slack errors worth retrying; every other `ok: false` is deterministic and retrying won't help.

@@ -2,7 +2,7 @@
 availability for automatic assignment)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import bot.storage.models
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
