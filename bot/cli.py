@@ -320,6 +320,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench import BenchError, BenchPlan, run_bench
+
+    settings = load_settings(database_url=args.database_url)
+    plan = BenchPlan(
+        conversations=args.conversations,
+        seconds=args.duration,
+        messages=args.messages,
+        transports=tuple(args.transport or ("rest", "ws")),
+        idle_messages=args.idle_messages,
+        url=args.url,
+        admin_token=args.admin_token or settings.admin_token,
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+    )
+    try:
+        report = run_bench(settings, plan)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -391,7 +414,35 @@ def build_parser() -> argparse.ArgumentParser:
     indexing.add_argument("--source", help="articles to vary (default SUPPORTBOT_KB_DIR)")
     indexing.add_argument("--articles", type=int, default=1000, help="generated KB size")
     indexing.set_defaults(func=cmd_eval, out=None)
+
+    bench = commands.add_parser(
+        "bench",
+        help="throughput and latency under N concurrent conversations against the bare model; "
+        "one JSON object on stdout",
+    )
+    bench.add_argument("--conversations", type=_positive, default=64)
+    bench.add_argument("--duration", type=float, default=30.0, help="seconds per loaded phase")
+    bench.add_argument("--messages", type=_positive, help="stop a phase after this many turns")
+    bench.add_argument(
+        "--transport",
+        choices=("rest", "ws"),
+        action="append",
+        help="rest: the reply is the POST's answer; ws: read from the widget socket (default both)",
+    )
+    bench.add_argument("--idle-messages", type=_positive, default=30)
+    bench.add_argument("--url", help="drive this running server instead of starting one")
+    bench.add_argument("--admin-token", help="for --url: reads batch sizes from the admin API")
+    bench.add_argument("--database-url", help="the started server's database (default SQLite)")
+    bench.add_argument("--data-dir", help="the started server's folder (default DATA_DIR/bench)")
+    bench.set_defaults(func=cmd_bench)
     return parser
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,6 +43,7 @@ class BatchingEmbedder:
         # Sizes of the latest batches `embed` formed (bounded: a server runs for months).
         self.batch_sizes: deque[int] = deque(maxlen=BATCH_HISTORY)
         self.texts_encoded: Counter[str] = Counter()  # by model id, batched or not
+        self.batch_histogram: Counter[int] = Counter()  # every batch `embed` formed, by size
 
     # The default model's identity, so the batcher can stand in for it.
     @property
@@ -109,6 +110,7 @@ class BatchingEmbedder:
     async def _encode_group(self, loop: asyncio.AbstractEventLoop, group: list[_Request]) -> None:
         texts = [text for text, _, _ in group]
         self.batch_sizes.append(len(texts))
+        self.batch_histogram[len(texts)] += 1
         try:
             vectors = await loop.run_in_executor(self._executor, self.encode, texts, group[0][1])
         except Exception as exc:  # delivered to every waiting turn, which reports it
@@ -119,6 +121,13 @@ class BatchingEmbedder:
         for (_, _, future), vector in zip(group, vectors, strict=True):
             if not future.done():
                 future.set_result(vector)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Since start: batches `embed` formed by size, and texts encoded by model."""
+        return {
+            "batch_sizes": {str(size): n for size, n in sorted(self.batch_histogram.items())},
+            "texts_encoded": dict(self.texts_encoded),
+        }
 
     def close(self) -> None:
         """Stop the worker and its thread."""
