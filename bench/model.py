@@ -22,6 +22,8 @@ class BareModel:
     single_p50_ms: float
     single_encode_p50_ms: float
     batched_rate: float  # texts per second, batches of `batch` texts back to back
+    batched_cpu_rate: float  # texts per CPU-second of this process (all its threads)
+    single_cpu_ms: float  # CPU milliseconds of one encode + search, on average
     batch: int
     passages: int
 
@@ -30,6 +32,8 @@ class BareModel:
             "single_encode_search_p50_ms": round(self.single_p50_ms, 2),
             "single_encode_p50_ms": round(self.single_encode_p50_ms, 2),
             "batched_msgs_per_s": round(self.batched_rate, 1),
+            "batched_msgs_per_cpu_s": round(self.batched_cpu_rate, 1),
+            "single_encode_search_cpu_ms": round(self.single_cpu_ms, 2),
             "batch": self.batch,
             "index_passages": self.passages,
         }
@@ -64,6 +68,7 @@ def measure_bare_model(
     embedder.encode(texts[:batch])  # warm-up: first calls allocate
     encode_ms: list[float] = []
     total_ms: list[float] = []
+    cpu_started = time.process_time()
     for number in range(singles):
         text = texts[number % len(texts)]
         started = time.perf_counter()
@@ -74,19 +79,23 @@ def measure_bare_model(
         done = time.perf_counter()
         encode_ms.append((encoded - started) * 1000)
         total_ms.append((done - started) * 1000)
+    single_cpu_ms = (time.process_time() - cpu_started) * 1000 / singles
     repeated = (texts * (batch // max(len(texts), 1) + 1))[:batch]
     count = 0
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     while True:
         embedder.encode(repeated)
         count += len(repeated)
         elapsed = time.perf_counter() - started
         if elapsed >= seconds:
             break
+    cpu = time.process_time() - cpu_started
     return BareModel(
         single_p50_ms=statistics.median(total_ms),
         single_encode_p50_ms=statistics.median(encode_ms),
         batched_rate=count / elapsed,
+        batched_cpu_rate=count / cpu if cpu > 0 else float("inf"),
+        single_cpu_ms=single_cpu_ms,
         batch=batch,
         passages=passages,
     )

@@ -9,12 +9,13 @@ import resource
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.load import LoadResult, run_load
-from bench.model import measure_bare_model
+from bench.model import BareModel, measure_bare_model
 from bench.server import BenchServer
 from bench.texts import all_texts
 from bot.settings import Settings
@@ -38,35 +39,50 @@ class BenchPlan:
 
 
 def run_bench(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
-    """Measure the bare model, start (or reach) the server, run idle and loaded phases."""
+    """Measure the bare model, start (or reach) the server, run idle and loaded phases, measure
+    the bare model again (a shared machine's speed drifts: the ratios use the mean of both)."""
     load_before = os.getloadavg()
     print("measuring the bare model on the bench's texts...", file=sys.stderr)
     embedder = load_embedder(settings.model, device=settings.device)
-    bare = measure_bare_model(
-        embedder, all_texts(), kb_dir=settings.kb_dir, batch=settings.embed_max_batch
-    )
-    del embedder
+    # On a worker thread, as the server's batcher encodes: torch on a loaded machine behaves
+    # very differently on the main thread (one-text encodes took 20x longer there).
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bare-model")
+
+    def measure() -> BareModel:
+        return worker.submit(
+            measure_bare_model,
+            embedder,
+            all_texts(),
+            kb_dir=settings.kb_dir,
+            batch=settings.embed_max_batch,
+        ).result()
+
+    bare_before = measure()
     server = _server(settings, plan)
     try:
-        model = _wait_for_model(server, settings, plan)
-        idle = asyncio.run(
-            run_load(
-                server.url,
-                transport="rest",
-                conversations=1,
-                seconds=max(plan.seconds, 60),
-                messages=plan.idle_messages,
-                turns_per_conversation=plan.turns_per_conversation,
-                label="idle, one at a time",
-            )
-        )
-        phases = [_loaded(server, plan, transport) for transport in plan.transports]
+        model = _wait_for_model(server, settings, plan, embedder.model_id)
+        idle = _phase(server, plan, "rest", idle=True)
+        phases = [_phase(server, plan, transport) for transport in plan.transports]
         rss = server.rss_mb()
     finally:
         server.stop()
-    idle_dict = idle.to_dict()
+    print("measuring the bare model again...", file=sys.stderr)
+    bare_after = measure()
+    worker.shutdown()
+    bare = _mean(bare_before.to_dict(), bare_after.to_dict())
     for phase in phases:
-        phase["ratio_to_bare_batched"] = round(phase["msgs_per_s"] / bare.batched_rate, 3)
+        phase["ratio_to_bare_batched"] = _ratio(phase["msgs_per_s"], bare["batched_msgs_per_s"])
+        phase["cpu_ratio_to_bare_batched"] = _ratio(
+            phase.get("msgs_per_server_cpu_s"), bare["batched_msgs_per_cpu_s"]
+        )
+    idle_figures = {k: idle[k] for k in ("turns", "p50_ms", "p95_ms", "errors")}
+    idle_figures["server_cpu_ms_per_turn"] = idle.get("server_cpu_ms_per_turn")
+    idle_figures["ratio_p50_to_bare_single"] = _ratio(
+        idle["p50_ms"], bare["single_encode_search_p50_ms"]
+    )
+    idle_figures["cpu_ratio_to_bare_single"] = _ratio(
+        idle.get("server_cpu_ms_per_turn"), bare["single_encode_search_cpu_ms"]
+    )
     return {
         "settings": {
             "model": settings.model,
@@ -83,15 +99,25 @@ def run_bench(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "bench_client_cpu_s": round(_own_cpu_seconds(), 1),
         },
-        "bare_model": bare.to_dict(),
-        "idle": {
-            **{k: idle_dict[k] for k in ("turns", "p50_ms", "p95_ms", "errors")},
-            "ratio_p50_to_bare_single": round(idle_dict["p50_ms"] / bare.single_p50_ms, 3),
-        },
+        "bare_model": {**bare, "before": bare_before.to_dict(), "after": bare_after.to_dict()},
+        "idle": idle_figures,
         "loaded": phases,
         "server_rss_mb": round(rss, 1) if rss is not None else None,
-        "errors": idle_dict["errors"] + sum(phase["errors"] for phase in phases),
+        "errors": idle["errors"] + sum(phase["errors"] for phase in phases),
     }
+
+
+def _mean(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: round((before[key] + after[key]) / 2, 2) if isinstance(before[key], float) else value
+        for key, value in before.items()
+    }
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return round(numerator / denominator, 3)
 
 
 def _server(settings: Settings, plan: BenchPlan) -> BenchServer:
@@ -118,31 +144,40 @@ def _server(settings: Settings, plan: BenchPlan) -> BenchServer:
     )
 
 
-def _wait_for_model(server: BenchServer, settings: Settings, plan: BenchPlan) -> str | None:
+def _wait_for_model(
+    server: BenchServer, settings: Settings, plan: BenchPlan, base_model: str
+) -> str | None:
+    """The model retrieval uses; with KB adaptation on, once it is the adapted one."""
     status = server.admin("kb")
-    if status is None or not settings.kb_adapt:
+    if status is None or not settings.kb_adapt or status["model"] != base_model:
         return status["model"] if status else None
     print("waiting for the KB-adapted model (minutes on a first run)...", file=sys.stderr)
-    return server.wait_for_model(status["model"], plan.adapt_timeout)
+    return server.wait_for_model(base_model, plan.adapt_timeout)
 
 
-def _loaded(server: BenchServer, plan: BenchPlan, transport: str) -> dict[str, Any]:
+def _phase(server: BenchServer, plan: BenchPlan, transport: str, idle: bool = False) -> dict:
+    """One phase of load (idle: one conversation, one message at a time) and what the server
+    spent on it."""
     embedding_before = server.admin("embedding")
     cpu_before, started = server.cpu_seconds(), time.monotonic()
     result: LoadResult = asyncio.run(
         run_load(
             server.url,
             transport=transport,
-            conversations=plan.conversations,
-            seconds=plan.seconds,
-            messages=plan.messages,
+            conversations=1 if idle else plan.conversations,
+            seconds=max(plan.seconds, 60) if idle else plan.seconds,
+            messages=plan.idle_messages if idle else plan.messages,
             turns_per_conversation=plan.turns_per_conversation,
+            label="idle, one at a time" if idle else "",
         )
     )
     cpu_after, wall = server.cpu_seconds(), time.monotonic() - started
     phase = result.to_dict()
-    if cpu_before is not None and cpu_after is not None:
-        phase["server_cpu_cores"] = round((cpu_after - cpu_before) / wall, 2)
+    if cpu_before is not None and cpu_after is not None and cpu_after > cpu_before:
+        cpu = cpu_after - cpu_before
+        phase["server_cpu_cores"] = round(cpu / wall, 2)
+        phase["msgs_per_server_cpu_s"] = round(result.turns / cpu, 1)
+        phase["server_cpu_ms_per_turn"] = round(cpu * 1000 / max(result.turns, 1), 2)
     embedding_after = server.admin("embedding")
     if embedding_before is not None and embedding_after is not None:
         phase |= _batching(embedding_before, embedding_after, result.turns)
