@@ -108,8 +108,12 @@ async def run_load(
     result = LoadResult(transport=transport, conversations=conversations)
     budget = _Budget(messages, time.monotonic() + seconds)
     progress = _Progress(label or f"{transport} x{conversations}", result)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends: reusing one the server
+    # is closing at that moment fails with a ReadError that no customer would see (browsers retry).
     limits = httpx.Limits(
-        max_connections=conversations + 4, max_keepalive_connections=conversations
+        max_connections=conversations + 4,
+        max_keepalive_connections=conversations,
+        keepalive_expiry=2.0,
     )
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
         started = time.monotonic()
