@@ -505,6 +505,29 @@ def _eval_insight(args: argparse.Namespace) -> dict:
     )
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench import BenchError, BenchPlan, run_bench
+
+    settings = load_settings(database_url=args.database_url)
+    plan = BenchPlan(
+        conversations=args.conversations,
+        seconds=args.duration,
+        messages=args.messages,
+        transports=tuple(args.transport or ("rest", "ws")),
+        idle_messages=args.idle_messages,
+        url=args.url,
+        admin_token=args.admin_token or settings.admin_token,
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+    )
+    try:
+        report = run_bench(settings, plan)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -549,8 +572,27 @@ def build_parser() -> argparse.ArgumentParser:
         "recompute", help="recompute every customer's and account's health now"
     ).set_defaults(func=cmd_health_recompute)
 
-    bench = commands.add_parser("bench", help="timed benchmarks; one JSON object on stdout")
-    bench_kinds = bench.add_subparsers(dest="bench_what", required=True)
+    bench = commands.add_parser(
+        "bench",
+        help="throughput and latency under N concurrent conversations against the bare model "
+        "(no subcommand), or a named benchmark; one JSON object on stdout",
+    )
+    bench.add_argument("--conversations", type=_positive, default=64)
+    bench.add_argument("--duration", type=float, default=30.0, help="seconds per loaded phase")
+    bench.add_argument("--messages", type=_positive, help="stop a phase after this many turns")
+    bench.add_argument(
+        "--transport",
+        choices=("rest", "ws"),
+        action="append",
+        help="rest: the reply is the POST's answer; ws: read from the widget socket (default both)",
+    )
+    bench.add_argument("--idle-messages", type=_positive, default=30)
+    bench.add_argument("--url", help="drive this running server instead of starting one")
+    bench.add_argument("--admin-token", help="for --url: reads batch sizes from the admin API")
+    bench.add_argument("--database-url", help="the started server's database (default SQLite)")
+    bench.add_argument("--data-dir", help="the started server's folder (default DATA_DIR/bench)")
+    bench.set_defaults(func=cmd_bench)
+    bench_kinds = bench.add_subparsers(dest="bench_what", required=False)
     bench_health = bench_kinds.add_parser(
         "health", help="full health recompute over generated customers (target: 10,000 in 60 s)"
     )
@@ -643,7 +685,15 @@ def build_parser() -> argparse.ArgumentParser:
     indexing.add_argument("--source", help="articles to vary (default SUPPORTBOT_KB_DIR)")
     indexing.add_argument("--articles", type=int, default=1000, help="generated KB size")
     indexing.set_defaults(func=cmd_eval, out=None)
+
     return parser
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,6 +45,7 @@ class BatchingEmbedder:
         self.texts_encoded: Counter[str] = Counter()  # by model id, batched or not
         # Called with the size of every batch `embed` forms (the server's metrics observe it).
         self.on_batch: Callable[[int], None] | None = None
+        self.batch_histogram: Counter[int] = Counter()  # every batch `embed` formed, by size
 
     # The default model's identity, so the batcher can stand in for it.
     @property
@@ -113,6 +114,7 @@ class BatchingEmbedder:
         self.batch_sizes.append(len(texts))
         if self.on_batch is not None:
             self.on_batch(len(texts))
+        self.batch_histogram[len(texts)] += 1
         try:
             vectors = await loop.run_in_executor(self._executor, self.encode, texts, group[0][1])
         except Exception as exc:  # delivered to every waiting turn, which reports it
@@ -123,6 +125,13 @@ class BatchingEmbedder:
         for (_, _, future), vector in zip(group, vectors, strict=True):
             if not future.done():
                 future.set_result(vector)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Since start: batches `embed` formed by size, and texts encoded by model."""
+        return {
+            "batch_sizes": {str(size): n for size, n in sorted(self.batch_histogram.items())},
+            "texts_encoded": dict(self.texts_encoded),
+        }
 
     def close(self) -> None:
         """Stop the worker and its thread."""

@@ -122,13 +122,7 @@ async def handle_customer_message(
     if answering:
         await bot.bus.publish(conversation_topic(conversation_id), typing_event("bot", True))
     try:
-        vector = await bot.embedder.embed(text)  # the shared model: scores and repeats
-        query = None
-        if answering:  # retrieval embeds with the model serving the index (maybe KB-adapted)
-            earlier = [t.text for t in accepted.history if t.role == "customer"]
-            query = await bot.kb.embed_query(
-                text, history=earlier, known={bot.embedder.model_id: vector}
-            )
+        vector, query = await _embed_turn(bot, accepted, text, answering)
         scores, search = await asyncio.to_thread(_understand, bot, accepted, text, vector, query)
     except Exception as exc:
         if answering:
@@ -159,6 +153,31 @@ async def handle_customer_message(
         # A queued or claimed customer wrote again: their place and scores in the queue changed.
         await bot.bus.publish(QUEUE_TOPIC, queue_event("changed", conversation_id))
     return result
+
+
+async def _embed_turn(
+    bot: Bot, accepted: _Accepted, text: str, answering: bool
+) -> tuple[np.ndarray, Query | None]:
+    """The turn's vector with the shared model (scores and repeats) and, while the bot answers,
+    its query with the model serving the index (maybe KB-adapted). With two models both
+    requests wait in the batcher's queue together, so one batching round serves the turn."""
+    scoring = asyncio.ensure_future(bot.embedder.embed(text))
+    await asyncio.sleep(0)  # let it queue first: the batch encodes the scoring model first
+    if not answering:
+        return await scoring, None
+    earlier = [t.text for t in accepted.history if t.role == "customer"]
+    try:
+        if bot.kb.query_embedder.model_id == bot.embedder.model_id:
+            vector = await scoring  # one model: the query reuses this vector, no second encode
+            query = await bot.kb.embed_query(
+                text, history=earlier, known={bot.embedder.model_id: vector}
+            )
+            return vector, query
+        query = await bot.kb.embed_query(text, history=earlier)
+        return await scoring, query
+    finally:
+        if not scoring.done():
+            scoring.cancel()
 
 
 def _accept(

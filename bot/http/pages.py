@@ -114,6 +114,18 @@ async def kb_status(bot: BotDep) -> dict:
     }
 
 
+@router.get(
+    "/api/admin/embedding",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses=documented_errors(401, 403, 429, 500),
+)
+async def embedding_status(bot: BotDep) -> dict:
+    """The embedding batcher since start: batches by size (how many turns shared one encode)
+    and texts encoded by model (`supportbot bench` reads it)."""
+    return bot.embedder.stats()
+
+
 @router.post(
     "/api/admin/kb/reload",
     tags=["admin"],

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,11 @@ class Database:
         )
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(writer, expire_on_commit=False)
+        # SQLite has one writer at a time. Threads of this process queue for it on a lock, which
+        # hands over the moment the holder commits, instead of sleeping in SQLite's busy handler
+        # (it backs off up to 100 ms a try).
+        # Other processes still wait on the busy timeout. PostgreSQL locks rows, not the file.
+        self._one_writer = threading.RLock() if self.is_sqlite else None
 
     def migrate(self) -> None:
         """Apply Alembic migrations up to head."""
@@ -81,7 +87,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A short write transaction, committed on success and rolled back on error."""
-        with self._writer() as session, session.begin():
+        with self._one_writer or nullcontext(), self._writer() as session, session.begin():
             yield session
 
     def compact(self) -> None:

@@ -225,3 +225,15 @@ def test_openapi_documents_the_customer_api(client):
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+
+
+def test_admin_embedding_counts_batches_by_size(client):
+    assert client.get("/api/admin/embedding").status_code == 401
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    before = client.get("/api/admin/embedding", headers=headers).json()
+    conversation_id, customer = start_conversation(client)
+    assert say(client, conversation_id, customer, "How do I reset my password?").status_code == 200
+    after = client.get("/api/admin/embedding", headers=headers).json()
+    batched = sum(int(size) * n for size, n in after["batch_sizes"].items())
+    assert batched > sum(int(size) * n for size, n in before["batch_sizes"].items())
+    assert sum(after["texts_encoded"].values()) > sum(before["texts_encoded"].values())
