@@ -69,7 +69,8 @@ def test_every_encode_goes_through_the_batcher_and_a_turn_encodes_once_per_model
             (other.model_id, [f"{QUESTION} {FOLLOW_UP}"]),
         ]
 
-        # A CME's article suggestions embed the latest message with the serving model.
+        # A CME's article suggestions embed the conversation (its main question and the latest
+        # turns) once, with the serving model.
         with bot.db.write() as session:
             [(_, token)] = make_cmes(session, 1)
         before = len(calls)
@@ -79,7 +80,7 @@ def test_every_encode_goes_through_the_batcher_and_a_turn_encodes_once_per_model
         )
         assert suggested.status_code == 200 and suggested.json()["articles"]
         assert [(model, texts) for model, texts, _ in calls[before:]] == [
-            (other.model_id, [FOLLOW_UP])
+            (other.model_id, [f"{QUESTION}\n{FOLLOW_UP}"])
         ]
 
     outside = [(model, texts[:2]) for model, texts, inside in calls if not inside]
