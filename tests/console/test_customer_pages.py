@@ -3,8 +3,10 @@ customer in one click, health with "why this score", notes, the at-risk list and
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +16,7 @@ from bot.cme.recompute import recompute
 from tests.console.conftest import PASSWORD, LiveServer, make_cme
 
 pytestmark = pytest.mark.browser
+SCREENSHOTS = os.environ.get("SUPPORTBOT_CONSOLE_SCREENSHOTS")  # a folder for the README's
 
 
 @pytest.fixture
@@ -88,6 +91,8 @@ def test_customer_page_from_a_conversation_with_health_why_and_notes(live_server
 
     page.get_by_role("button", name="Mark VIP").click()
     expect(page.locator(".customer-header .badge.vip")).to_be_visible()
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(SCREENSHOTS) / "console-customer.png"), full_page=True)
 
 
 def test_at_risk_list_shows_the_customers_in_trouble(live_server, page, http):
