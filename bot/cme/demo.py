@@ -264,7 +264,10 @@ async def _finish(
         return
     if rng.random() < 0.3:
         with bot.db.write() as session:
-            store.record_csat(session, conversation_id=conversation_id, rating=rating, comment=None)
+            conversation = store.get_conversation(session, conversation_id=conversation_id)
+            store.record_csat(
+                session, conversation=conversation, rating=rating, comment=None, at=clock.at
+            )
 
 
 def run_seed(bot: Bot, *, days: int, per_day: int) -> SeedReport:
