@@ -474,8 +474,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _eval_insight(args: argparse.Namespace) -> dict:
     import csv
 
+    from bot.cme.alerts import spike_rule
     from embedding import load_embedder
-    from insight import SpikeRule
     from insight.bench import eval_topics
     from insight.replay import evaluate_alerts
     from retrieval.articles import load_articles
@@ -491,17 +491,13 @@ def _eval_insight(args: argparse.Namespace) -> dict:
     for name in ("queries_val.csv", "queries_test.csv"):
         with (data / name).open(newline="", encoding="utf-8") as handle:
             rows.extend(csv.DictReader(handle))
-    rule = SpikeRule(
-        window=settings.alert_window_minutes,
-        weeks=settings.alert_baseline_weeks,
-        min_count=settings.alert_min_count,
-        min_ratio=settings.alert_min_ratio,
-        z=settings.alert_z,
-        floor=settings.alert_baseline_floor,
-        cooldown=settings.alert_cooldown_minutes,
-    )
     return evaluate_alerts(
-        embedder, articles, rows, rule, min_similarity=settings.topic_min_similarity
+        embedder,
+        articles,
+        rows,
+        spike_rule(settings),
+        min_similarity=settings.topic_min_similarity,
+        seed=args.seed,
     )
 
 
@@ -674,6 +670,13 @@ def build_parser() -> argparse.ArgumentParser:
             default=EVAL_DATA,
             help="a labelled query set: kb/ and queries_val.csv, queries_test.csv",
         )
+        if name == "alerts":
+            insight.add_argument(
+                "--seed",
+                type=int,
+                default=7,
+                help="the traffic generator's seed (incidents, rhythm, topic sizes)",
+            )
         insight.set_defaults(func=cmd_eval, out=None)
     for sub in (retrieval, sentiment, frustration, escalation):
         sub.add_argument("--out", help="write one JSON line per item here")

@@ -333,7 +333,7 @@ class Settings(BaseSettings):
         4, ge=1, le=12, description="Weeks of the same hour of the week the baseline averages"
     )
     alert_min_count: int = Field(
-        5, ge=1, le=100_000, description="A spike needs at least this many questions in its window"
+        4, ge=1, le=100_000, description="A spike needs at least this many questions in its window"
     )
     alert_min_ratio: float = Field(
         2.0, ge=1.0, le=1000, description="A spike needs at least this many times the baseline"
@@ -343,13 +343,28 @@ class Settings(BaseSettings):
         ge=0,
         le=20,
         description="A spike's count must be as unlikely under the baseline's Poisson traffic "
-        "as a normal z-score of this",
+        "as a normal z-score of this, divided by the number of topics x windows each check tests "
+        "(Bonferroni): one check fires by chance at most once in 1/norm.sf(z) checks",
     )
     alert_baseline_floor: float = Field(
-        0.3,
+        0.03,
         ge=0,
         le=1000,
-        description="Expected questions per window never counted below this (quiet nights)",
+        description="Expected questions per window never counted below this (quiet nights); "
+        "scaled for shorter windows",
+    )
+    alert_baseline_prior_weeks: float = Field(
+        1.0,
+        ge=0,
+        le=52,
+        description="A topic's hour-of-week baseline is shrunk toward its share of all traffic "
+        "with the weight of this many weeks (sparse hours of small topics)",
+    )
+    alert_shorter_windows: tuple[int, ...] = Field(
+        (),
+        max_length=8,
+        description="Shorter windows (minutes) each check tests besides alert_window_minutes, "
+        "e.g. [5, 10]; each is one more test per topic in the correction",
     )
     alert_cooldown_minutes: int = Field(
         120, ge=0, le=7 * 24 * 60, description="Minutes before the same alert may fire again"

@@ -9,8 +9,10 @@ from insight.spikes import (
     history_offsets,
     history_span,
     rising_frustration,
+    shrunk_expected,
     volume_fires,
     volume_spike,
+    windows,
 )
 from insight.topics import Clustering, central_index, cluster, nearest_topic, normalise
 
@@ -22,8 +24,10 @@ __all__ = [
     "history_offsets",
     "history_span",
     "rising_frustration",
+    "shrunk_expected",
     "volume_fires",
     "volume_spike",
+    "windows",
     "Clustering",
     "central_index",
     "cluster",

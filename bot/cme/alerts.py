@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.runtime import Bot
@@ -25,7 +25,9 @@ from insight import (
     frustration_spike,
     history_offsets,
     rising_frustration,
+    shrunk_expected,
     volume_spike,
+    windows,
 )
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ def spike_rule(settings: Settings) -> SpikeRule:
         min_ratio=settings.alert_min_ratio,
         z=settings.alert_z,
         floor=settings.alert_baseline_floor,
+        prior_weeks=settings.alert_baseline_prior_weeks,
+        shorter=tuple(settings.alert_shorter_windows),
         cooldown=settings.alert_cooldown_minutes,
         frustration_delta=settings.alert_frustration_delta,
     )
@@ -87,37 +91,75 @@ def check_alerts(bot: Bot, session: Session, *, now: datetime | None = None) -> 
         by_topic[None].append(message)
         if message.topic_id is not None:
             by_topic[message.topic_id].append(message)
-    history: dict[int | None, list[int]] = defaultdict(list)
-    baseline_frustration: dict[int | None, list[float]] = defaultdict(list)
     offsets = history_offsets(minutes, 0.0, rule)
-    for offset in offsets:
-        centre = now - timedelta(minutes=offset)
-        span = _questions(
-            session,
-            centre - window - timedelta(minutes=rule.margin),
-            centre + timedelta(minutes=rule.margin),
-        )
-        counts: dict[int | None, int] = defaultdict(int)
-        for message in span:
-            for key in (None, message.topic_id) if message.topic_id is not None else (None,):
-                counts[key] += 1
-                if (value := _frustration(message)) is not None:
-                    baseline_frustration[key].append(value)
-        for key in by_topic:
-            history[key].append(counts.get(key, 0))
+    if not offsets:  # no history yet: nothing to compare with
+        return _frustrated_customers(bot, session, recent, now, rule)
+    share = _shares(session, now, rule)
+    lengths = windows(rule)
+    tests = len(set(share) | set(by_topic)) * len(lengths)
+    spikes: dict[int | None, list[Spike | None]] = defaultdict(list)
+    for length in lengths:
+        since = now - timedelta(minutes=length)
+        counts = {k: sum(m.created_at > since for m in ms) for k, ms in by_topic.items()}
+        history, baseline_frustration = _history(session, now, offsets, length, rule)
+        overall = float(expected_count(history[None], rule, length))
+        for key, count in counts.items():
+            own = float(expected_count(history[key], rule, length))
+            expected = float(shrunk_expected(own, overall, share.get(key, 0.0), len(offsets), rule))
+            spike = volume_spike(key, count, expected, rule, tests=tests, window=length)
+            if spike is not None and not any(spikes[key]):
+                spikes[key].append(spike)
+            if length == rule.window:
+                values = [v for m in by_topic[key] if (v := _frustration(m)) is not None]
+                spikes[key].append(frustration_spike(key, values, baseline_frustration[key], rule))
     alerts = []
-    for key, messages in by_topic.items():
-        if not offsets:
-            break  # no history yet: nothing to compare with
-        expected = float(expected_count(history[key], rule))
-        spikes = [volume_spike(key, len(messages), expected, rule)]
-        values = [v for m in messages if (v := _frustration(m)) is not None]
-        spikes.append(frustration_spike(key, values, baseline_frustration[key], rule))
-        for spike in spikes:
-            if spike is not None and (alert := _raise(bot, session, spike, messages, now, rule)):
+    for key, found in spikes.items():
+        for spike in found:
+            if spike is not None and (
+                alert := _raise(bot, session, spike, by_topic[key], now, rule)
+            ):
                 alerts.append(alert)
     alerts.extend(_frustrated_customers(bot, session, recent, now, rule))
     return alerts
+
+
+def _shares(session: Session, now: datetime, rule: SpikeRule) -> dict[int | None, float]:
+    """Each topic's share of all questions over the baseline weeks (None: all, 1.0)."""
+    since = now - timedelta(weeks=rule.weeks)
+    rows = session.execute(
+        select(Message.topic_id, func.count())
+        .where(Message.role == Role.CUSTOMER, Message.created_at > since)
+        .where(Message.created_at <= now)
+        .group_by(Message.topic_id)
+    ).all()
+    total = sum(count for _, count in rows)
+    share: dict[int | None, float] = {None: 1.0}
+    for topic_id, count in rows:
+        if topic_id is not None and total:
+            share[topic_id] = count / total
+    return share
+
+
+def _history(
+    session: Session, now: datetime, offsets: list[float], length: int, rule: SpikeRule
+) -> tuple[dict[int | None, list[int]], dict[int | None, list[float]]]:
+    """Counts of each earlier widened window by topic (None: all), and their frustrations."""
+    history: dict[int | None, list[int]] = defaultdict(lambda: [0] * len(offsets))
+    frustration: dict[int | None, list[float]] = defaultdict(list)
+    history[None] = [0] * len(offsets)
+    for number, offset in enumerate(offsets):
+        centre = now - timedelta(minutes=offset)
+        span = _questions(
+            session,
+            centre - timedelta(minutes=length + rule.margin),
+            centre + timedelta(minutes=rule.margin),
+        )
+        for message in span:
+            for key in (None, message.topic_id) if message.topic_id is not None else (None,):
+                history[key][number] += 1
+                if (value := _frustration(message)) is not None:
+                    frustration[key].append(value)
+    return history, frustration
 
 
 def _raise(

@@ -359,3 +359,18 @@ def test_cmes_see_the_topics_of_a_conversation(clustered, client) -> None:
     assert topic["topic_id"] == topic_of(clustered, "card declined at the shop")
     assert "card" in topic["label"]
     assert client.get(url).status_code == 401
+
+
+def test_shorter_windows_catch_a_sharp_burst_once(clustered) -> None:
+    bot = clustered
+    bot.settings = bot.settings.model_copy(update={"alert_shorter_windows": (5, 10)})
+    for minute in range(5):
+        ask(bot, TOPICS["card"][minute % 3], NOW - timedelta(minutes=minute * 0.5))
+    with bot.db.write() as session:
+        assign_pending(bot, session)
+        alerts = check_alerts(bot, session, now=NOW)
+    card = topic_of(bot, "my card declined")
+    volume = [a for a in alerts if a.kind == "volume_spike" and a.topic_id == card]
+    assert len(volume) == 1  # one alert, whichever windows fired
+    assert volume[0].why["window_minutes"] == 5  # the shortest window that fired speaks
+    assert volume[0].why["observed"] == 5
