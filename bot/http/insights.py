@@ -247,6 +247,7 @@ def page_router(bot: Bot) -> APIRouter:
             SHELL.format(
                 title="Insights · supportbot console",
                 meta=meta,
+                styles="",
                 script=extra,
                 body_class="console insights-page",
                 body=PAGE_BODY,
