@@ -293,7 +293,8 @@ FollowUpEmail = Annotated[
     StringConstraints(
         min_length=5,
         max_length=254,
-        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f.]+(\.[^@\s\x00-\x1f\x7f.]+)+$",
+        # No \s: Python's and JavaScript's differ (U+0085, U+FEFF); spaces and C0/C1 controls.
+        pattern=r"^[^@\x00-\x20\x7f-\x9f]+@[^@\x00-\x20\x7f-\x9f.]+(\.[^@\x00-\x20\x7f-\x9f.]+)+$",
     ),
 ]
 
