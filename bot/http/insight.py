@@ -23,7 +23,7 @@ from bot.storage import insight as insight_store
 router = APIRouter(
     prefix="/api/cme",
     tags=["insight"],
-    responses=documented_errors(400, 401, 403, 404, 409, 422, 500),
+    responses=documented_errors(400, 401, 403, 404, 409, 413, 422, 500),
 )
 
 AlertId = Annotated[int, Path(ge=1, le=MAX_DB_INT)]

@@ -13,7 +13,9 @@ from bot.http.deps import BotDep, UserDep
 from bot.http.errors import documented_errors
 
 router = APIRouter(
-    prefix="/api/cme/presence", tags=["cme"], responses=documented_errors(401, 403, 422, 500)
+    prefix="/api/cme/presence",
+    tags=["cme"],
+    responses=documented_errors(400, 401, 403, 413, 422, 500),
 )
 
 Status = Literal["online", "away", "offline"]

@@ -17,7 +17,7 @@ from bot.storage import SavedReply
 router = APIRouter(
     prefix="/api/cme/saved-replies",
     tags=["cme"],
-    responses=documented_errors(400, 401, 403, 404, 422, 500),
+    responses=documented_errors(400, 401, 403, 404, 413, 422, 500),
 )
 
 ReplyId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="The saved reply's id")]
