@@ -56,7 +56,7 @@
   const saved = load();
   const st = {
     id: saved.id || null, token: saved.token || null, feedback: saved.feedback || {},
-    csat: !!saved.csat, nps: saved.nps || null, lowRating: 0, open: !!saved.open, messages: new Map(), outbox: new Map(),
+    csat: !!saved.csat, nps: saved.nps || null, handedOver: !!saved.handedOver, lowRating: 0, open: !!saved.open, messages: new Map(), outbox: new Map(),
     streamSeq: 0, status: "bot", ws: null, wsFails: 0, everLive: false, downSince: 0,
     lastFrame: 0, reconnect: 0, poll: 0, typing: {}, typingTimers: {}, unread: 0, creating: null,
   };
@@ -290,6 +290,10 @@
     statusLine.textContent = STATUS[status];
     panel.setAttribute("data-status", status);
     handoff.hidden = status === "waiting" || status === "agent";
+    if (handoff.hidden && !st.handedOver) {
+      st.handedOver = true; // from now on, only a person's reply earns a rating
+      save();
+    }
     if (status !== "bot") setTyping("bot", false);
     if (status !== "resolved" && (st.csat || st.nps)) {
       st.csat = false; // reopened: every resolution is rated on its own
@@ -420,8 +424,10 @@
     save();
   }
   function renderCsat() {
-    // Only a conversation a person answered is rated: one nobody replied to asks nothing.
-    const answered = [...st.messages.values()].some((message) => message.role === "agent");
+    // A conversation is rated when someone answered it: the bot, while no person was asked
+    // for, or a person. One handed to a person that nobody replied to asks nothing.
+    const roles = new Set([...st.messages.values()].map((message) => message.role));
+    const answered = roles.has("agent") || (roles.has("bot") && !st.handedOver);
     const show = st.status === "resolved" && !!st.id && answered;
     const appearing = show && csat.hidden;
     csat.hidden = !show;
@@ -516,6 +522,7 @@
     try {
       localStorage.setItem(KEY, JSON.stringify({
         id: st.id, token: st.token, feedback: st.feedback, csat: st.csat, nps: st.nps, open: st.open,
+        handedOver: st.handedOver,
         outbox: [...st.outbox.values()].map((entry) => ({ id: entry.id, text: entry.text })),
       }));
     } catch (_) { /* storage blocked: the conversation lasts as long as the page */ }
@@ -719,6 +726,7 @@
     st.streamSeq = 0;
     st.csat = false;
     st.nps = null;
+    st.handedOver = false;
     st.lowRating = 0;
     st.feedback = {};
     stopPolling();
