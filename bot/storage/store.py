@@ -286,6 +286,7 @@ def add_message(
         scores=scores,
         retrieval=retrieval,
         decision=decision,
+        attachments=[],  # loaded, so that a detached message still shows its (no) files
     )
     session.add(message)
     session.execute(
