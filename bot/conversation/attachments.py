@@ -2,8 +2,8 @@
 the file's name) with one attachment, checked against ATTACHMENT_MAX_BYTES and
 ATTACHMENT_TYPES by its sniffed type, stored, and announced like any message.
 
-A customer's file is not a turn: the bot does not answer it (its `scores` say `attachment`, so
-the stranded-turn sweep leaves it alone and summaries skip it)."""
+A customer's file is not a turn: the bot does not answer it, the pipeline's history, the
+stranded-turn sweep and summaries skip messages with attachments."""
 
 from __future__ import annotations
 
@@ -15,10 +15,6 @@ from bot.runtime import Bot
 from bot.storage import Attachment, Conflict, Message, Role, User, store
 from bot.storage import attachments as files
 from escalation import HandoffConflict, Status
-
-# Stored as the customer turn's scores: not a question (summaries skip small talk), and scored
-# already (the sweep re-runs only unscored turns).
-ATTACHMENT_SCORES = {"attachment": True, "small_talk": True}
 
 
 def read_file(bot: Bot, attachment: Attachment) -> Path:
@@ -36,7 +32,7 @@ async def attach(
 ) -> Message:
     """Send `data` as a file from the customer (no `user`) or from `user`, the CME who owns
     the conversation; returns the new message with its attachment (AttachmentRefused: 413, 415,
-    422; HandoffConflict if the CME does not own it; Conflict once resolved)."""
+    400; HandoffConflict if the CME does not own it; Conflict once resolved)."""
     content_type = files.check(
         data, max_bytes=bot.settings.attachment_max_bytes, allowed=bot.settings.attachment_types
     )
@@ -59,7 +55,6 @@ async def attach(
                 text=files.clean_name(name),
                 author_id=user.id if user is not None else None,
                 at=bot.clock(),
-                scores=dict(ATTACHMENT_SCORES) if user is None else None,
             )
             files.add_attachment(
                 session,

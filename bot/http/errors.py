@@ -41,7 +41,7 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     Conflict: 409,
     HandoffConflict: 409,
     IllegalTransition: 409,
-    AttachmentRefused: 422,
+    AttachmentRefused: 400,
     AttachmentTooLarge: 413,
     AttachmentTypeRefused: 415,
 }

@@ -31,9 +31,9 @@ _TEXT_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 class AttachmentRefused(StoreError):
-    """The file cannot be attached; `status` is the HTTP answer (413, 415, 422)."""
+    """The file cannot be attached; `status` is the HTTP answer (400 empty, 413, 415)."""
 
-    status = 422
+    status = 400
 
 
 class AttachmentTooLarge(AttachmentRefused):

@@ -11,9 +11,11 @@ from datetime import timedelta
 
 import pytest
 
+from bot.conversation import summarize
 from bot.conversation.lifecycle import anonymise_expired
 from bot.storage import attachments as files
-from tests.utils import make_client, make_cmes, make_settings, start_conversation
+from bot.storage import store
+from tests.utils import make_client, make_cmes, make_settings, say, start_conversation
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -148,6 +150,28 @@ def test_customer_image_is_a_message_served_inline_and_inert(tmp_path, database_
         assert url.startswith("/api/cme/") and client.get(url, headers=cme).content == png()
 
 
+def test_a_file_is_not_a_turn(tmp_path, database_url, fake_embedder):
+    settings = make_settings(tmp_path, database_url)
+    with make_client(settings, fake_embedder) as client:
+        bot = client.app.state.bot
+        conversation_id, headers = start_conversation(client)
+        sent = upload(client, conversation_id, headers, "error.txt", b"Error 500 at checkout\n")
+        assert sent.status_code == 201, sent.text
+        # No bot reply to the file, and the next question is answered as usual.
+        listed = client.get(f"/api/conversations/{conversation_id}/messages", headers=headers)
+        assert [m["role"] for m in listed.json()["messages"]] == ["customer"]
+        turn = say(client, conversation_id, headers, "How do I reset my password?")
+        assert turn.status_code == 200 and turn.json()["reply"] is not None, turn.text
+        # The stranded-turn sweep never mistakes the file for an unfinished turn.
+        upload(client, conversation_id, headers, "again.txt", b"still broken\n")
+        with bot.db.read() as session:
+            later = bot.clock() + timedelta(minutes=5)
+            stranded = store.unscored_turns(session, since=later - timedelta(days=1), before=later)
+            assert stranded == []
+            summary = summarize(store.list_messages(session, conversation_id=conversation_id))
+            assert summary.main_question == "How do I reset my password?"
+
+
 def test_cme_sends_a_pdf_that_downloads_as_an_attachment(tmp_path, database_url, fake_embedder):
     settings = make_settings(tmp_path, database_url)
     with make_client(settings, fake_embedder) as client:
@@ -185,7 +209,7 @@ def test_cme_sends_a_pdf_that_downloads_as_an_attachment(tmp_path, database_url,
         ("logo.png", SVG, 415),
         ("archive.png", b"PK\x03\x04" + b"\x00" * 60, 415),
         ("binary.txt", b"MZ\x90\x00\x03" + b"\x00" * 60, 415),
-        ("empty.png", b"", 422),
+        ("empty.png", b"", 400),
     ],
 )
 def test_hostile_files_are_refused(tmp_path, database_url, fake_embedder, name, data, status):
