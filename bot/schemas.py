@@ -318,7 +318,9 @@ FollowUpEmail = Annotated[
     StringConstraints(
         min_length=5,
         max_length=254,
-        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f.]+(\.[^@\s\x00-\x1f\x7f.]+)+$",
+        # C1 controls and U+FEFF named: Rust's and ECMAScript's \s differ on U+0085 and U+FEFF.
+        pattern=r"^[^@\s\x00-\x1f\x7f-\x9f\ufeff]+@[^@\s\x00-\x1f\x7f-\x9f\ufeff.]+"
+        r"(\.[^@\s\x00-\x1f\x7f-\x9f\ufeff.]+)+$",
     ),
 ]
 

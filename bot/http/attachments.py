@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Path, UploadFile
+from fastapi import APIRouter, File, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
+from bot.cme.auth import console_secret
 from bot.conversation.attachments import attach, read_file
 from bot.http.deps import BotDep, ConversationId, LimitsDep, TokenDep, UserDep, authorized
 from bot.http.errors import documented_errors
 from bot.runtime import Bot
-from bot.schemas import MessageOut
-from bot.storage import NotFound, store
+from bot.schemas import MAX_DB_INT, MessageOut
+from bot.storage import Forbidden, NotFound, store
 from bot.storage import attachments as files
 
 router = APIRouter(responses=documented_errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 500))
@@ -50,7 +51,7 @@ async def _read(bot: Bot, upload: UploadFile) -> bytes:
         await upload.close()
 
 
-def _served(bot: Bot, conversation_id: str, attachment_id: str) -> FileResponse:
+def _served(bot: Bot, conversation_id: str | None, attachment_id: str) -> FileResponse:
     with bot.db.read() as session:
         attachment = files.get_attachment(
             session, conversation_id=conversation_id, attachment_id=attachment_id
@@ -137,3 +138,23 @@ async def cme_download(
 ) -> FileResponse:
     """Download a file of any conversation (CMEs only)."""
     return await run_in_threadpool(_served, bot, conversation_id, attachment_id)
+
+
+@router.get(
+    "/api/attachments/{attachment_id}",
+    response_class=FileResponse,
+    responses=DOWNLOAD,
+    tags=["customer"],
+)
+async def shared_download(
+    attachment_id: AttachmentId,
+    bot: BotDep,
+    expires: Annotated[int, Query(ge=0, le=MAX_DB_INT, description="Unix seconds")],
+    signature: Annotated[str, Query(pattern=files.SIGNATURE_PATTERN, min_length=64, max_length=64)],
+) -> FileResponse:
+    """Download a file through a signed link, as posted to a Slack customer (who has no
+    conversation token); 403 once expired or if the signature is wrong."""
+    secret = console_secret(bot.settings)
+    if not files.link_valid(secret, attachment_id, expires, signature, bot.clock()):
+        raise Forbidden("this link is wrong or has expired")
+    return await run_in_threadpool(_served, bot, None, attachment_id)

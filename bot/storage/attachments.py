@@ -3,12 +3,15 @@ sender's header), the rows, and the files at DATA_DIR/attachments/<conversation>
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import secrets
 import shutil
 import unicodedata
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import filetype
@@ -93,6 +96,32 @@ def check(data: bytes, *, max_bytes: int, allowed: Iterable[str]) -> str:
     return content_type
 
 
+# A link for a customer who has no token to send (a Slack customer): signed, and valid this long.
+SHARED_LINK_VALID = timedelta(days=7)
+SIGNATURE_PATTERN = r"^[0-9a-f]{64}$"
+
+
+def link_signature(secret: bytes, attachment_id: str, expires: int) -> str:
+    """The HMAC that lets a link fetch one attachment until `expires` (Unix seconds)."""
+    message = f"attachment-link:{attachment_id}:{expires}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def shared_path(secret: bytes, attachment: Attachment, now: datetime) -> str:
+    """A signed path that fetches `attachment` without credentials until SHARED_LINK_VALID."""
+    expires = int((now + SHARED_LINK_VALID).timestamp())
+    signature = link_signature(secret, attachment.id, expires)
+    return f"/api/attachments/{attachment.id}?expires={expires}&signature={signature}"
+
+
+def link_valid(
+    secret: bytes, attachment_id: str, expires: int, signature: str, now: datetime
+) -> bool:
+    """Whether a shared link's signature is right and it has not expired."""
+    expected = link_signature(secret, attachment_id, expires)
+    return hmac.compare_digest(expected, signature) and expires >= now.timestamp()
+
+
 def file_path(folder: Path, attachment: Attachment) -> Path:
     """Where the attachment's bytes are (ids are generated: no part of it comes from a client)."""
     return folder / attachment.conversation_id / attachment.id
@@ -125,10 +154,13 @@ def add_attachment(
     return attachment
 
 
-def get_attachment(session: Session, *, conversation_id: str, attachment_id: str) -> Attachment:
-    """The attachment `attachment_id` of this conversation (NotFound in any other)."""
+def get_attachment(
+    session: Session, *, conversation_id: str | None, attachment_id: str
+) -> Attachment:
+    """The attachment `attachment_id` of this conversation, or of any when None (NotFound in
+    any other)."""
     attachment = session.get(Attachment, attachment_id)
-    if attachment is None or attachment.conversation_id != conversation_id:
+    if attachment is None or conversation_id not in (None, attachment.conversation_id):
         raise NotFound("no such attachment in this conversation")
     return attachment
 
