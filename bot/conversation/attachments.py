@@ -37,7 +37,17 @@ async def attach(
         data, max_bytes=bot.settings.attachment_max_bytes, allowed=bot.settings.attachment_types
     )
 
+    stored: list[Path] = []
+
     def store_file() -> Message:
+        try:
+            return transaction()
+        except BaseException:  # the row is gone with the transaction: so goes the file
+            for path in stored:
+                path.unlink(missing_ok=True)
+            raise
+
+    def transaction() -> Message:
         with bot.db.write() as session:
             conversation = store.get_conversation(
                 session, conversation_id=conversation_id, lock=True
@@ -56,7 +66,7 @@ async def attach(
                 author_id=user.id if user is not None else None,
                 at=bot.clock(),
             )
-            files.add_attachment(
+            attachment = files.add_attachment(
                 session,
                 folder=bot.settings.attachments_dir,
                 message=message,
@@ -64,6 +74,7 @@ async def attach(
                 content_type=content_type,
                 data=data,
             )
+            stored.append(read_file(bot, attachment))
             if user is not None:
                 bot.message_added(session, conversation, message)
             return message

@@ -172,6 +172,26 @@ def test_a_file_is_not_a_turn(tmp_path, database_url, fake_embedder):
             assert summary.main_question == "How do I reset my password?"
 
 
+def test_a_failed_transaction_leaves_no_file(tmp_path, database_url, fake_embedder):
+    settings = make_settings(tmp_path, database_url)
+    with make_client(settings, fake_embedder) as client:
+        conversation_id, headers = start_conversation(client)
+        bot = client.app.state.bot
+
+        def broken(session, conversation, message):  # a hook failing after the file is written
+            raise RuntimeError("delivery bookkeeping failed")
+
+        cme = claimed(client, conversation_id, headers)
+        bot.message_added = broken
+        response = client.post(
+            f"/api/cme/conversations/{conversation_id}/attachments",
+            files={"file": ("invoice.pdf", io.BytesIO(PDF), "application/pdf")},
+            headers=cme,
+        )
+        assert response.status_code == 500
+        assert not [p for p in (settings.data_dir / "attachments").rglob("*") if p.is_file()]
+
+
 def test_cme_sends_a_pdf_that_downloads_as_an_attachment(tmp_path, database_url, fake_embedder):
     settings = make_settings(tmp_path, database_url)
     with make_client(settings, fake_embedder) as client:
