@@ -172,6 +172,17 @@ def test_a_file_is_not_a_turn(tmp_path, database_url, fake_embedder):
             assert summary.main_question == "How do I reset my password?"
 
 
+@pytest.mark.real_model
+def test_a_screenshot_then_a_question_with_the_real_model(tmp_path, real_embedder):
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'real.db'}")
+    with make_client(settings, real_embedder) as client:
+        conversation_id, headers = start_conversation(client)
+        assert upload(client, conversation_id, headers, "shot.png", png()).status_code == 201
+        turn = say(client, conversation_id, headers, "How do I reset my password?").json()
+        assert turn["reply"]["role"] == "bot" and turn["reply"]["citations"], turn
+        assert not turn["message"]["attachments"]
+
+
 def test_a_failed_transaction_leaves_no_file(tmp_path, database_url, fake_embedder):
     settings = make_settings(tmp_path, database_url)
     with make_client(settings, fake_embedder) as client:
