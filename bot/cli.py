@@ -236,10 +236,13 @@ def cmd_customer_erase(args: argparse.Namespace) -> int:
     from bot.conversation import erase_customer
     from bot.storage import Database
 
-    database = Database(load_settings().database_url)
+    settings = load_settings()
+    database = Database(settings.database_url)
     database.migrate()
     try:
-        receipt = erase_customer(database, args.customer_id, erasers())
+        receipt = erase_customer(
+            database, args.customer_id, erasers(), attachments_dir=settings.attachments_dir
+        )
     finally:
         database.dispose()
     print(

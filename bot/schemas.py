@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import object_session
 
-from bot.storage.models import Message, User
+from bot.storage.models import Attachment, Message, User
 
 # C0 and C1 control characters except tab, LF and CR: PostgreSQL refuses NUL in text, and the
 # rest only disguise what a person wrote.
@@ -133,6 +133,29 @@ def _author_name(message: Message) -> str | None:
     return author.name if author is not None else None
 
 
+class AttachmentOut(BaseModel):
+    """A file sent with a message; `url` downloads it with the same credentials as the
+    conversation (the customer's token, or a CME's)."""
+
+    id: str
+    name: str
+    size: int
+    content_type: str = Field(description="Sniffed from the bytes, not taken from the name")
+    url: str
+
+    @classmethod
+    def of(cls, attachment: Attachment, *, cme: bool = False) -> AttachmentOut:
+        """The shape of `attachment`, with the customer's or the CME's download URL."""
+        base = "/api/cme" if cme else "/api"
+        return cls(
+            id=attachment.id,
+            name=attachment.name,
+            size=attachment.size,
+            content_type=attachment.content_type,
+            url=f"{base}/conversations/{attachment.conversation_id}/attachments/{attachment.id}",
+        )
+
+
 class MessageOut(BaseModel):
     seq: int
     role: CustomerRole
@@ -144,6 +167,7 @@ class MessageOut(BaseModel):
     author: str | None = Field(
         default=None, description="The CME's display name on their replies; null otherwise"
     )
+    attachments: list[AttachmentOut] = []
 
     @classmethod
     def of(cls, message: Message, *, author: str | None = None) -> MessageOut:
@@ -158,6 +182,7 @@ class MessageOut(BaseModel):
             citations=[Citation(**c) for c in message.citations or []],
             confidence=message.confidence,
             client_msg_id=message.client_msg_id,
+            attachments=[AttachmentOut.of(a) for a in message.attachments],
         )
 
 

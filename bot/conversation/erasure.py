@@ -1,17 +1,18 @@
 """Erasing a customer: every conversation with their `customer_id`, with its messages (and their
 embeddings), escalations, feedback and CSAT, the labelled examples learnt from them, the
-customer records they belong to (with notes, NPS answers and health history), and what
-channels keep about them (Slack events, threads, outbox rows). Returns a receipt of what was
-removed."""
+customer records they belong to (with notes, NPS answers and health history), the files they
+and CMEs attached (rows and files), and what channels keep about them (Slack events, threads,
+outbox rows). Returns a receipt of what was removed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from bot.storage import Database, customers, insight, outcomes, store
+from bot.storage import Database, attachments, customers, insight, outcomes, store
 
 # A channel's part: (session, customer_id, conversation ids) -> rows removed, by table.
 Eraser = Callable[[Session, str, list[str]], dict[str, int]]
@@ -26,9 +27,12 @@ class ErasureReceipt:
     removed: dict[str, int] = field(default_factory=dict)
 
 
-def erase_customer(db: Database, customer_id: str, erasers: Sequence[Eraser]) -> ErasureReceipt:
-    """Remove everything stored about `customer_id` in one transaction, then let the database
-    drop the deleted text from its files."""
+def erase_customer(
+    db: Database, customer_id: str, erasers: Sequence[Eraser], *, attachments_dir: Path
+) -> ErasureReceipt:
+    """Remove everything stored about `customer_id` in one transaction (and the files attached
+    in their conversations, under `attachments_dir`), then let the database drop the deleted
+    text from its files."""
     with db.write() as session:
         records = customers.customers_of(session, customer_id=customer_id)
         ids = store.customer_conversation_ids(session, customer_id=customer_id)
@@ -41,6 +45,9 @@ def erase_customer(db: Database, customer_id: str, erasers: Sequence[Eraser]) ->
         removed: dict[str, int] = {}
         for eraser in erasers:  # before the conversations: they may look them up
             removed |= eraser(session, customer_id, ids)
+        removed |= attachments.erase_attachments(
+            session, folder=attachments_dir, conversation_ids=ids
+        )
         removed |= outcomes.erase_examples(session, customer_id=customer_id, conversation_ids=ids)
         removed |= insight.erase_mentions(session, customer_id=customer_id, conversation_ids=ids)
         removed |= store.erase_conversations(session, conversation_ids=ids)

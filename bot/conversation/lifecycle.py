@@ -12,7 +12,7 @@ from bot.conversation.handoff import request_handoff
 from bot.conversation.pipeline import PipelineError, handle_customer_message
 from bot.events import conversation_topic, status_event
 from bot.runtime import Bot
-from bot.storage import Conversation, customers, insight, outcomes, store
+from bot.storage import Conversation, attachments, customers, insight, outcomes, store
 from escalation import HandoffConflict, IllegalTransition, Status, Transition
 
 log = logging.getLogger(__name__)
@@ -100,8 +100,8 @@ async def finish_stranded_turns(bot: Bot) -> int:
 
 def anonymise_expired(bot: Bot) -> list[str]:
     """Anonymise conversations resolved more than RETENTION_DAYS ago: their texts, vectors,
-    identity, Slack data and the examples learnt from them go; the rows that aggregates count
-    stay. Returns their ids; nothing when RETENTION_DAYS is 0."""
+    identity, attachments (rows and files), Slack data and the examples learnt from them go;
+    the rows that aggregates count stay. Returns their ids; nothing when RETENTION_DAYS is 0."""
     days = bot.settings.retention_days
     if not days:
         return []
@@ -122,6 +122,9 @@ def anonymise_expired(bot: Bot) -> list[str]:
             return []
         for eraser in bot.erasers:
             eraser(session, "", expired)
+        attachments.erase_attachments(
+            session, folder=bot.settings.attachments_dir, conversation_ids=expired
+        )
         outcomes.erase_examples(session, customer_id=None, conversation_ids=expired)
         insight.erase_mentions(session, customer_id="", conversation_ids=expired)  # reads texts
         records = set(

@@ -274,6 +274,8 @@ def _history(
     for message in store.list_messages(session, conversation_id=conversation_id, after=since_seq):
         if message.seq >= before_seq:
             break
+        if message.attachments:  # a file is not a turn: nothing to score or answer
+            continue
         if message.role in (Role.CUSTOMER, Role.BOT):
             exchange = [*exchange[-1:], message]
         declined = False

@@ -14,11 +14,16 @@ class Summary:
     latest_message: str | None
 
 
+def _substantive(message: Message) -> bool:
+    """A question or answer of the customer's: not small talk, not a file (its text is a name)."""
+    return not (message.scores or {}).get("small_talk") and not message.attachments
+
+
 def summarize(messages: Sequence[Message]) -> Summary:
     """The main question (the longest of the customer's first three substantive messages, small
-    talk skipped) and the customer's latest message."""
+    talk and files skipped) and the customer's latest message."""
     customer = [m for m in messages if m.role == Role.CUSTOMER]
-    substantive = [m.text for m in customer if not (m.scores or {}).get("small_talk")]
+    substantive = [m.text for m in customer if _substantive(m)]
     return Summary(
         main_question=max(substantive[:3], key=len) if substantive else None,
         latest_message=customer[-1].text if customer else None,
@@ -32,7 +37,7 @@ def suggestion_query(messages: Sequence[Message]) -> str | None:
     """What canned-reply suggestions search for: the main question, then the customer's latest
     substantive turns, so "It's INV-2041" is read with the invoice question it answers."""
     customer = [m for m in messages if m.role == Role.CUSTOMER]
-    substantive = [m.text for m in customer if not (m.scores or {}).get("small_talk")]
+    substantive = [m.text for m in customer if _substantive(m)]
     if not substantive:
         return customer[-1].text if customer else None
     main = summarize(messages).main_question or ""

@@ -11,6 +11,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from bot.cme.auth import ConsoleSessionMiddleware, LoginThrottle, Sessions, console_secret
 from bot.http import (
+    attachments,
     cme,
     customer,
     customers,
@@ -39,8 +40,10 @@ def install(app: FastAPI, bot: Bot) -> None:
     app.state.console_sessions = sessions
     app.add_middleware(ConsoleSessionMiddleware, sessions=sessions)
     app.include_router(console_router(bot, sessions, LoginThrottle.from_settings(bot.settings)))
-    app.add_middleware(RequestGuard)  # outside the session middleware, inside the widget's CORS
+    # Outside the session middleware, inside the widget's CORS; uploads: the file plus its form.
+    app.add_middleware(RequestGuard, max_upload=bot.settings.attachment_max_bytes + 64 * 1024)
     app.include_router(customer.router)
+    app.include_router(attachments.router)
     app.include_router(cme.router)
     app.include_router(customers.router)
     app.include_router(insights.router)

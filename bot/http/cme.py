@@ -223,8 +223,17 @@ async def erase_customer(
     customer_id: Annotated[str, Path(min_length=1, max_length=200)], bot: BotDep, user: UserDep
 ) -> ErasureOut:
     """Erase a customer: every conversation with this customer_id, its messages, embeddings,
-    feedback, CSAT, escalations and Slack data; returns a receipt of what was removed."""
-    receipt = await run_in_threadpool(conversation.erase_customer, bot.db, customer_id, bot.erasers)
+    feedback, CSAT, escalations, attachments and Slack data; returns a receipt of what was
+    removed."""
+    receipt = await run_in_threadpool(
+        partial(
+            conversation.erase_customer,
+            bot.db,
+            customer_id,
+            bot.erasers,
+            attachments_dir=bot.settings.attachments_dir,
+        )
+    )
     log.info("CME %s erased customer data: %d conversations", user.id, len(receipt.conversations))
     bot.outcomes_changed.set()  # retrieval forgets their examples too
     await announce_erasure(bot.bus, receipt.conversations)  # sockets drop what they buffered

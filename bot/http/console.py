@@ -52,6 +52,8 @@ CONSOLE_SCRIPTS = (
     '<script src="/static/markdown.js" defer></script>'
     '<script src="/static/console.js" defer></script>'
     '<script src="/static/canned.js" defer></script>'
+    '<link rel="stylesheet" href="/static/attachments.css">'
+    '<script src="/static/attachments.js" defer></script>'
     '<script src="/static/presence.js" defer></script>'
 )
 

@@ -17,6 +17,7 @@ from bot.http.identity import IdentityRejected
 from bot.http.ratelimit import RateLimited
 from bot.schemas import ErrorOut, ValidationErrorOut
 from bot.storage import Conflict, Forbidden, NotFound, Unauthorized
+from bot.storage.attachments import AttachmentRefused, AttachmentTooLarge, AttachmentTypeRefused
 from escalation import HandoffConflict, IllegalTransition
 
 log = logging.getLogger("supportbot")
@@ -40,6 +41,9 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     Conflict: 409,
     HandoffConflict: 409,
     IllegalTransition: 409,
+    AttachmentRefused: 400,
+    AttachmentTooLarge: 413,
+    AttachmentTypeRefused: 415,
 }
 
 
@@ -50,6 +54,7 @@ ERROR_MEANINGS = {
     404: "The conversation, message, article or CME does not exist",
     409: "Conflicts with the current state (e.g. claimed by someone else, already rated)",
     413: "The body is over the size limit",
+    415: "The file's type (sniffed from its bytes) may not be attached",
     422: "The request does not match the schema",
     429: "Too many requests; Retry-After says when to try again",
     500: "Unexpected error; error_id is what the server log holds",
@@ -104,19 +109,25 @@ class RequestGuard:
     here, logged once, instead of reaching the server. Inside the widget's CORS, so that
     browsers can read both answers."""
 
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body: int = MAX_BODY_BYTES, max_upload: int = MAX_BODY_BYTES
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        # File uploads (POST .../attachments) may be larger: the file's limit plus the form.
+        self.max_upload = max(max_body, max_upload)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = scope["method"] == "POST" and scope["path"].endswith("/attachments")
+        limit = self.max_upload if upload else self.max_body
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
+        if length is not None and length.isdigit() and int(length) > limit:
             response = JSONResponse(
-                {"detail": f"request body is {int(length)} bytes; the limit is {self.max_body}"},
+                {"detail": f"request body is {int(length)} bytes; the limit is {limit}"},
                 status_code=413,
             )
             await response(scope, receive, send)
@@ -129,13 +140,14 @@ class RequestGuard:
             await send(message)
 
         try:
-            await self.app(scope, self._limited(receive), tracked)
+            await self.app(scope, self._limited(receive, limit), tracked)
         except Exception as exc:
             error_id = log_unexpected(exc, f"{scope['method']} {scope['path']}")
             if not started:  # else the client sees the response cut short
                 await internal_error(error_id)(scope, receive, send)
 
-    def _limited(self, receive: Receive) -> Receive:
+    @staticmethod
+    def _limited(receive: Receive, limit: int) -> Receive:
         seen = 0
 
         async def limited() -> Message:
@@ -143,8 +155,8 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise BodyTooLarge(self.max_body)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         return limited

@@ -31,6 +31,7 @@
     chat: "M4 4h16v12H9l-5 4z",
     close: "M6 6l12 12M18 6L6 18",
     send: "M3 20l18-8L3 4v6l12 2-12 2z",
+    clip: "M16.5 6.5l-8 8a2 2 0 0 0 2.8 2.8l8.5-8.5a4 4 0 0 0-5.7-5.7L5.6 11.6a6 6 0 0 0 8.5 8.5l6.4-6.4",
     thumb: "M7 10v11H3V10zm2 11h8.5a2 2 0 0 0 2-1.7l1.3-7A2 2 0 0 0 18.8 10H14V5.5A2.5 2.5 0 0 0 11.5 3L9 10z",
     star: "M12 2.5l2.9 6.2 6.6.7-5 4.5 1.4 6.6L12 17.2l-5.9 3.3 1.4-6.6-5-4.5 6.6-.7z",
   };
@@ -145,8 +146,14 @@
       }
     },
   });
+  // A file goes as its own message (POST .../attachments); the server sniffs and limits it.
+  const fileInput = h("input", { type: "file", id: "sb-file", class: "sr", tabindex: "-1",
+    accept: "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain", change: onFile });
+  const attachButton = h("button", { type: "button", class: "attach", "aria-label": say("attach"),
+    title: say("attach"), click: () => fileInput.click() }, icon("clip"));
   const form = h("form", { class: "composer", submit: onSubmit },
     h("label", { for: "sb-input", class: "sr" }, say("message_to") + " " + TITLE), input,
+    fileInput, attachButton,
     h("button", { type: "submit", class: "send", "aria-label": say("send") }, icon("send")));
   const panel = h("section", {
     id: "sb-panel", class: "panel", role: "dialog", "aria-labelledby": "sb-title", hidden: true,
@@ -206,9 +213,70 @@
     } else {
       body.textContent = message.text; // customer and system text is always plain text
     }
+    const files = Array.isArray(message.attachments) ? message.attachments : [];
+    if (files.length) body.replaceChildren(...files.map(attachmentEl));
     el.append(body);
     if (message.role === "bot" && citations.length) el.append(feedbackEl(message.seq));
     return el;
+  }
+  // Files are fetched with the conversation's token (never put in a URL): raster images shown
+  // from a data: URL (allowed by the host page's CSP), anything else saved as a download.
+  const IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+  async function fetchFile(file) {
+    if (!/^\/api\/conversations\/[\w-]+\/attachments\/[0-9a-f]+$/.test(String(file.url))) throw new Error("bad url");
+    const response = await fetch(SERVER + file.url, {
+      headers: { Authorization: "Bearer " + st.token }, credentials: "omit" });
+    if (!response.ok) throw new Error(String(response.status));
+    return response.blob();
+  }
+  function attachmentEl(file) {
+    const name = String(file.name || "attachment");
+    const size = Number(file.size) >= 1048576 ? (file.size / 1048576).toFixed(1) + " MB"
+      : Math.max(1, Math.round(Number(file.size) / 1024)) + " KB";
+    if (IMAGE_TYPES.includes(file.content_type)) {
+      const img = h("img", { class: "attachment-image", alt: name });
+      const figure = h("figure", { class: "attachment" }, img, h("figcaption", null, name));
+      fetchFile(file).then((blob) => new Promise((resolve, reject) => {
+        const reader = new FileReader();
+        reader.onload = () => resolve(reader.result);
+        reader.onerror = reject;
+        reader.readAsDataURL(blob);
+      })).then((url) => { if (/^data:image\/(png|jpeg|gif|webp);base64,/.test(url)) img.src = url; })
+        .catch(() => { figure.replaceChildren(h("span", null, say("attachment_failed", { name }))); });
+      return figure;
+    }
+    const button = h("button", { type: "button", class: "attachment file" }, name + " (" + size + ")");
+    button.addEventListener("click", async () => {
+      try {
+        const url = URL.createObjectURL(await fetchFile(file));
+        const a = h("a", { href: url, download: name });
+        root.append(a);
+        a.click();
+        a.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 10000);
+      } catch (_) { notify(say("attachment_failed", { name }), "error"); }
+    });
+    return button;
+  }
+  async function onFile() {
+    const file = fileInput.files && fileInput.files[0];
+    fileInput.value = "";
+    if (!file) return;
+    notify(say("sending"));
+    try {
+      await ensureConversation();
+      const body = new FormData();
+      body.append("file", file, file.name);
+      const response = await fetch(SERVER + conversationPath("attachments"), {
+        method: "POST", headers: { Authorization: "Bearer " + st.token }, credentials: "omit", body });
+      let json = {};
+      try { json = await response.json(); } catch (_) { /* not JSON */ }
+      if (!response.ok) return notify(String(json.detail || say("not_sent")), "error");
+      notify("");
+      receive(json, false);
+    } catch (error) {
+      notify(error instanceof WidgetError ? error.message : unreachable().message, "error");
+    }
   }
   function feedbackEl(seq) {
     const row = h("div", { class: "feedback", role: "group", "aria-label": say("helpful_group") },

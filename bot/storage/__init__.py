@@ -8,6 +8,7 @@ from bot.storage.models import (
     AccountHealth,
     Alert,
     AlertStatus,
+    Attachment,
     Base,
     CmePresence,
     Conversation,
@@ -40,6 +41,7 @@ from bot.storage.store import (
 
 __all__ = [
     "Alert",
+    "Attachment",
     "AlertStatus",
     "Topic",
     "MAX_EMAIL_CHARS",

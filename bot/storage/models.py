@@ -20,7 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from escalation import Status
 
@@ -148,12 +148,38 @@ class Message(Base):
     embedding_model: Mapped[str | None] = mapped_column(String(200))
     # The customer question's topic (bot.cme.topics), once assigned.
     topic_id: Mapped[int | None] = mapped_column(Integer)
+    # Files sent with this message (bot.storage.attachments), loaded with it.
+    attachments: Mapped[list[Attachment]] = relationship(
+        lazy="selectin", order_by="Attachment.created_at", passive_deletes=True
+    )
 
     __table_args__ = (
         Index("ix_messages_topic", "topic_id", "created_at"),
         UniqueConstraint("conversation_id", "seq", name="uq_messages_seq"),
         UniqueConstraint("conversation_id", "client_msg_id", name="uq_messages_client_msg_id"),
         UniqueConstraint("conversation_id", "reply_to", name="uq_messages_reply_to"),
+    )
+
+
+class Attachment(Base):
+    """A file sent in a conversation; its bytes live at DATA_DIR/attachments/<conversation>/<id>,
+    never under the sender's name."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    # The sender's file name, cleaned (shown and offered as the download name only).
+    name: Mapped[str] = mapped_column(String(200))
+    # Decided by sniffing the bytes, never by the name or the sender's header.
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_attachments_conversation", "conversation_id"),
+        Index("ix_attachments_message", "message_id"),
     )
 
 

@@ -286,6 +286,7 @@ def add_message(
         scores=scores,
         retrieval=retrieval,
         decision=decision,
+        attachments=[],  # loaded, so that a detached message still shows its (no) files
     )
     session.add(message)
     session.execute(
@@ -329,10 +330,14 @@ def list_messages(
 
 def unscored_turns(session: Session, *, since: datetime, before: datetime) -> Sequence[Message]:
     """Customer messages stored in [since, before) whose turn never finished (no scores), each
-    the latest customer message of a conversation that is not resolved."""
+    the latest customer message of a conversation that is not resolved (files are no turns)."""
     latest = (
         select(func.max(Message.seq))
-        .where(Message.conversation_id == Conversation.id, Message.role == Role.CUSTOMER)
+        .where(
+            Message.conversation_id == Conversation.id,
+            Message.role == Role.CUSTOMER,
+            ~Message.attachments.any(),
+        )
         .correlate(Conversation)
         .scalar_subquery()
     )
@@ -347,6 +352,7 @@ def unscored_turns(session: Session, *, since: datetime, before: datetime) -> Se
             Message.created_at < before,
             Conversation.status != Status.RESOLVED,
             Message.seq == latest,
+            ~Message.attachments.any(),  # a file is not a turn
         )
         .order_by(Message.created_at)
         .limit(100)

@@ -341,6 +341,7 @@ def test_console_page_is_inert_and_carries_the_csp(client):
         '<script src="/static/markdown.js" defer>',
         '<script src="/static/console.js" defer>',
         '<script src="/static/canned.js" defer>',
+        '<script src="/static/attachments.js" defer>',
         '<script src="/static/presence.js" defer>',
         '<script src="/static/insight.js" defer>',
     ]

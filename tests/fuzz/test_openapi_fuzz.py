@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from tests.fuzz.conftest import CASES, FuzzServer, count_case
 from tests.utils import ADMIN_TOKEN
@@ -53,6 +54,13 @@ def aim(case, server: FuzzServer, target: str, pick: int) -> None:
         body["to_user_id"] = server.cme_ids[pick % len(server.cme_ids)]
 
 
+def sniffed(case) -> bool:
+    """An upload: whether its file may be attached depends on its bytes (sniffed, so refused with
+    400/415 whatever the schema says), which no OpenAPI schema can describe; and a multipart
+    part has no JSON type (a "file" of integer 0 is the one-byte file "0")."""
+    return case.method.upper() == "POST" and case.path.endswith("/attachments")
+
+
 def credentials(principal: str, server: FuzzServer, case) -> dict[str, str]:
     """The principal's bearer token, unless the case is about a missing or broken one."""
     token = {
@@ -86,7 +94,8 @@ def test_generated_requests_get_documented_answers(fuzz_server, principal, mode)
     def run(case, target, pick):
         aim(case, fuzz_server, target, pick)
         headers = credentials(principal, fuzz_server, case)
-        response = case.call_and_validate(headers=headers)
+        excluded = [positive_data_acceptance, negative_data_rejection] if sniffed(case) else None
+        response = case.call_and_validate(headers=headers, excluded_checks=excluded)
         count_case(principal, response.status_code)
 
     run()

@@ -13,8 +13,8 @@ from bot.channels.web.routes import widget_bundle
 from tests.utils import make_client, make_settings
 
 # bytes, raw, as served: the widget, the shared markdown renderer and one language's labels
-WIDGET_JS_BUDGET = 48_000
-WIDGET_GZIP_BUDGET = 18_000  # bytes, JS and CSS gzipped separately, summed
+WIDGET_JS_BUDGET = 56_000  # bytes, as served (markdown renderer included); gzip is what travels
+WIDGET_GZIP_BUDGET = 20_000  # bytes, JS and CSS gzipped separately, summed
 
 
 @pytest.fixture(scope="module")

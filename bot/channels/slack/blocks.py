@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,13 +179,19 @@ def customer_message(
     action: str | None = None,
     has_citation: bool = False,
     author: str | None = None,
+    files: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
-    """A bot, agent or system message as posted into the customer's DM or thread.
+    """A bot, agent or system message as posted into the customer's DM or thread; `files`
+    (name, URL) are links in place of the text (which is the file's name).
 
     Answers carry helpful / not helpful / talk to a person; a clarifying question offers a
     person; everything else is plain text.
     """
     body = to_mrkdwn(text)
+    if files:
+        body = "\n".join(
+            f":paperclip: <{url}|{escape(name).replace('|', '¦')}>" for name, url in files
+        )
     if role == "agent" and author:
         body = f"*{escape(author)}*\n{body}"
     elif role == "system":

@@ -20,9 +20,21 @@ from bot.channels.slack.blocks import (
 from bot.channels.slack.models import SlackOutbox
 from bot.channels.slack.outbox import ALERT, ESCALATION, ESCALATION_UPDATE, MESSAGE, Outbox
 from bot.channels.slack.routing import split_address
+from bot.cme.auth import console_secret
 from bot.conversation import summarize
 from bot.settings import Settings
-from bot.storage import Alert, Conversation, Escalation, Message, Role, User, customers, store
+from bot.storage import (
+    Alert,
+    Conversation,
+    Escalation,
+    Message,
+    Role,
+    User,
+    customers,
+    store,
+    utcnow,
+)
+from bot.storage.attachments import shared_path
 from escalation import Status, Transition
 
 CHANNEL = "slack"
@@ -54,6 +66,7 @@ class SlackHooks:
         if message.role not in DELIVERED_ROLES:
             return
         author = session.get(User, message.author_id) if message.author_id else None
+        secret, now = console_secret(self.settings), utcnow()
         content = customer_message(
             conversation_id=conversation.id,
             seq=message.seq,
@@ -62,6 +75,10 @@ class SlackHooks:
             action=(message.decision or {}).get("action"),
             has_citation=bool(message.citations),
             author=author.name if author else None,
+            files=[
+                (a.name, self.settings.public_url.rstrip("/") + shared_path(secret, a, now))
+                for a in message.attachments
+            ],
         )
         channel, thread_ts = split_address(conversation.channel_ref)
         payload: dict[str, Any] = {"channel": channel, **content, "unfurl_links": False}

@@ -1,0 +1,87 @@
+"""Files customers and CMEs send in a conversation: each is a message of its sender (its text
+the file's name) with one attachment, checked against ATTACHMENT_MAX_BYTES and
+ATTACHMENT_TYPES by its sniffed type, stored, and announced like any message.
+
+A customer's file is not a turn: the bot does not answer it, the pipeline's history, the
+stranded-turn sweep and summaries skip messages with attachments."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bot.events import QUEUE_TOPIC, announce_message, queue_event
+from bot.runtime import Bot
+from bot.storage import Attachment, Conflict, Message, Role, User, store
+from bot.storage import attachments as files
+from escalation import HandoffConflict, Status
+
+
+def read_file(bot: Bot, attachment: Attachment) -> Path:
+    """The path of an attachment's bytes."""
+    return files.file_path(bot.settings.attachments_dir, attachment)
+
+
+async def attach(
+    bot: Bot,
+    *,
+    conversation_id: str,
+    name: str | None,
+    data: bytes,
+    user: User | None = None,
+) -> Message:
+    """Send `data` as a file from the customer (no `user`) or from `user`, the CME who owns
+    the conversation; returns the new message with its attachment (AttachmentRefused: 413, 415,
+    400; HandoffConflict if the CME does not own it; Conflict once resolved)."""
+    content_type = files.check(
+        data, max_bytes=bot.settings.attachment_max_bytes, allowed=bot.settings.attachment_types
+    )
+
+    stored: list[Path] = []
+
+    def store_file() -> Message:
+        try:
+            return transaction()
+        except BaseException:  # the row is gone with the transaction: so goes the file
+            for path in stored:
+                path.unlink(missing_ok=True)
+            raise
+
+    def transaction() -> Message:
+        with bot.db.write() as session:
+            conversation = store.get_conversation(
+                session, conversation_id=conversation_id, lock=True
+            )
+            if user is not None and (
+                conversation.status != Status.AGENT or conversation.owner_id != user.id
+            ):
+                raise HandoffConflict("you no longer own this conversation; claim it first")
+            if user is None and conversation.status == Status.RESOLVED:
+                raise Conflict("this conversation is resolved; send a message to reopen it")
+            message = store.add_message(
+                session,
+                conversation_id=conversation.id,
+                role=Role.CUSTOMER if user is None else Role.AGENT,
+                text=files.clean_name(name),
+                author_id=user.id if user is not None else None,
+                at=bot.clock(),
+            )
+            attachment = files.add_attachment(
+                session,
+                folder=bot.settings.attachments_dir,
+                message=message,
+                name=name,
+                content_type=content_type,
+                data=data,
+            )
+            stored.append(read_file(bot, attachment))
+            if user is not None:
+                bot.message_added(session, conversation, message)
+            return message
+
+    message = await asyncio.to_thread(store_file)
+    await announce_message(
+        bot.bus, conversation_id, message, author=user.name if user is not None else None
+    )
+    await bot.bus.publish(QUEUE_TOPIC, queue_event("changed", conversation_id))
+    return message
