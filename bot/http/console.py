@@ -72,6 +72,8 @@ CONSOLE_BODY = """<header class="topbar">
 <span class="brand">supportbot</span><span class="product">console</span>
 <span id="connection" class="connection" role="status">connecting</span>
 <a class="nav-customers" href="/console/customers">Customers</a>
+<a class="nav-link" href="/console/insights">Insights</a>
+<a class="nav-link" href="/console/insight">Topics &amp; alerts</a>
 <span class="spacer"></span><span id="me" class="me"></span>
 <form method="post" action="/console/logout" class="signout">
 <input type="hidden" name="csrf" value="{csrf}"><button type="submit">Sign out</button></form>
@@ -92,6 +94,8 @@ CUSTOMERS_BODY = """<header class="topbar">
 <span class="brand">supportbot</span><span class="product">console</span>
 <a class="nav-queue" href="/console">Queue</a>
 <a class="nav-customers" href="/console/customers" aria-current="page">Customers</a>
+<a class="nav-link" href="/console/insights">Insights</a>
+<a class="nav-link" href="/console/insight">Topics &amp; alerts</a>
 <span class="spacer"></span>
 <form method="post" action="/console/logout" class="signout">
 <input type="hidden" name="csrf" value="{csrf}"><button type="submit">Sign out</button></form>
@@ -101,7 +105,10 @@ CUSTOMERS_BODY = """<header class="topbar">
 
 
 INSIGHT_BODY = """<header class="topbar">
-<a class="brand" href="/console">supportbot</a><span class="product">insight</span>
+<a class="brand" href="/console">supportbot</a><span class="product">topics &amp; alerts</span>
+<a class="nav-link" href="/console">Queue</a>
+<a class="nav-link" href="/console/customers">Customers</a>
+<a class="nav-link" href="/console/insights">Insights</a>
 <span class="spacer"></span>
 <form method="post" action="/console/logout" class="signout">
 <input type="hidden" name="csrf" value="{csrf}"><button type="submit">Sign out</button></form>
@@ -346,7 +353,7 @@ async def _console_page(request: Request, bot: Bot, page: str = "console") -> Re
     if page == "insight":
         body = INSIGHT_BODY.format(csrf=html.escape(session.csrf))
         return _shell(
-            "Insight · supportbot console",
+            "Topics & alerts · supportbot console",
             body,
             meta=meta,
             script=True,
