@@ -271,3 +271,17 @@ def _email_patterns(node) -> list[str]:
     if isinstance(node, list):
         return [p for value in node for p in _email_patterns(value)]
     return []
+
+
+def test_control_characters_in_search_and_saved_replies_never_reach_the_database(client):
+    start_conversation(client)
+    cme = {"Authorization": f"Bearer {cme_token(client)}"}
+    found = client.get(
+        "/api/cme/search", params={"q": "exp\x00ort", "article": "billing\x00/x"}, headers=cme
+    )
+    assert found.status_code == 200, found.text
+    made = client.post(
+        "/api/cme/saved-replies", json={"title": "Hi\x00 there", "text": "Hello"}, headers=cme
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["title"] == "Hi there"
