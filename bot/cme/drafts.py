@@ -7,9 +7,10 @@ matter, which retrieval ignores."""
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ SIMILAR_QUESTIONS = 5
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 # Names Windows reserves (a file named so cannot be created or opened there).
 RESERVED = {"con", "prn", "aux", "nul"} | {f"{p}{n}" for p in ("com", "lpt") for n in range(10)}
+
+log = logging.getLogger(__name__)
 
 
 class DraftError(Conflict):
@@ -84,7 +87,10 @@ def _read(path: Path) -> tuple[dict[str, Any], str]:
     if not text.startswith("---\n"):
         return {}, text
     front, _, body = text[4:].partition("\n---\n")
-    meta = yaml.safe_load(front) or {}
+    try:
+        meta = yaml.safe_load(front) or {}
+    except yaml.YAMLError:  # edited by hand in git: shown with its body, without metadata
+        meta = {}
     return (meta if isinstance(meta, dict) else {}), body.strip("\n")
 
 
@@ -112,7 +118,12 @@ def list_drafts(kb_dir: Path) -> list[Draft]:
     folder = kb_dir / FOLDER
     if not folder.is_dir():
         return []
-    found = [read_draft(kb_dir, path.stem) for path in sorted(folder.glob("*.md"))]
+    found = []
+    for path in sorted(folder.glob("*.md")):
+        try:
+            found.append(read_draft(kb_dir, path.stem))
+        except NotFound:  # a file added in git under a name the console cannot address
+            log.info("not listing %s: its name is not a draft id", path.name)
     return sorted(found, key=lambda d: (not d.draft, d.id))
 
 
@@ -217,7 +228,12 @@ def publication_effect(
     """The topic's escalation and answer rate in the weeks before and after publication."""
     if draft.published_at is None or draft.topic_id is None:
         return None
-    published = datetime.fromisoformat(draft.published_at)
+    try:
+        published = datetime.fromisoformat(draft.published_at)
+    except ValueError:  # a date typed by hand that we cannot read: no effect shown
+        return None
+    if published.tzinfo is None:  # a bare date or time typed by hand counts as UTC
+        published = published.replace(tzinfo=UTC)
     span = timedelta(weeks=weeks)
     rows = session.scalars(
         select(Message).where(

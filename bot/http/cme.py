@@ -36,7 +36,7 @@ from bot.conversation import Change, suggestion_query
 from bot.events import announce_erasure, conversation_topic, typing_event
 from bot.http.deps import BotDep, ConversationId, UserDep
 from bot.http.errors import documented_errors
-from bot.schemas import MAX_DB_INT, JsonInt, MessageText, StatusName
+from bot.schemas import MAX_DB_INT, JsonInt, MessageText, StatusName, clean_text
 from bot.storage import NotFound, User, store
 from retrieval import Article, KnowledgeBase
 
@@ -120,10 +120,10 @@ async def search(
     until: Annotated[date | None, Query(description="Started before (UTC)")] = None,
 ) -> SearchOut:
     """Search every conversation (open, with the bot and resolved), newest first, up to 50."""
-    query = ConversationQuery(
-        text=q,
+    query = ConversationQuery(  # search text never carries control characters to the database
+        text=clean_text(q),
         status=status,
-        article_id=article or None,
+        article_id=clean_text(article) if article else None,
         since=datetime.combine(since, time(), UTC) if since else None,
         until=datetime.combine(until, time(), UTC) if until else None,
     )

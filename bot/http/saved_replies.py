@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from bot.cme.saved_replies import VARIABLES, delete_reply, list_saved, save_reply
 from bot.http.deps import BotDep, UserDep
 from bot.http.errors import documented_errors
-from bot.schemas import MAX_DB_INT, MessageText
+from bot.schemas import MAX_DB_INT, CleanText, MessageText
 from bot.storage import SavedReply
 
 router = APIRouter(
@@ -21,7 +21,9 @@ router = APIRouter(
 )
 
 ReplyId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="The saved reply's id")]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), CleanText
+]
 
 
 class SavedReplyIn(BaseModel):

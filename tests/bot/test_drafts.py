@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bot.cme import drafts
-from bot.storage import NotFound
+from bot.storage import NotFound, utcnow
 from tests.utils import make_client, make_cmes, make_settings, say, start_conversation
 
 QUESTION = "How do I change the shipping address of a parcel that already left the warehouse?"
@@ -126,3 +126,23 @@ def test_a_discarded_draft_is_gone(tmp_path, database_url, fake_embedder) -> Non
         assert client.post(f"/api/cme/drafts/{draft['id']}/discard", headers=cme).status_code == 200
         assert not (settings.kb_dir / drafts.FOLDER / f"{draft['id']}.md").exists()
         assert client.get(f"/api/cme/drafts/{draft['id']}", headers=cme).status_code == 404
+
+
+def test_drafts_edited_by_hand_in_git_are_listed_and_never_break_the_list(
+    tmp_path, fake_embedder
+) -> None:
+    folder = tmp_path / drafts.FOLDER
+    folder.mkdir()
+    (folder / "dated-by-hand.md").write_text(
+        "---\ntitle: Dated by hand\ndraft: false\ntopic_id: 3\npublished: 2026-11-01\n---\nBody\n"
+    )
+    (folder / "broken-front-matter.md").write_text("---\ntitle: [unclosed\n---\nStill a body\n")
+    (folder / "Not A Draft Id.md").write_text("---\ntitle: Named in git\n---\nBody\n")
+    listed = {draft.id: draft for draft in drafts.list_drafts(tmp_path)}
+    assert set(listed) == {"dated-by-hand", "broken-front-matter"}
+    assert listed["broken-front-matter"].body == "Still a body"
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", topics_enabled=False)
+    with make_client(settings, fake_embedder) as client:
+        with client.app.state.bot.db.read() as session:
+            effect = drafts.publication_effect(session, listed["dated-by-hand"], now=utcnow())
+    assert effect is not None and effect["before"]["questions"] == 0
