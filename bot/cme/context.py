@@ -37,7 +37,11 @@ def _customer(session: Session, conversation: Conversation) -> CustomerView:
         verified=conversation.customer_verified,
         company=conversation.customer_company,
         record_id=conversation.customer_ref,
-        health_score=round(record.health_score, 1) if record and record.health_score else None,
+        health_score=(
+            round(record.health_score, 1)
+            if record is not None and record.health_score is not None
+            else None  # not computed yet; a score of 0 is a score
+        ),
         health_tier=record.health_tier if record else None,
     )
 
