@@ -242,12 +242,13 @@ def get_conversation(session: Session, *, conversation_id: str, lock: bool = Fal
     return conversation
 
 
-def allocate_seq(session: Session, *, conversation_id: str) -> int:
-    """Atomically take the next per-conversation sequence number (row-locks the conversation)."""
+def allocate_seq(session: Session, *, conversation_id: str, at: datetime) -> int:
+    """Atomically take the next per-conversation sequence number (row-locks the conversation)
+    and mark the conversation updated at `at`, in one statement."""
     seq = session.execute(
         update(Conversation)
         .where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + 1)
+        .values(last_seq=Conversation.last_seq + 1, updated_at=at)
         .returning(Conversation.last_seq)
     ).scalar_one()
     return int(seq)
@@ -271,7 +272,7 @@ def add_message(
 ) -> Message:
     """Append a message with the next sequence number."""
     at = at or utcnow()
-    seq = allocate_seq(session, conversation_id=conversation_id)
+    seq = allocate_seq(session, conversation_id=conversation_id, at=at)
     message = Message(
         conversation_id=conversation_id,
         seq=seq,
@@ -289,9 +290,6 @@ def add_message(
         attachments=[],  # loaded, so that a detached message still shows its (no) files
     )
     session.add(message)
-    session.execute(
-        update(Conversation).where(Conversation.id == conversation_id).values(updated_at=at)
-    )
     session.flush()
     return message
 
