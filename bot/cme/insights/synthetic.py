@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.storage import Conversation, Csat, Customer, Database, Escalation, Feedback, Message
+from bot.storage.bulk import insert_rows
 
 DIMS = 8
 TOPICS = 12
@@ -289,24 +290,13 @@ def _customer_refs(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[s
 
 
 def write(db: Database, batch: Batch) -> None:
-    """Bulk-insert one batch in one transaction (its new customer records first)."""
+    """Bulk-insert one batch in one transaction (its new customer records first; COPY on
+    PostgreSQL)."""
     with db.write() as session:
         if batch.customers:
-            defaults = {
-                "external_id": None,
-                "slack_user_id": None,
-                "email": None,
-                "visitor_id": None,
-                "company": None,
-                "vip": False,
-                "health_components": [],
-                "health_stale": True,
-            }
             at = min(c["created_at"] for c in batch.conversations)
-            rows = [
-                {**defaults, "created_at": at, "last_seen_at": at, **c} for c in batch.customers
-            ]
-            session.execute(Customer.__table__.insert(), rows)
+            rows = [{"created_at": at, "last_seen_at": at, **c} for c in batch.customers]
+            insert_rows(session, Customer.__table__, rows)
         refs = _customer_refs(session, {c["customer_key"] for c in batch.conversations})
         conversations = [
             {
@@ -322,5 +312,4 @@ def write(db: Database, batch: Batch) -> None:
             (Csat, batch.csat),
             (Escalation, batch.escalations),
         ):
-            if rows:
-                session.execute(model.__table__.insert(), rows)
+            insert_rows(session, model.__table__, rows)
