@@ -308,6 +308,16 @@ def answer_nps(
     return True
 
 
+def comment_nps(session: Session, *, survey: NpsSurvey, comment: str) -> bool:
+    """Add a comment to an answered NPS question (Slack asks for it after the click); False if
+    it is unanswered or already has one."""
+    if survey.score is None or survey.comment:
+        return False
+    survey.comment = comment
+    session.flush()
+    return True
+
+
 def get_survey(session: Session, *, survey_id: int) -> NpsSurvey | None:
     """One NPS question by id."""
     return session.get(NpsSurvey, survey_id)
