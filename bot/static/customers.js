@@ -212,7 +212,9 @@
         tierBadge(health.tier),
         health.drop ? h("span", { class: "drop", text: `${signed(-health.drop)} in 7 days` }) : null,
         trendChart(health.trend)),
-      account ? h("p", { class: "account", text: `Account ${account.company}: ${account.score.toFixed(0)} (${TIERS[account.tier] || account.tier}) over ${account.customers} customers` }) : null,
+      account ? h("p", { class: "account" }, "Account ",
+        h("a", { href: `/console/accounts?company=${encodeURIComponent(account.company)}`, text: account.company }),
+        `: ${account.score.toFixed(0)} (${TIERS[account.tier] || account.tier}) over ${account.customers} customers`) : null,
       h("h4", { text: "Why this score" }),
       why,
     );
