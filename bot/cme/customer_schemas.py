@@ -94,6 +94,7 @@ class NpsView(BaseModel):
     channel: str
     asked_at: str
     answered_at: str | None
+    shown: bool = Field(description="Put in front of the customer (not only asked)")
 
 
 class NoteView(BaseModel):

@@ -221,6 +221,7 @@ def customer_detail(bot: Bot, customer_id: int) -> CustomerDetail:
                     channel=s.channel,
                     asked_at=s.asked_at.isoformat(),
                     answered_at=s.answered_at.isoformat() if s.answered_at else None,
+                    shown=s.shown_at is not None or s.score is not None,
                 )
                 for s in surveys
             ],

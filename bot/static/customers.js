@@ -265,7 +265,7 @@
     return h("section", { class: "card answers", "aria-label": "Satisfaction" },
       h("h3", { text: "CSAT and NPS" }),
       h("p", { text: ratings.length ? `CSAT: ${ratings.map((r) => r.rating).join(", ")} (of 5)` : "No CSAT answers." }),
-      h("p", { text: `NPS: ${answers.length} answers of ${data.nps.length} asked` }),
+      h("p", { text: `NPS: ${answers.length} answers of ${data.nps.filter((a) => a.shown).length} shown` }),
       h("ul", { class: "nps-answers" }, answers.map((answer) =>
         h("li", { class: "nps-answer", text: `${answer.score}/10 on ${when(answer.answered_at)}${answer.comment ? ` · “${answer.comment}”` : ""}` }))));
   }

@@ -86,6 +86,7 @@ async def test_csat_with_reason_and_nps_through_slack_buttons(tmp_path, fake_sla
             assert (csat.rating, csat.reason) == (2, "too_slow")
             [survey] = session.scalars(select(NpsSurvey)).all()
             assert (survey.score, survey.channel) == (8, "slack")
+            assert survey.shown_at == survey.asked_at  # posted with the rating buttons
 
         # A second conversation the same quarter: rated again, but no NPS question.
         await slack.deliver(dm("U1", "Where can I download my invoices?"))

@@ -69,7 +69,9 @@ DEFINITIONS = {
     "volume": "Counted conversations by the day (UTC) they started and channel, and by hour of "
     "the week in the office timezone (for staffing).",
     "nps": "Net Promoter Score: % promoters (9-10) minus % detractors (0-6), with the number of "
-    "answers and the response rate.",
+    "answers and the response rate: answers over the questions the customers were shown (the "
+    "widget showed it, Slack posted it). Questions asked when nobody was watching (an idle "
+    "conversation closed by the sweep in a closed widget) are counted apart, not as declined.",
 }
 
 
