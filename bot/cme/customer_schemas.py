@@ -94,6 +94,7 @@ class NpsView(BaseModel):
     channel: str
     asked_at: str
     answered_at: str | None
+    shown: bool = Field(description="Put in front of the customer (not only asked)")
 
 
 class NoteView(BaseModel):
@@ -141,3 +142,31 @@ class CustomerVipIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vip: bool
+
+
+class AccountSummary(BaseModel):
+    """One B2B account (the customers of one company) as a list row."""
+
+    company: str
+    members: int = Field(description="Customers whose verified identity names this company")
+    scored: int = Field(description="Members with a health score; the account's is their mean")
+    score: float | None
+    tier: str | None
+    at_risk: int = Field(description="Members in the at-risk tier")
+    watch: int = Field(description="Members in the watch tier")
+    vip: int = Field(description="VIP members")
+    last_seen_at: str | None
+    computed_at: str | None = Field(description="When the account's health was last rolled up")
+
+
+class AccountsOut(BaseModel):
+    accounts: list[AccountSummary]
+
+
+class AccountDetail(BaseModel):
+    """An account's page: its health with why and trend, and its members, lowest health first."""
+
+    account: AccountSummary
+    health: HealthView
+    members: list[CustomerSummary] = Field(description="At most `members_limit`, lowest first")
+    members_limit: int

@@ -42,7 +42,8 @@ from bot.storage import (
 TREND_POINTS = 90
 
 
-def _summaries(session: Session, rows: Sequence[Customer]) -> list[CustomerSummary]:
+def summaries(session: Session, rows: Sequence[Customer]) -> list[CustomerSummary]:
+    """List rows for these customer records (channels and conversation counts in one query)."""
     ids = [row.id for row in rows]
     channels: dict[int, set[str]] = defaultdict(set)
     counts: dict[int, int] = defaultdict(int)
@@ -87,7 +88,7 @@ def list_customers(bot: Bot, *, at_risk: bool, limit: int, offset: int) -> list[
     """Customers, most recently seen first, or the at-risk ones, biggest recent drop first."""
     with bot.db.read() as session:
         rows = customers.list_customers(session, at_risk=at_risk, limit=limit, offset=offset)
-        return _summaries(session, rows)
+        return summaries(session, rows)
 
 
 def customer_detail(bot: Bot, customer_id: int) -> CustomerDetail:
@@ -182,7 +183,7 @@ def customer_detail(bot: Bot, customer_id: int) -> CustomerDetail:
             session, customer_id=customer_id, since=now - timedelta(days=TREND_POINTS)
         )
         account = session.get(AccountHealth, record.company) if record.company else None
-        summary = _summaries(session, [record])[0]
+        summary = summaries(session, [record])[0]
         components = record.health_components or []
         return CustomerDetail(
             customer=summary,
@@ -220,6 +221,7 @@ def customer_detail(bot: Bot, customer_id: int) -> CustomerDetail:
                     channel=s.channel,
                     asked_at=s.asked_at.isoformat(),
                     answered_at=s.answered_at.isoformat() if s.answered_at else None,
+                    shown=s.shown_at is not None or s.score is not None,
                 )
                 for s in surveys
             ],

@@ -71,6 +71,7 @@ ANNOYED = [
 ]
 CMES = [("ana@demo.example.com", "Ana (demo)"), ("ben@demo.example.com", "Ben (demo)")]
 CUSTOMERS = 60
+DEMO_COMPANIES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli")
 QUIET_BEFORE_NOW = timedelta(hours=2)
 
 
@@ -121,6 +122,19 @@ def _cmes(bot: Bot) -> list[User]:
                 )
             users.append(user)
         return users
+
+
+def _identity(customer: str, channel: str) -> store.CustomerIdentity:
+    """A demo customer as the host page (signed, with their company) or Slack (their user id
+    and verified e-mail) presents them: one customer record across both channels."""
+    number = int(customer.rsplit("-", 1)[1])
+    return store.CustomerIdentity(
+        id=f"U{number:08d}" if channel == "slack" else customer,
+        name=f"Customer {number}",
+        email=f"{customer}@example.com",
+        company=DEMO_COMPANIES[number % len(DEMO_COMPANIES)],
+        verified=True,
+    )
 
 
 def _script(rng: random.Random) -> tuple[list[str], str]:
@@ -174,9 +188,7 @@ async def seed(bot: Bot, *, days: int = 30, per_day: int = 10, seed_value: int =
             with bot.db.write() as session:
                 created, _ = store.create_conversation(
                     session,
-                    customer=store.CustomerIdentity(
-                        id=customer, name=customer.replace("demo-customer-", "Customer ")
-                    ),
+                    customer=_identity(customer, channel),
                     channel=channel,
                     channel_ref=f"demo-{secrets.token_hex(6)}" if channel == "slack" else None,
                     now=begin,

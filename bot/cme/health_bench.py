@@ -2,7 +2,7 @@
 
 The generated history is realistic in shape (a few conversations per customer over six months,
 customer turns with frustration scores, bot declines, escalations, CSAT and NPS answers) and
-is inserted in bulk, so only the recompute itself is timed."""
+is inserted in bulk (COPY on PostgreSQL), so only the recompute itself is timed."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from sqlalchemy import insert
 
 from bot.cme.recompute import recompute
 from bot.settings import Settings
@@ -27,6 +25,7 @@ from bot.storage import (
     Role,
     utcnow,
 )
+from bot.storage.bulk import insert_rows
 from escalation import Status
 
 
@@ -149,8 +148,7 @@ def seed(db: Database, *, customers: int, now: datetime, rng: random.Random) -> 
                 (Csat, csat_rows),
                 (NpsSurvey, nps_rows),
             ):
-                if rows:
-                    session.execute(insert(model), rows)
+                insert_rows(session, model.__table__, rows)
     return conversations, messages
 
 

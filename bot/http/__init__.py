@@ -11,6 +11,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from bot.cme.auth import ConsoleSessionMiddleware, LoginThrottle, Sessions, console_secret
 from bot.http import (
+    accounts,
     attachments,
     cme,
     customer,
@@ -46,6 +47,8 @@ def install(app: FastAPI, bot: Bot) -> None:
     app.include_router(attachments.router)
     app.include_router(cme.router)
     app.include_router(customers.router)
+    app.include_router(accounts.router)
+    app.include_router(accounts.page_router(bot))
     app.include_router(insights.router)
     app.include_router(insights.page_router(bot))
     app.include_router(metrics.router)

@@ -33,7 +33,7 @@ from bot.storage import User
 log = logging.getLogger(__name__)
 
 CONSOLE_PATH = re.compile(
-    r"^/console(/conversations/[A-Za-z0-9_-]{1,64}|/customers(/[1-9][0-9]{0,11})?|/insights?)?$"
+    r"^/console(/conversations/[A-Za-z0-9_-]{1,64}|/customers(/[1-9][0-9]{0,11})?|/accounts|/insights?)?$"
 )
 
 SHELL = """<!doctype html>
@@ -94,6 +94,7 @@ CUSTOMERS_BODY = """<header class="topbar">
 <span class="brand">supportbot</span><span class="product">console</span>
 <a class="nav-queue" href="/console">Queue</a>
 <a class="nav-customers" href="/console/customers" aria-current="page">Customers</a>
+<a class="nav-accounts" href="/console/accounts">Accounts</a>
 <a class="nav-link" href="/console/insights">Insights</a>
 <a class="nav-link" href="/console/insight">Topics &amp; alerts</a>
 <span class="spacer"></span>

@@ -224,12 +224,16 @@ async def post_csat(
 @router.get("/conversations/{conversation_id}/nps", response_model=NpsOut)
 async def get_nps(conversation_id: ConversationId, bot: BotDep, token: TokenDep) -> NpsOut:
     """Whether the NPS question was put after this conversation (at most once per customer per
-    SUPPORTBOT_NPS_INTERVAL_DAYS, after a resolution), and whether it was answered."""
+    SUPPORTBOT_NPS_INTERVAL_DAYS, after a resolution), and whether it was answered. Reading an
+    unanswered question is taken as showing it to the customer (the widget reads it to show
+    it): it then counts in the response rate's denominator."""
 
     def read() -> NpsOut:
-        with bot.db.read() as session:
+        with bot.db.write() as session:
             store.authorize(session, conversation_id=conversation_id, token=token)
             survey = customers.pending_nps(session, conversation_id=conversation_id)
+            if survey is not None and survey.score is None:
+                customers.mark_nps_shown(session, survey=survey, now=bot.clock())
             return NpsOut(
                 asked=survey is not None, answered=bool(survey and survey.score is not None)
             )

@@ -212,7 +212,9 @@
         tierBadge(health.tier),
         health.drop ? h("span", { class: "drop", text: `${signed(-health.drop)} in 7 days` }) : null,
         trendChart(health.trend)),
-      account ? h("p", { class: "account", text: `Account ${account.company}: ${account.score.toFixed(0)} (${TIERS[account.tier] || account.tier}) over ${account.customers} customers` }) : null,
+      account ? h("p", { class: "account" }, "Account ",
+        h("a", { href: `/console/accounts?company=${encodeURIComponent(account.company)}`, text: account.company }),
+        `: ${account.score.toFixed(0)} (${TIERS[account.tier] || account.tier}) over ${account.customers} customers`) : null,
       h("h4", { text: "Why this score" }),
       why,
     );
@@ -263,7 +265,7 @@
     return h("section", { class: "card answers", "aria-label": "Satisfaction" },
       h("h3", { text: "CSAT and NPS" }),
       h("p", { text: ratings.length ? `CSAT: ${ratings.map((r) => r.rating).join(", ")} (of 5)` : "No CSAT answers." }),
-      h("p", { text: `NPS: ${answers.length} answers of ${data.nps.length} asked` }),
+      h("p", { text: `NPS: ${answers.length} answers of ${data.nps.filter((a) => a.shown).length} shown` }),
       h("ul", { class: "nps-answers" }, answers.map((answer) =>
         h("li", { class: "nps-answer", text: `${answer.score}/10 on ${when(answer.answered_at)}${answer.comment ? ` · “${answer.comment}”` : ""}` }))));
   }

@@ -180,9 +180,10 @@
     const nps = card("NPS", "nps");
     nps.appendChild(el("p", { class: "muted", id: "nps-slot" },
       data.nps.available
-        ? `${data.nps.score} (${data.nps.answers} of ${data.nps.asked} asked answered, ` +
-          `${Math.round(100 * data.nps.response_rate)}% response rate)`
-        : `Not collected yet (${data.nps.asked} asked)`));
+        ? `${data.nps.score} (${data.nps.answers} of ${data.nps.shown} shown answered, ` +
+          `${Math.round(100 * data.nps.response_rate)}% response rate` +
+          `${data.nps.asked > data.nps.shown ? `; ${data.nps.asked - data.nps.shown} asked but never seen` : ""})`
+        : `Not collected yet (${data.nps.shown} shown, ${data.nps.asked} asked)`));
 
     const frustration = card("Frustration (peak per conversation)", "frustration");
     for (const [name, figure] of Object.entries(data.frustration.buckets)) figureRow(frustration, name, figure, "frustration");

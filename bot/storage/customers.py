@@ -255,9 +255,13 @@ def erase_customers(session: Session, *, customer_ids: list[int]) -> dict[str, i
 
 
 def nps_due(session: Session, *, customer_id: int, now: datetime, interval_days: int) -> bool:
-    """Whether this customer may be asked the NPS question now (not asked within the interval)."""
+    """Whether this customer may be asked the NPS question now: no question was put in front of
+    them (shown or answered) within the interval. A question they never saw does not count."""
     last = session.scalar(
-        select(func.max(NpsSurvey.asked_at)).where(NpsSurvey.customer_id == customer_id)
+        select(func.max(NpsSurvey.asked_at)).where(
+            NpsSurvey.customer_id == customer_id,
+            or_(NpsSurvey.shown_at.is_not(None), NpsSurvey.score.is_not(None)),
+        )
     )
     return last is None or last <= now - timedelta(days=interval_days)
 
@@ -266,7 +270,8 @@ def ask_nps(
     session: Session, *, conversation: Conversation, now: datetime, interval_days: int
 ) -> NpsSurvey | None:
     """After a resolution: put the NPS question to the conversation's customer if it is due
-    (the customer row is locked first, so two resolutions at once ask once)."""
+    (the customer row is locked first, so two resolutions at once ask once). A question the
+    customer never saw moves to this conversation instead of a second one being asked."""
     if conversation.customer_ref is None:
         return None
     session.scalars(
@@ -276,15 +281,33 @@ def ask_nps(
         session, customer_id=conversation.customer_ref, now=now, interval_days=interval_days
     ):
         return None
-    survey = NpsSurvey(
-        customer_id=conversation.customer_ref,
-        conversation_id=conversation.id,
-        channel=conversation.channel,
-        asked_at=now,
+    survey = session.scalars(
+        select(NpsSurvey)
+        .where(
+            NpsSurvey.customer_id == conversation.customer_ref,
+            NpsSurvey.shown_at.is_(None),
+            NpsSurvey.score.is_(None),
+        )
+        .order_by(NpsSurvey.asked_at.desc(), NpsSurvey.id.desc())
+    ).first()
+    if survey is None:
+        survey = NpsSurvey(customer_id=conversation.customer_ref)
+        session.add(survey)
+    survey.conversation_id, survey.channel, survey.asked_at = (
+        conversation.id,
+        conversation.channel,
+        now,
     )
-    session.add(survey)
     session.flush()
     return survey
+
+
+def mark_nps_shown(session: Session, *, survey: NpsSurvey, now: datetime) -> None:
+    """The question is in front of the customer (the widget fetched it to show it, or Slack
+    posted it): from now on it is in the response rate's denominator."""
+    if survey.shown_at is None:
+        survey.shown_at = now
+        session.flush()
 
 
 def pending_nps(session: Session, *, conversation_id: str) -> NpsSurvey | None:
@@ -303,7 +326,18 @@ def answer_nps(
     if survey.score is not None:
         return False
     survey.score, survey.comment, survey.answered_at = score, comment, now
+    survey.shown_at = survey.shown_at or now  # an answer is proof it was seen
     mark_stale(session, customer_ref=survey.customer_id)
+    session.flush()
+    return True
+
+
+def comment_nps(session: Session, *, survey: NpsSurvey, comment: str) -> bool:
+    """Add a comment to an answered NPS question (Slack asks for it after the click); False if
+    it is unanswered or already has one."""
+    if survey.score is None or survey.comment:
+        return False
+    survey.comment = comment
     session.flush()
     return True
 

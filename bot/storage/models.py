@@ -320,7 +320,9 @@ class CustomerNote(Base):
 
 class NpsSurvey(Base):
     """One NPS question put to a customer after a resolved conversation, and the answer
-    (`score` 0-10) if they gave one: asked rows are the response rate's denominator."""
+    (`score` 0-10) if they gave one. Shown rows are the response rate's denominator: a question
+    asked while nobody was watching (an idle conversation resolved by the sweep in a closed
+    widget) is not one the customer declined."""
 
     __tablename__ = "nps_surveys"
 
@@ -334,6 +336,8 @@ class NpsSurvey(Base):
     score: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime | None] = mapped_column()
+    # First put in front of the customer: the widget fetched it to show it, Slack posted it.
+    shown_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (
         Index("ix_nps_surveys_customer", "customer_id", "asked_at"),

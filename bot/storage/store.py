@@ -483,6 +483,34 @@ def set_csat_reason(session: Session, *, conversation: Conversation, reason: str
     return csat
 
 
+def add_csat_details(
+    session: Session,
+    *,
+    conversation: Conversation,
+    resolution: int,
+    reason: str | None,
+    comment: str | None,
+) -> Csat:
+    """Add a reason (a rating of 1-2 only) and a comment to a rating given before (Slack asks
+    for them after the click). A comment already given is not replaced."""
+    csat = session.scalars(
+        select(Csat).where(Csat.conversation_id == conversation.id, Csat.resolution == resolution)
+    ).first()
+    if csat is None:
+        raise Conflict("rate the conversation first")
+    if reason is not None:
+        if csat.rating > 2:
+            raise Conflict("a reason goes with a rating of 1 or 2")
+        csat.reason = reason
+    if comment:
+        if csat.comment:
+            raise Conflict("this rating already has a comment")
+        csat.comment = comment
+    _invalidate_insight(session, conversation.id)
+    session.flush()
+    return csat
+
+
 def change_status(
     session: Session,
     *,

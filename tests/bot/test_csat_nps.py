@@ -32,7 +32,7 @@ def resolved_conversation(client, customer_id: str) -> tuple[str, dict]:
 
 
 @pytest.mark.parametrize(
-    ("scores", "asked", "expected"),
+    ("scores", "shown", "expected"),
     [
         ([], 0, (None, 0, None)),
         ([10, 9, 8, 7, 6, 0], 12, (0.0, 6, 0.5)),
@@ -40,9 +40,15 @@ def resolved_conversation(client, customer_id: str) -> tuple[str, dict]:
         ([3], 10, (-100.0, 1, 0.1)),
     ],
 )
-def test_nps_is_promoters_minus_detractors_with_its_denominators(scores, asked, expected):
-    summary = nps_of(scores, asked=asked)
+def test_nps_is_promoters_minus_detractors_with_its_denominators(scores, shown, expected):
+    summary = nps_of(scores, shown=shown, asked=shown + 5)
     assert (summary.nps, summary.answers, summary.response_rate) == expected
+    assert summary.asked == shown + 5  # questions nobody saw change no figure
+
+
+def test_more_answers_than_questions_shown_is_refused():
+    with pytest.raises(ValueError, match="shown"):
+        nps_of([9, 10], shown=1)
 
 
 def test_csat_on_every_resolution_with_a_low_rating_reason(tmp_path, database_url, fake_embedder):
@@ -115,3 +121,54 @@ def test_nps_asked_once_per_interval_and_answered_once(tmp_path, database_url, f
         ).json()
         answered = [a for a in page["nps"] if a["score"] is not None]
         assert [(a["score"], a["comment"]) for a in answered] == [(9, "quick and clear")]
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        # (what the customer does after the idle sweep closed their conversation,
+        #  (asked, shown, answers, response rate))
+        pytest.param((), (1, 0, 0, None), id="never-came-back-is-no-declined-answer"),
+        pytest.param(("look",), (1, 1, 0, 0.0), id="saw-it-and-did-not-answer"),
+        pytest.param(("look", "answer"), (1, 1, 1, 1.0), id="saw-it-and-answered"),
+        pytest.param(("next",), (1, 1, 0, 0.0), id="unseen-question-moves-to-the-next-resolution"),
+        pytest.param(("next", "answer"), (1, 1, 1, 1.0), id="and-is-answered-there"),
+    ],
+)
+def test_nps_response_rate_counts_only_questions_the_customer_saw(
+    tmp_path, database_url, fake_embedder, after, expected
+):
+    """The idle sweep resolves a widget conversation nobody is watching and the NPS question
+    is asked; it is in the response rate's denominator only once the customer saw it."""
+    from bot.conversation.lifecycle import resolve_idle
+    from bot.storage import NpsSurvey
+
+    settings = make_settings(tmp_path, database_url, identity_secret=SECRET, health_poll_s=0)
+    with make_client(settings, fake_embedder) as client:
+        bot = client.app.state.bot
+        idle_id, idle = start_signed(client, "ada")
+        say(client, idle_id, idle, "How do I export my data?")
+        later = bot.clock() + timedelta(seconds=settings.idle_resolve_after_s + 60)
+        bot.clock = lambda: later
+        assert resolve_idle(bot) == [idle_id]
+        url, headers = f"/api/conversations/{idle_id}/nps", idle
+        for step in after:
+            if step == "look":  # the widget is opened again and shows the question
+                assert client.get(url, headers=headers).json() == {
+                    "asked": True,
+                    "answered": False,
+                }
+            elif step == "next":  # back another day, resolved with the widget open
+                next_id, headers = resolved_conversation(client, "ada")
+                url = f"/api/conversations/{next_id}/nps"
+                assert client.get(url, headers=headers).json()["asked"] is True
+                old = client.get(f"/api/conversations/{idle_id}/nps", headers=idle).json()
+                assert old == {"asked": False, "answered": False}  # it moved
+            elif step == "answer":
+                assert client.post(url, json={"score": 9}, headers=headers).status_code == 200
+        with bot.db.read() as session:
+            summary = nps_summary(session)
+            surveys = session.scalars(select(NpsSurvey)).all()
+        assert len(surveys) == 1  # never a second question for an unseen one
+        got = (summary.asked, summary.shown, summary.answers, summary.response_rate)
+        assert got == expected

@@ -56,10 +56,10 @@ def reference(
         c = conversations[cid]
         if c.reopened_after_s is not None and c.reopened_after_s <= window.total_seconds():
             return True
-        if c.customer_id is None:
+        if c.customer_ref is None:  # "the same customer" is the record, in any channel
             return False
         for other in conversations.values():
-            if other.id == cid or other.customer_id != c.customer_id or not questions(other.id):
+            if other.id == cid or other.customer_ref != c.customer_ref or not questions(other.id):
                 continue
             if not ending(cid) < other.created_at <= ending(cid) + window:
                 continue

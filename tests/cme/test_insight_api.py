@@ -147,40 +147,48 @@ def test_a_customer_writing_after_goodbye_reopens_and_loses_assumed(client, cme)
     assert fact.returns == ("reopen",) and not fact.assumed and not fact.durable
 
 
-def test_dashboard_nps_counts_answers_and_questions_asked_in_the_window(client, cme):
+def test_dashboard_nps_counts_answers_over_the_questions_shown_in_the_window(client, cme):
     from bot.storage import Conversation, NpsSurvey, utcnow
 
     ids = []
-    for name in ("ann", "ben", "cat", "dan"):
+    for name in ("ann", "ben", "cat", "dan", "eve"):
         conversation_id, headers = start_conversation(client, id=name)
         say(client, conversation_id, headers, "How do I export my data?")
         ids.append(conversation_id)
     bot = client.app.state.bot
+    asked = utcnow() - timedelta(days=1)
     with bot.db.write() as session:
-        for conversation_id, score in zip(ids, (10, 9, 3, None), strict=True):
+        # ann, ben, cat answered; dan was shown it and did not answer; eve never saw it.
+        for conversation_id, score, shown in zip(
+            ids, (10, 9, 3, None, None), (True, True, True, True, False), strict=True
+        ):
             conversation = session.get(Conversation, conversation_id)
             session.add(
                 NpsSurvey(
                     customer_id=conversation.customer_ref,
                     conversation_id=conversation_id,
                     channel="web",
-                    asked_at=utcnow() - timedelta(days=1),
+                    asked_at=asked,
+                    shown_at=asked if shown else None,
                     score=score,
+                    answered_at=asked if score is not None else None,
                 )
             )
         old = session.get(Conversation, ids[0])
-        session.add(  # asked long before the window: in neither count
+        session.add(  # asked long before the window: in no count
             NpsSurvey(
                 customer_id=old.customer_ref,
                 channel="web",
                 asked_at=utcnow() - timedelta(days=400),
+                shown_at=utcnow() - timedelta(days=400),
                 score=0,
             )
         )
     nps = client.get("/api/cme/insights", headers=cme).json()["nps"]
-    # 2 promoters, 1 detractor of 3 answers; 4 asked in the window.
+    # 2 promoters, 1 detractor of 3 answers; 4 shown and 5 asked in the window.
     assert nps["available"] is True
-    assert (nps["promoters"], nps["detractors"], nps["answers"], nps["asked"]) == (2, 1, 3, 4)
+    assert (nps["promoters"], nps["detractors"], nps["answers"]) == (2, 1, 3)
+    assert (nps["shown"], nps["asked"]) == (4, 5)
     assert nps["score"] == 33.3 and nps["response_rate"] == 0.75
     slack = client.get("/api/cme/insights", params={"channel": "slack"}, headers=cme).json()
     assert slack["nps"]["available"] is False and slack["nps"]["asked"] == 0

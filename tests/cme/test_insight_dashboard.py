@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from bot.cme.insights import DASHBOARD, Window, drill_down, refresh
 from bot.cme.insights.synthetic import Traffic, write
-from bot.storage import Database, Feedback, store
+from bot.storage import Conversation, Customer, Database, Feedback, store
 from escalation import OfficeHours
 from tests.cme.insight_reference import reference
 
@@ -112,6 +113,8 @@ def test_a_new_conversation_on_a_similar_question_takes_durable_back(db):
     with db.read() as session:
         total, rows = drill_down(session, window, "durable")
         row = next(r for r in rows if r["customer_id"])
+        first = session.get(Conversation, row["conversation_id"])
+        person = session.get(Customer, first.customer_ref)
         history_end = max(
             m.created_at
             for m in store.list_messages(session, conversation_id=row["conversation_id"])
@@ -121,12 +124,19 @@ def test_a_new_conversation_on_a_similar_question_takes_durable_back(db):
             for m in store.list_messages(session, conversation_id=row["conversation_id"])
             if m.role == "customer" and m.embedding
         )
+    # The same person comes back through the other channel (the identity rules join them).
+    if first.channel == "web":
+        channel, identity = "slack", person.slack_user_id
+    else:
+        channel, identity = "web", person.external_id
     with db.write() as session:
         again, _ = store.create_conversation(
             session,
-            customer=store.CustomerIdentity(id=row["customer_id"]),
+            customer=store.CustomerIdentity(id=identity, email=person.email, verified=True),
+            channel=channel,
             now=history_end + timedelta(days=2),
         )
+        assert again.customer_ref == person.id
         message = store.add_message(
             session,
             conversation_id=again.id,
@@ -159,3 +169,81 @@ def test_a_thumb_up_given_later_confirms_the_answer(db):
     with db.read() as session:
         now_confirmed = {r["conversation_id"] for r in drill_down(session, window, "confirmed")[1]}
     assert now_confirmed == confirmed | {target}
+
+
+ANN_WEB = store.CustomerIdentity(id="ann", email="ann@example.com", verified=True)
+RETURNS = [
+    pytest.param(
+        ("web", ANN_WEB),
+        ("slack", store.CustomerIdentity(id="U0ANN", email="ann@example.com", verified=True)),
+        True,
+        id="signed-widget-customer-back-in-slack-with-her-verified-email",
+    ),
+    pytest.param(
+        ("slack", store.CustomerIdentity(id="U0ANN", email="ann@example.com", verified=True)),
+        ("web", ANN_WEB),
+        True,
+        id="slack-user-back-in-the-widget-signed-with-the-same-email",
+    ),
+    pytest.param(
+        ("web", ANN_WEB),
+        ("slack", store.CustomerIdentity(id="U0BOB", email="bob@example.com", verified=True)),
+        False,
+        id="another-slack-user",
+    ),
+    pytest.param(
+        ("web", ANN_WEB),
+        ("web", store.CustomerIdentity(id="ann")),  # an unsigned id is a hint, never a join
+        False,
+        id="unsigned-same-customer-id",
+    ),
+    pytest.param(
+        ("web", store.CustomerIdentity(visitor_id="browser-1")),
+        ("web", store.CustomerIdentity(visitor_id="browser-1")),
+        True,
+        id="anonymous-visitor-same-browser",
+    ),
+]
+
+
+@pytest.mark.parametrize(("first", "second", "returned"), RETURNS)
+def test_a_return_is_the_same_customer_record_in_any_channel(database_url, first, second, returned):
+    """Two days after a silent answer the customer asks the same again, maybe elsewhere: the
+    first conversation stays assumed, and is durable only if it was someone else."""
+    database = Database(database_url)
+    database.migrate()
+    vector = np.asarray([1.0, 0, 0, 0], dtype=np.float32).tobytes()
+    ids = []
+    try:
+        for (channel, identity), at in (
+            (first, START),
+            (second, START + timedelta(days=2)),
+        ):
+            with database.write() as session:
+                conversation, _ = store.create_conversation(
+                    session, customer=identity, channel=channel, now=at
+                )
+                question = store.add_message(
+                    session, conversation_id=conversation.id, role="customer", text="Q", at=at
+                )
+                question.embedding = vector
+                store.add_message(
+                    session,
+                    conversation_id=conversation.id,
+                    role="bot",
+                    text="A",
+                    decision={"action": "answer", "reasons": []},
+                    at=at + timedelta(seconds=5),
+                )
+                ids.append(conversation.id)
+        refresh(database, now=NOW, hours=ALWAYS, sla_s=SLA_S, similarity=0.6)
+        window = Window(START, END)
+        with database.read() as session:
+            durable = {r["conversation_id"] for r in drill_down(session, window, "durable")[1]}
+            assumed = {r["conversation_id"] for r in drill_down(session, window, "assumed")[1]}
+            expected = reference(session, start=START, end=END, now=NOW, sla_s=SLA_S)
+        assert assumed == set(ids) == expected["assumed"]
+        assert (ids[0] in durable) is not returned
+        assert durable == expected["durable"] == {ids[1]} | (set() if returned else {ids[0]})
+    finally:
+        database.dispose()

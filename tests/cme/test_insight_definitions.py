@@ -73,13 +73,26 @@ def agent(minute: int) -> Turn:
 
 
 def conv(
-    cid: str, *turns: Turn, customer: str | None = "c1", start: timedelta = timedelta(0), **extra
+    cid: str,
+    *turns: Turn,
+    customer: int | None = 1,
+    start: timedelta = timedelta(0),
+    channel: str = "web",
+    customer_id: str | None = "ann@web",
+    **extra,
 ) -> History:
+    """A conversation of customer record `customer`, shown as `customer_id` in `channel`."""
     shifted = [
         Turn(**{**t.__dict__, "seq": i + 1, "at": t.at + start}) for i, t in enumerate(turns)
     ]
     return History(
-        id=cid, channel="web", customer_id=customer, created_at=T0 + start, turns=shifted, **extra
+        id=cid,
+        channel=channel,
+        customer_id=customer_id,
+        customer_ref=customer,
+        created_at=T0 + start,
+        turns=shifted,
+        **extra,
     )
 
 
@@ -189,8 +202,33 @@ def test_a_different_question_within_a_week_keeps_it_durable():
 
 def test_another_customers_similar_question_does_not_count():
     first = conv("a", *ANSWERED)
-    other = conv("b", q(0, BILLING), bot(0, "answer"), customer="c2", start=timedelta(days=3))
+    other = conv("b", q(0, BILLING), bot(0, "answer"), customer=2, start=timedelta(days=3))
     assert facts_of(first, [other]).durable
+
+
+@pytest.mark.parametrize(
+    ("customer", "channel", "customer_id", "returned"),
+    [
+        pytest.param(1, "slack", "U0001", True, id="same-record-back-through-slack"),
+        pytest.param(1, "web", "ann@web", True, id="same-record-same-channel"),
+        pytest.param(2, "web", "ann@web", False, id="same-shown-id-other-record"),
+        pytest.param(None, "web", "ann@web", False, id="no-record-no-return"),
+    ],
+)
+def test_the_same_customer_is_the_record_in_any_channel(customer, channel, customer_id, returned):
+    first = conv("a", *ANSWERED)  # record 1, in the widget as ann@web
+    again = conv(
+        "b",
+        q(0, BILLING_AGAIN),
+        bot(0, "answer"),
+        customer=customer,
+        channel=channel,
+        customer_id=customer_id,
+        start=timedelta(days=3),
+    )
+    f = facts_of(first, [again])
+    assert f.assumed and f.durable is not returned
+    assert f.returns == (("b",) if returned else ())
 
 
 def test_any_new_conversation_within_24_hours_is_a_return():

@@ -200,9 +200,34 @@ class FakeSlack:
                 },
                 {},
             )
+        if method == "views.open":
+            return self._open_view(params)
         if method == "apps.connections.open":
             return 200, {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"}, {}
         return 200, {"ok": True}, {}
+
+    def _open_view(self, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """views.open with the checks Slack makes that a modal can fail: a trigger, a modal
+        view, Block Kit's length limits (title, submit and close 24 characters; private
+        metadata 3,000; at most 100 blocks)."""
+        view = params.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not params.get("trigger_id"):
+            return 200, {"ok": False, "error": "invalid_trigger_id"}, {}
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return 200, {"ok": False, "error": "invalid_arguments"}, {}
+        too_long = any(
+            len((view.get(key) or {}).get("text", "")) > 24 for key in ("title", "submit", "close")
+        )
+        if (
+            too_long
+            or len(view.get("private_metadata") or "") > 3000
+            or len(view.get("blocks") or []) > 100
+        ):
+            return 200, {"ok": False, "error": "invalid_arguments"}, {}
+        n = next(self._ts)
+        return 200, {"ok": True, "view": {**view, "id": f"V{n:08d}"}}, {}
 
     # -- Socket Mode -----------------------------------------------------------------------------
 

@@ -248,3 +248,33 @@ def buttons(post: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def fast(**changes: Any) -> SlackOptions:
     return replace(FAST, **changes)
+
+
+def view_submission(user: str, view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A modal submitted by `user`: `view` as the app opened it (views.open's `view`), with the
+    inputs' state, e.g. {"comment": {"comment_input": {"type": "plain_text_input", ...}}}."""
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID},
+        "user": {"id": user},
+        "api_app_id": "A_APP",
+        "trigger_id": f"trigger-{next(_ids)}",
+        "view": {
+            **view,
+            "id": f"V{next(_ids):08d}",
+            "team_id": TEAM_ID,
+            "state": {"values": values},
+            "hash": "h",
+        },
+    }
+
+
+def text_input(block: str, action: str, value: str | None) -> dict[str, Any]:
+    """The state of a plain_text_input as Slack sends it."""
+    return {block: {action: {"type": "plain_text_input", "value": value}}}
+
+
+def select_input(block: str, action: str, value: str | None) -> dict[str, Any]:
+    """The state of a static_select as Slack sends it."""
+    option = {"text": {"type": "plain_text", "text": value}, "value": value} if value else None
+    return {block: {action: {"type": "static_select", "selected_option": option}}}

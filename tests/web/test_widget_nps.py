@@ -48,6 +48,11 @@ def test_low_csat_reason_then_nps_in_the_widget(site, host_pages, page):
     expect(page.get_by_text("Thanks for rating this conversation!")).to_be_visible()
 
     expect(page.get_by_text("How likely are you to recommend us")).to_be_visible()
+    with site.bot.db.read() as session:  # shown, not only asked: in the response rate's base
+        shown = session.scalars(
+            select(NpsSurvey.shown_at).where(NpsSurvey.conversation_id == conversation_id)
+        ).one()
+    assert shown is not None
     page.get_by_label("Why?").fill("the docs are good")
     page.get_by_role("button", name="9 of 10").click()
     expect(page.get_by_text("Thanks for your answer!")).to_be_visible()

@@ -1,11 +1,15 @@
-"""Button clicks and the Note shortcut. Each listener acks first, then calls one bot function."""
+"""Button clicks, the rating modals and the Note shortcut. Each listener acks first, then calls
+one bot function."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import Session
 
 from bot import conversation as conversations
@@ -16,18 +20,24 @@ from bot.channels.slack.blocks import (
     HELPFUL,
     NOT_LINKED,
     NPS_PREFIX,
+    csat_details_view,
     from_mrkdwn,
+    nps_details_view,
     parse_answer_ref,
+    parse_details,
     parse_message_ref,
 )
 from bot.channels.slack.hooks import CHANNEL
 from bot.channels.slack.models import Side, SlackThread
+from bot.channels.slack.outbox import error_name
 from bot.channels.slack.routing import address
 from bot.cme import accounts
 from bot.conversation import outcomes
 from bot.runtime import Bot
 from bot.storage import User, customers, store
 from escalation import HandoffConflict
+
+log = logging.getLogger(__name__)
 
 Tell = Callable[..., Awaitable[None]]
 Ack = Callable[[], Awaitable[Any]]
@@ -37,6 +47,7 @@ THANKS = "Thanks for the feedback!"
 ALREADY_QUEUED = "You're already in the queue; a person from the team will reply here."
 RATED = "Thanks for rating this conversation!"
 ANSWERED = "Thanks for your answer!"
+COMMENTED = "Thanks, we've noted your comment."
 
 
 def _where(body: dict[str, Any]) -> tuple[str, str | None]:
@@ -81,43 +92,155 @@ class Interactions:
         recorded = await asyncio.to_thread(record)
         await self.tell(channel, user, THANKS if recorded else NOT_YOURS, thread_ts=thread_ts)
 
-    async def csat(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """A CSAT button after a resolution: store.record_csat (once per resolution)."""
+    async def csat(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """A CSAT button after a resolution: store.record_csat (once per resolution), then the
+        modal for the optional reason and comment."""
         await ack()
         rating = int(action["action_id"].removeprefix(CSAT_PREFIX))
         conversation_id = str(parse_answer_ref(action["value"])["conversation_id"])
-        await self._answer(body, conversation_id, RATED, rating=rating)
+        channel, thread_ts = _where(body)
+        said, resolution = await self._answer(body, conversation_id, RATED, rating=rating)
+        if resolution is not None:  # the modal first: its trigger lives 3 seconds
+            view = csat_details_view(
+                conversation_id=conversation_id,
+                resolution=resolution,
+                rating=rating,
+                channel=channel,
+                thread_ts=thread_ts,
+            )
+            await self._open(client, body, view)
+        await self.tell(channel, body["user"]["id"], said, thread_ts=thread_ts)
 
     async def csat_reason(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """Why a low rating: store.set_csat_reason."""
+        """Why a low rating, from the reason buttons of prompts posted before the modal asked
+        it: store.set_csat_reason."""
         await ack()
         reason = action["action_id"].removeprefix(CSAT_REASON_PREFIX)
         conversation_id = str(parse_answer_ref(action["value"])["conversation_id"])
         if reason not in CSAT_REASONS:
             return
-        await self._answer(body, conversation_id, THANKS, reason=reason)
+        said, _ = await self._answer(body, conversation_id, THANKS, reason=reason)
+        channel, thread_ts = _where(body)
+        await self.tell(channel, body["user"]["id"], said, thread_ts=thread_ts)
 
-    async def nps(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """An NPS button: customers.answer_nps (once)."""
+    async def nps(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """An NPS button: customers.answer_nps (once), then the modal for an optional comment."""
         await ack()
         score = int(action["action_id"].removeprefix(NPS_PREFIX))
         survey_id = int(parse_answer_ref(action["value"])["survey"])
         user = body["user"]["id"]
         channel, thread_ts = _where(body)
 
+        def record() -> tuple[str, bool]:
+            with self.bot.db.write() as session:
+                survey = customers.get_survey(session, survey_id=survey_id)
+                if survey is None or survey.conversation_id is None:
+                    return NOT_YOURS, False
+                if not self._is_customer(session, survey.conversation_id, user):
+                    return NOT_YOURS, False
+                answered = customers.answer_nps(
+                    session, survey=survey, score=score, comment=None, now=self.bot.clock()
+                )
+                return (ANSWERED, True) if answered else ("You've already answered, thanks!", False)
+
+        said, answered = await asyncio.to_thread(record)
+        if answered:
+            view = nps_details_view(
+                survey_id=survey_id, score=score, channel=channel, thread_ts=thread_ts
+            )
+            await self._open(client, body, view)
+        await self.tell(channel, user, said, thread_ts=thread_ts)
+
+    async def csat_details(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The rating modal submitted: store.add_csat_details (reason and comment)."""
+        details = parse_details(view)
+        if details.errors:
+            await ack(response_action="errors", errors=details.errors)
+            return
+        await ack()
+        meta = details.metadata
+        user = body["user"]["id"]
+        if details.reason is None and details.comment is None:
+            return  # sent empty: nothing to add
+
         def record() -> str:
+            conversation_id = meta.get("conversation_id")
+            resolution = meta.get("resolution")
+            if not isinstance(conversation_id, str) or not isinstance(resolution, int):
+                return NOT_YOURS
+            with self.bot.db.write() as session:
+                try:
+                    if not self._is_customer(session, conversation_id, user):
+                        return NOT_YOURS
+                    conversation = store.get_conversation(session, conversation_id=conversation_id)
+                    store.add_csat_details(
+                        session,
+                        conversation=conversation,
+                        resolution=resolution,
+                        reason=details.reason,
+                        comment=details.comment,
+                    )
+                except store.NotFound:
+                    return NOT_YOURS
+                except store.Conflict as exc:
+                    return f"{exc}."
+                return COMMENTED
+
+        said = await asyncio.to_thread(record)
+        await self._tell_from(meta, user, said)
+
+    async def nps_details(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The NPS modal submitted: customers.comment_nps."""
+        details = parse_details(view)
+        if details.errors:
+            await ack(response_action="errors", errors=details.errors)
+            return
+        await ack()
+        meta = details.metadata
+        user = body["user"]["id"]
+        comment = details.comment
+        if comment is None:
+            return
+
+        def record() -> str:
+            survey_id = meta.get("survey")
+            if not isinstance(survey_id, int):
+                return NOT_YOURS
             with self.bot.db.write() as session:
                 survey = customers.get_survey(session, survey_id=survey_id)
                 if survey is None or survey.conversation_id is None:
                     return NOT_YOURS
                 if not self._is_customer(session, survey.conversation_id, user):
                     return NOT_YOURS
-                answered = customers.answer_nps(
-                    session, survey=survey, score=score, comment=None, now=self.bot.clock()
-                )
-                return ANSWERED if answered else "You've already answered, thanks!"
+                if not customers.comment_nps(session, survey=survey, comment=comment):
+                    return "This answer already has a comment."
+                return COMMENTED
 
-        await self.tell(channel, user, await asyncio.to_thread(record), thread_ts=thread_ts)
+        said = await asyncio.to_thread(record)
+        await self._tell_from(meta, user, said)
+
+    async def _open(self, client: AsyncWebClient, body: dict[str, Any], view: dict) -> None:
+        """Open a modal from the click's trigger; best effort (the comment is optional, and a
+        trigger lives 3 seconds)."""
+        trigger = body.get("trigger_id")
+        if not trigger:
+            return
+        try:
+            await client.views_open(trigger_id=trigger, view=view)
+        except SlackApiError as exc:
+            log.info("views.open for the rating details failed: %s", error_name(exc))
+
+    async def _tell_from(self, meta: dict[str, Any], user: str, text: str) -> None:
+        channel = meta.get("channel")
+        if isinstance(channel, str) and channel:
+            thread_ts = meta.get("thread_ts")
+            await self.tell(
+                channel, user, text, thread_ts=thread_ts if isinstance(thread_ts, str) else None
+            )
 
     async def _answer(
         self,
@@ -127,31 +250,33 @@ class Interactions:
         *,
         rating: int | None = None,
         reason: str | None = None,
-    ) -> None:
+    ) -> tuple[str, int | None]:
+        """Record a rating or a reason: what to tell the user, and the rated resolution when a
+        rating was recorded."""
         user = body["user"]["id"]
-        channel, thread_ts = _where(body)
 
-        def record() -> str:
+        def record() -> tuple[str, int | None]:
             with self.bot.db.write() as session:
                 if not self._is_customer(session, conversation_id, user):
-                    return NOT_YOURS
+                    return NOT_YOURS, None
                 conversation = store.get_conversation(session, conversation_id=conversation_id)
                 try:
                     if rating is not None:
-                        store.record_csat(
+                        csat = store.record_csat(
                             session,
                             conversation=conversation,
                             rating=rating,
                             comment=None,
                             at=self.bot.clock(),
                         )
-                    elif reason is not None:
+                        return thanks, csat.resolution
+                    if reason is not None:
                         store.set_csat_reason(session, conversation=conversation, reason=reason)
                 except store.Conflict as exc:
-                    return f"{exc}."
-                return thanks
+                    return f"{exc}.", None
+                return thanks, None
 
-        await self.tell(channel, user, await asyncio.to_thread(record), thread_ts=thread_ts)
+        return await asyncio.to_thread(record)
 
     async def talk_to_person(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         """Talk to a person: request_handoff (its notice reaches the thread by the outbox)."""

@@ -23,6 +23,12 @@ NPS_PREFIX = "supportbot_nps_"
 CSAT_ACTION = re.compile(r"^supportbot_csat_[1-5]$")
 CSAT_REASON_ACTION = re.compile(r"^supportbot_csat_reason_[a-z_]{1,32}$")
 NPS_ACTION = re.compile(r"^supportbot_nps_(?:[0-9]|10)$")
+# The modal a rating or NPS click opens: the optional comment (and, for a rating of 1-2, why).
+CSAT_DETAILS_VIEW = "supportbot_csat_details"
+NPS_DETAILS_VIEW = "supportbot_nps_details"
+REASON_BLOCK, REASON_INPUT = "reason", "reason_select"
+COMMENT_BLOCK, COMMENT_INPUT = "comment", "comment_input"
+MAX_COMMENT_CHARS = 2000  # as the widget's API (bot.schemas.CsatIn)
 CSAT_REASONS = {
     "not_answered": "Not answered",
     "wrong_answer": "Wrong answer",
@@ -215,14 +221,11 @@ def customer_message(
 
 
 def csat_message(*, conversation_id: str, resolution: int) -> dict[str, Any]:
-    """The rating prompt after a resolution: 1-5 buttons, then optional reasons for a low one."""
+    """The rating prompt after a resolution: 1-5 buttons (a click opens `csat_details_view`)."""
     value = json.dumps({"conversation_id": conversation_id, "resolution": resolution})
     ratings = [
         _button(f"{rating} {'★' * rating}", f"{CSAT_PREFIX}{rating}", value)
         for rating in range(1, 6)
-    ]
-    reasons = [
-        _button(label, f"{CSAT_REASON_PREFIX}{code}", value) for code, label in CSAT_REASONS.items()
     ]
     text = "How did we do? Rate this conversation (1 = very poor, 5 = great)."
     return {
@@ -230,10 +233,126 @@ def csat_message(*, conversation_id: str, resolution: int) -> dict[str, Any]:
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": text}},
             {"type": "actions", "block_id": f"csat:{resolution}", "elements": ratings},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": "Rated 1 or 2? Why:"}]},
-            {"type": "actions", "block_id": f"csat-reason:{resolution}", "elements": reasons},
         ],
     }
+
+
+def _comment_input(label: str) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": COMMENT_BLOCK,
+        "optional": True,
+        "label": {"type": "plain_text", "text": label},
+        "element": {
+            "type": "plain_text_input",
+            "action_id": COMMENT_INPUT,
+            "multiline": True,
+            "max_length": MAX_COMMENT_CHARS,
+        },
+    }
+
+
+def _modal(callback_id: str, title: str, metadata: dict[str, Any], blocks: list) -> dict:
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "private_metadata": json.dumps(metadata),
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Skip"},
+        "blocks": blocks,
+    }
+
+
+def csat_details_view(
+    *,
+    conversation_id: str,
+    resolution: int,
+    rating: int,
+    channel: str,
+    thread_ts: str | None,
+) -> dict[str, Any]:
+    """The modal after a rating, as the widget asks: why (a rating of 1 or 2; optional) and an
+    optional comment. `private_metadata` says which rating and where to thank."""
+    metadata = {
+        "conversation_id": conversation_id,
+        "resolution": resolution,
+        "channel": channel,
+        "thread_ts": thread_ts,
+    }
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"You rated this conversation {rating} of 5."},
+        }
+    ]
+    if rating <= 2:
+        options = [
+            {"text": {"type": "plain_text", "text": label}, "value": code}
+            for code, label in CSAT_REASONS.items()
+        ]
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "What went wrong?"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": REASON_INPUT,
+                    "options": options,
+                },
+            }
+        )
+    blocks.append(_comment_input("Anything you'd like to add? (optional)"))
+    return _modal(CSAT_DETAILS_VIEW, "Thanks for rating", metadata, blocks)
+
+
+def nps_details_view(
+    *, survey_id: int, score: int, channel: str, thread_ts: str | None
+) -> dict[str, Any]:
+    """The modal after an NPS answer: an optional comment."""
+    metadata = {"survey": survey_id, "channel": channel, "thread_ts": thread_ts}
+    blocks = [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"You answered {score} of 10."},
+        },
+        _comment_input("What is the main reason for your score? (optional)"),
+    ]
+    return _modal(NPS_DETAILS_VIEW, "Thanks for your answer", metadata, blocks)
+
+
+@dataclass(frozen=True)
+class Details:
+    """What a submitted rating or NPS modal carries."""
+
+    metadata: dict[str, Any]
+    reason: str | None
+    comment: str | None
+    errors: dict[str, str]  # block_id -> message, for Slack to show in the modal
+
+
+def parse_details(view: dict[str, Any]) -> Details:
+    """The reason and comment of a submitted modal, cleaned and checked (never trusted)."""
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        metadata = {}
+    values = (view.get("state") or {}).get("values") or {}
+    errors: dict[str, str] = {}
+    selected = ((values.get(REASON_BLOCK) or {}).get(REASON_INPUT) or {}).get("selected_option")
+    reason = selected.get("value") if isinstance(selected, dict) else None
+    if reason is not None and reason not in CSAT_REASONS:
+        errors[REASON_BLOCK] = "Choose one of the listed reasons."
+        reason = None
+    raw = ((values.get(COMMENT_BLOCK) or {}).get(COMMENT_INPUT) or {}).get("value")
+    comment = clean_text(raw).strip() if isinstance(raw, str) else ""
+    if len(comment) > MAX_COMMENT_CHARS:
+        errors[COMMENT_BLOCK] = f"At most {MAX_COMMENT_CHARS} characters, please."
+    return Details(metadata=metadata, reason=reason, comment=comment or None, errors=errors)
 
 
 def nps_message(*, survey_id: int) -> dict[str, Any]:

@@ -20,12 +20,14 @@ from bot.channels.slack.actions import Interactions
 from bot.channels.slack.blocks import (
     CLAIM,
     CSAT_ACTION,
+    CSAT_DETAILS_VIEW,
     CSAT_REASON_ACTION,
     HANDOFF,
     HELPFUL,
     NOT_HELPFUL,
     NOTE_SHORTCUT,
     NPS_ACTION,
+    NPS_DETAILS_VIEW,
     OPEN_CONSOLE,
 )
 from bot.channels.slack.hooks import SlackHooks
@@ -124,6 +126,8 @@ class SlackChannel:
         app.action(CSAT_ACTION)(self.interactions.csat)
         app.action(CSAT_REASON_ACTION)(self.interactions.csat_reason)
         app.action(NPS_ACTION)(self.interactions.nps)
+        app.view(CSAT_DETAILS_VIEW)(self.interactions.csat_details)
+        app.view(NPS_DETAILS_VIEW)(self.interactions.nps_details)
         app.shortcut(NOTE_SHORTCUT)(self.interactions.note)
         return app
 

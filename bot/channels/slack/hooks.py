@@ -152,6 +152,8 @@ class SlackHooks:
         if survey is not None and survey.score is None and conversation.resolved_at is not None:
             if survey.asked_at >= conversation.resolved_at - timedelta(seconds=5):
                 prompts.append(nps_message(survey_id=survey.id))
+                # Posted in their DM or thread (durably, by the outbox): in front of them.
+                customers.mark_nps_shown(session, survey=survey, now=survey.asked_at)
         channel, thread_ts = split_address(conversation.channel_ref)
         for prompt in prompts:
             payload: dict[str, Any] = {"channel": channel, **prompt}

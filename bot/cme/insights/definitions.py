@@ -14,6 +14,8 @@ Definitions (also in the README and the dashboard's tooltips):
   thumbs-up on an answer, thanks or goodbye after an answer, or CSAT >= 4.
 - assumed: bot answered, no human, not ended not found, and no return within 24 h of the last
   message (no reopen, no new conversation from the same customer), once those 24 h have passed.
+  "The same customer" is the customer record (`customer_ref`): one person across channels (a
+  widget visitor and their Slack user, joined by the identity rules), never an unverified hint.
 - durable: confirmed or assumed, and within 7 days of the last message no reopen and no new
   conversation from the same customer on a similar question (cosine of the stored question
   embeddings >= the similarity threshold), once those 7 days have passed.
@@ -47,7 +49,8 @@ DEFINITIONS = {
     "CSAT 4 or 5.",
     "assumed": "Bot resolution, assumed: answered by the bot, no person involved, not ended on "
     '"I couldn\'t find an article", and no return within 24 h of the last message (no reopen, '
-    "no new conversation from the same customer). Counted once the 24 h have passed.",
+    "no new conversation from the same customer, in any channel). Counted once the 24 h have "
+    "passed.",
     "durable": "Bot resolution, durable: confirmed or assumed, and within 7 days no reopen and "
     "no new conversation from the same customer on a similar question (stored question "
     "embeddings at or above INSIGHTS_SIMILARITY). Counted once the 7 days have passed.",
@@ -66,7 +69,9 @@ DEFINITIONS = {
     "volume": "Counted conversations by the day (UTC) they started and channel, and by hour of "
     "the week in the office timezone (for staffing).",
     "nps": "Net Promoter Score: % promoters (9-10) minus % detractors (0-6), with the number of "
-    "answers and the response rate.",
+    "answers and the response rate: answers over the questions the customers were shown (the "
+    "widget showed it, Slack posted it). Questions asked when nobody was watching (an idle "
+    "conversation closed by the sweep in a closed widget) are counted apart, not as declined.",
 }
 
 
@@ -98,7 +103,7 @@ class History:
 
     id: str
     channel: str
-    customer_id: str | None
+    customer_id: str | None  # the channel's id for the customer: shown, never compared
     created_at: datetime
     turns: Sequence[Turn] = ()
     escalations: Sequence[EscalationRecord] = ()
@@ -106,6 +111,9 @@ class History:
     resolved_at: datetime | None = None
     reopened_after: timedelta | None = None  # from a resolution to the first reopen
     reopened_from: str | None = None  # a Slack conversation that continues this one's customer
+    # The customer record (conversations.customer_ref): who "the same customer" is, across
+    # channels. None (a conversation without one): only a reopen can be its return.
+    customer_ref: int | None = None
 
     @property
     def ended_at(self) -> datetime:
@@ -204,17 +212,18 @@ def _similar(a: Sequence[np.ndarray], b: Sequence[np.ndarray], threshold: float)
 def returns(
     history: History, later: Sequence[History], *, window: timedelta, similar: float | None
 ) -> list[str]:
-    """Later counted conversations of the same customer starting within `window` after this one
-    ended (on a similar question when `similar` is a threshold); a reopen counts as "reopen"."""
+    """Later counted conversations of the same customer record (in any channel) starting within
+    `window` after this one ended (on a similar question when `similar` is a threshold); a
+    reopen counts as "reopen"."""
     found = []
     if history.reopened_after is not None and history.reopened_after <= window:
         found.append("reopen")
-    if history.customer_id is None:
+    if history.customer_ref is None:
         return found
     end = history.ended_at
     mine = history.question_vectors()
     for other in later:
-        if other.id == history.id or other.customer_id != history.customer_id:
+        if other.id == history.id or other.customer_ref != history.customer_ref:
             continue
         if not (end < other.created_at <= end + window) or not counted(other):
             continue

@@ -274,7 +274,8 @@ def volume(session: Session, window: Window) -> dict[str, Any]:
 
 def nps(session: Session, w: Window) -> dict[str, Any]:
     """NPS of the questions asked in the window (by the customer's channel), with the answers,
-    the questions asked and the response rate: no answers is no score, not a score of 0."""
+    the questions shown and asked, and the response rate (answers / shown): no answers is no
+    score, not a score of 0."""
     summary = nps_summary(session, since=w.start, until=w.end, channel=w.channel)
     return {"available": summary.answers > 0, "score": summary.nps, **summary.to_dict()}
 

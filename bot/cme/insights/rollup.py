@@ -1,7 +1,8 @@
 """The insight rollup: one `ConversationInsight` row of facts per conversation, computed by the
 pure definitions from the stored history. A pass recomputes conversations that changed since their
 facts were computed, those whose facts wait on a time window, and the same customer's earlier
-conversations (a new conversation may be their return)."""
+conversations (a new conversation may be their return). "The same customer" is the customer
+record (`conversations.customer_ref`), so a return through another channel counts."""
 
 from __future__ import annotations
 
@@ -127,6 +128,7 @@ def load_histories(session: Session, conversation_ids: Sequence[str]) -> list[Hi
                     resolved_at=conversation.resolved_at,
                     reopened_after=timedelta(seconds=reopened) if reopened is not None else None,
                     reopened_from=conversation.reopened_from,
+                    customer_ref=conversation.customer_ref,
                 )
             )
     return histories
@@ -149,54 +151,57 @@ def _stale_ids(session: Session, now: datetime) -> list[str]:
 
 
 def _with_neighbours(session: Session, stale: list[str]) -> list[str]:
-    """The stale conversations plus the same customers' conversations a return may concern,
-    ordered by customer and start (a batch then holds a customer's conversations together)."""
-    found: dict[str, tuple[str, datetime]] = {}
-    earliest: dict[str, datetime] = {}
+    """The stale conversations plus the same customers' conversations a return may concern (by
+    customer record, across channels), ordered by customer and start (a batch then holds a
+    customer's conversations together)."""
+    found: dict[str, tuple[int, datetime]] = {}
+    earliest: dict[int, datetime] = {}
     for ids in _chunks(stale):
-        for cid, customer_id, created_at in session.execute(
-            select(Conversation.id, Conversation.customer_id, Conversation.created_at).where(
+        for cid, customer_ref, created_at in session.execute(
+            select(Conversation.id, Conversation.customer_ref, Conversation.created_at).where(
                 Conversation.id.in_(ids)
             )
         ):
-            found[cid] = (customer_id or "", created_at)
-            if customer_id is not None:
-                earliest[customer_id] = min(created_at, earliest.get(customer_id, created_at))
+            found[cid] = (customer_ref or 0, created_at)
+            if customer_ref is not None:
+                earliest[customer_ref] = min(created_at, earliest.get(customer_ref, created_at))
     reach = DURABLE_WINDOW + timedelta(days=1)
     for customers in _chunks(sorted(earliest)):
-        for cid, customer_id, created_at in session.execute(
-            select(Conversation.id, Conversation.customer_id, Conversation.created_at).where(
-                Conversation.customer_id.in_(customers)
+        for cid, customer_ref, created_at in session.execute(
+            select(Conversation.id, Conversation.customer_ref, Conversation.created_at).where(
+                Conversation.customer_ref.in_(customers)
             )
         ):
-            if created_at >= earliest[customer_id] - reach:
-                found[cid] = (customer_id, created_at)
+            if created_at >= earliest[customer_ref] - reach:
+                found[cid] = (customer_ref, created_at)
     return sorted(found, key=lambda cid: found[cid])
 
 
-def _later(session: Session, histories: list[History]) -> dict[str, list[History]]:
-    """Each customer's conversations that a return window of `histories` may reach."""
-    by_customer: dict[str, list[History]] = defaultdict(list)
+def _later(session: Session, histories: list[History]) -> dict[int, list[History]]:
+    """Each customer record's conversations (in any channel) that a return window of
+    `histories` may reach."""
+    by_customer: dict[int, list[History]] = defaultdict(list)
     known = {h.id for h in histories}
     for history in histories:
-        if history.customer_id is not None:
-            by_customer[history.customer_id].append(history)
+        if history.customer_ref is not None:
+            by_customer[history.customer_ref].append(history)
     spans = {
-        customer_id: (min(h.ended_at for h in own), max(h.ended_at for h in own) + DURABLE_WINDOW)
-        for customer_id, own in by_customer.items()
+        customer_ref: (min(h.ended_at for h in own), max(h.ended_at for h in own) + DURABLE_WINDOW)
+        for customer_ref, own in by_customer.items()
     }
     extra: list[str] = []
     for customers in _chunks(sorted(spans)):
-        for cid, customer_id, created_at in session.execute(
-            select(Conversation.id, Conversation.customer_id, Conversation.created_at).where(
-                Conversation.customer_id.in_(customers)
+        for cid, customer_ref, created_at in session.execute(
+            select(Conversation.id, Conversation.customer_ref, Conversation.created_at).where(
+                Conversation.customer_ref.in_(customers)
             )
         ):
-            start, end = spans[customer_id]
+            start, end = spans[customer_ref]
             if cid not in known and start < created_at <= end:
                 extra.append(cid)
     for history in load_histories(session, extra):
-        by_customer[history.customer_id or ""].append(history)
+        if history.customer_ref is not None:
+            by_customer[history.customer_ref].append(history)
     return by_customer
 
 
@@ -215,7 +220,7 @@ def compute(
     return [
         facts(
             history,
-            later.get(history.customer_id or "", []),
+            later.get(history.customer_ref, []) if history.customer_ref is not None else [],
             as_of=now,
             hours=hours,
             sla_s=sla_s,

@@ -4,8 +4,12 @@ insights benchmark's 100,000 conversations, and the reference test's small, trap
 Every shape the definitions tell apart occurs: answered and thanked, thumbs, CSAT, silent
 answers, "I couldn't find an article" endings, off-topic declines, greetings only, empty,
 escalations answered in and out of the SLA or not at all, CME replies, reopens, and the same
-customer coming back on a similar or another question. Question vectors are small (8 floats)
-unit vectors around a few topics, so "similar" is decided as with real embeddings."""
+customer coming back on a similar or another question, often through another channel. Every
+conversation links to a customer record as the identity rules would make it: a verified person
+is one record whether they write in the widget (their signed id) or in Slack (their Slack user
+id, joined by their verified e-mail); an anonymous widget visitor is one record per browser.
+Question vectors are small (8 floats) unit vectors around a few topics, so "similar" is decided
+as with real embeddings."""
 
 from __future__ import annotations
 
@@ -18,17 +22,25 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from bot.storage import Conversation, Csat, Database, Escalation, Feedback, Message
+from bot.storage import Conversation, Csat, Customer, Database, Escalation, Feedback, Message
+from bot.storage.bulk import insert_rows
 
 DIMS = 8
 TOPICS = 12
 REASONS = ("frustration", "human_request", "unanswered", "article_escalates", "repeat")
 CHANNELS = ("web", "web", "web", "slack")
+COMPANIES = 9
+LOOKUP_CHUNK = 500
 
 
 @dataclass
 class Batch:
+    # New customer records; a conversation names its record in `customer_key` (("external_id",
+    # value) or ("visitor_id", value)), which `write` turns into `customer_ref`.
+    customers: list[dict[str, Any]] = field(default_factory=list)
     conversations: list[dict[str, Any]] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
     feedback: list[dict[str, Any]] = field(default_factory=list)
@@ -51,6 +63,7 @@ class Traffic:
         self.topics = topics / np.linalg.norm(topics, axis=1, keepdims=True)
         self.rng = rng
         self.last_by_customer: dict[str, tuple[str, datetime]] = {}
+        self.known: set[str] = set()  # people and browsers that have a record already
 
     def _vector(self, topic: int) -> bytes:
         vector = self.topics[topic] + self.rng.normal(scale=0.15, size=DIMS)
@@ -64,21 +77,60 @@ class Traffic:
             at = self.start + timedelta(seconds=self.random.random() * span)
         return at
 
+    def _identity(self, batch: Batch, cid: str, channel: str) -> tuple[str, dict[str, Any]]:
+        """Who writes: (the person or browser returns are tracked by, the conversation's
+        identity columns); a first appearance adds the customer record to `batch`."""
+        r = self.random
+        if r.random() < 0.85:
+            number = r.randrange(self.customers)
+            person, company = f"customer-{number}", f"company-{number % COMPANIES}"
+            if person not in self.known:
+                self.known.add(person)
+                batch.customers.append(
+                    {
+                        "external_id": person,
+                        "slack_user_id": f"U{number:08d}",
+                        "email": f"{person}@example.com",
+                        "company": company,
+                    }
+                )
+            return person, {
+                "customer_id": person if channel == "web" else f"U{number:08d}",
+                "customer_email": f"{person}@example.com",
+                "customer_company": company,
+                "customer_verified": True,
+                "customer_key": ("external_id", person),
+            }
+        # An anonymous widget visitor: one record per browser (most never come back).
+        browser = f"visitor-{r.randrange(self.customers)}" if r.random() < 0.3 else cid
+        if browser not in self.known:
+            self.known.add(browser)
+            batch.customers.append({"visitor_id": browser})
+        return browser, {
+            "customer_id": None,
+            "customer_email": None,
+            "customer_company": None,
+            "customer_verified": False,
+            "customer_key": ("visitor_id", browser),
+        }
+
     def conversation(self, batch: Batch, *, padding: int = 0) -> None:
         """Append one conversation (and 0 to 2 x `padding` extra question/answer pairs)."""
         r = self.random
         cid = uuid.uuid4().hex
-        customer = f"customer-{r.randrange(self.customers)}" if r.random() < 0.85 else None
+        channel = r.choice(CHANNELS)
+        customer, identity = self._identity(batch, cid, channel)
+        if identity["customer_id"] is None:
+            channel = "web"  # Slack users are never anonymous
         at = self._when()
         reopened_from = None
-        if customer is not None and customer in self.last_by_customer and r.random() < 0.3:
-            # The same customer comes back soon after, often on the same topic.
+        if customer in self.last_by_customer and r.random() < 0.3:
+            # The same customer comes back soon after (in either channel), often on the same topic.
             previous, previous_at = self.last_by_customer[customer]
             at = previous_at + timedelta(hours=r.choice((2, 20, 60, 150, 400)))
             if r.random() < 0.2:
                 reopened_from = previous
         topic = r.randrange(TOPICS)
-        channel = r.choice(CHANNELS)
         messages: list[dict[str, Any]] = []
         clock = at
 
@@ -188,11 +240,8 @@ class Traffic:
                 "token_hash": hashlib.sha256(cid.encode()).hexdigest(),
                 "channel": channel,
                 "channel_ref": None,
-                "customer_id": customer,
                 "customer_name": None,
-                "customer_email": None,
-                "customer_company": None,
-                "customer_verified": False,
+                **identity,
                 "vip": False,
                 "status": status,
                 "owner_id": None,
@@ -215,8 +264,7 @@ class Traffic:
         batch.messages.extend(messages)
         if escalation is not None:
             batch.escalations.append(escalation)
-        if customer is not None:
-            self.last_by_customer[customer] = (cid, clock)
+        self.last_by_customer[customer] = (cid, clock)
 
     def batches(self, conversations: int, *, padding: int = 0, size: int = 2000) -> Iterator[Batch]:
         """`conversations` conversations in batches of `size`, in start order per customer."""
@@ -229,15 +277,39 @@ class Traffic:
             yield batch
 
 
+def _customer_refs(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    refs: dict[tuple[str, str], int] = {}
+    for column in ("external_id", "visitor_id"):
+        values = sorted(value for kind, value in keys if kind == column)
+        for start in range(0, len(values), LOOKUP_CHUNK):
+            chunk = values[start : start + LOOKUP_CHUNK]
+            key = getattr(Customer, column)
+            for ref, value in session.execute(select(Customer.id, key).where(key.in_(chunk))):
+                refs[(column, value)] = ref
+    return refs
+
+
 def write(db: Database, batch: Batch) -> None:
-    """Bulk-insert one batch in one transaction."""
+    """Bulk-insert one batch in one transaction (its new customer records first; COPY on
+    PostgreSQL)."""
     with db.write() as session:
+        if batch.customers:
+            at = min(c["created_at"] for c in batch.conversations)
+            rows = [{"created_at": at, "last_seen_at": at, **c} for c in batch.customers]
+            insert_rows(session, Customer.__table__, rows)
+        refs = _customer_refs(session, {c["customer_key"] for c in batch.conversations})
+        conversations = [
+            {
+                **{k: v for k, v in c.items() if k != "customer_key"},
+                "customer_ref": refs[c["customer_key"]],
+            }
+            for c in batch.conversations
+        ]
         for model, rows in (
-            (Conversation, batch.conversations),
+            (Conversation, conversations),
             (Message, batch.messages),
             (Feedback, batch.feedback),
             (Csat, batch.csat),
             (Escalation, batch.escalations),
         ):
-            if rows:
-                session.execute(model.__table__.insert(), rows)
+            insert_rows(session, model.__table__, rows)
