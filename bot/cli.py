@@ -235,13 +235,14 @@ def cmd_customer_erase(args: argparse.Namespace) -> int:
     from bot.channels import erasers
     from bot.conversation import erase_customer
     from bot.storage import Database
+    from bot.storage.filestore import file_store
 
     settings = load_settings()
     database = Database(settings.database_url)
     database.migrate()
     try:
         receipt = erase_customer(
-            database, args.customer_id, erasers(), attachments_dir=settings.attachments_dir
+            database, args.customer_id, erasers(), files=file_store(settings)
         )
     finally:
         database.dispose()

@@ -17,9 +17,11 @@ from bot.storage import attachments as files
 from escalation import HandoffConflict, Status
 
 
-def read_file(bot: Bot, attachment: Attachment) -> Path:
-    """The path of an attachment's bytes."""
-    return files.file_path(bot.settings.attachments_dir, attachment)
+def read_file(bot: Bot, attachment: Attachment) -> Path | bytes | None:
+    """An attachment's bytes: a local file, the bytes themselves (from a bucket), or None when
+    they are gone."""
+    path = bot.files.local_path(attachment.conversation_id, attachment.id)
+    return path if path is not None else bot.files.get(attachment.conversation_id, attachment.id)
 
 
 async def attach(
@@ -37,14 +39,14 @@ async def attach(
         data, max_bytes=bot.settings.attachment_max_bytes, allowed=bot.settings.attachment_types
     )
 
-    stored: list[Path] = []
+    stored: list[Attachment] = []
 
     def store_file() -> Message:
         try:
             return transaction()
         except BaseException:  # the row is gone with the transaction: so goes the file
-            for path in stored:
-                path.unlink(missing_ok=True)
+            for attachment in stored:
+                bot.files.delete(attachment.conversation_id, attachment.id)
             raise
 
     def transaction() -> Message:
@@ -66,15 +68,18 @@ async def attach(
                 author_id=user.id if user is not None else None,
                 at=bot.clock(),
             )
+            files.check_quota(
+                session, size=len(data), total_max_bytes=bot.settings.attachment_total_max_bytes
+            )
             attachment = files.add_attachment(
                 session,
-                folder=bot.settings.attachments_dir,
+                files=bot.files,
                 message=message,
                 name=name,
                 content_type=content_type,
                 data=data,
             )
-            stored.append(read_file(bot, attachment))
+            stored.append(attachment)
             if user is not None:
                 bot.message_added(session, conversation, message)
             return message
