@@ -241,9 +241,7 @@ def cmd_customer_erase(args: argparse.Namespace) -> int:
     database = Database(settings.database_url)
     database.migrate()
     try:
-        receipt = erase_customer(
-            database, args.customer_id, erasers(), files=file_store(settings)
-        )
+        receipt = erase_customer(database, args.customer_id, erasers(), files=file_store(settings))
     finally:
         database.dispose()
     print(
