@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot import conversation as conversations
 from bot.channels.slack.blocks import NOT_LINKED, from_mrkdwn, split_note
+from bot.channels.slack.files import FileImporter
 from bot.channels.slack.hooks import CHANNEL
 from bot.channels.slack.models import EventStatus, Side, SlackEvent, SlackThread
 from bot.channels.slack.options import SlackOptions
@@ -58,10 +59,17 @@ class Work:
 class EventInbox:
     """Records deliveries and turns each recorded event into exactly one pipeline call."""
 
-    def __init__(self, bot: Bot, client: AsyncWebClient, options: SlackOptions) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        client: AsyncWebClient,
+        options: SlackOptions,
+        files: FileImporter | None = None,
+    ) -> None:
         self.bot = bot
         self.client = client
         self.options = options
+        self.files = files
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -169,11 +177,20 @@ class EventInbox:
                     return EventStatus.IGNORED, "another user's mention in a customer's thread"
                 if conversation_id is None:
                     return EventStatus.IGNORED, "not addressed to the app"
+                shared = work.event.get("files")
+                text = from_mrkdwn(target.text)
+                if isinstance(shared, list) and shared and self.files is not None:
+                    # Files first: a screenshot and its question arrive as one message.
+                    await self.files.import_files(
+                        conversation_id=conversation_id, address=target.address or "", files=shared
+                    )
+                    if not text:
+                        return EventStatus.DONE, None
                 client_msg_id = work.event.get("client_msg_id") or work.event_id
                 await conversations.handle_customer_message(
                     self.bot,
                     conversation_id=conversation_id,
-                    text=from_mrkdwn(target.text) or EMPTY_MENTION_TEXT,
+                    text=text or EMPTY_MENTION_TEXT,
                     client_msg_id=f"slack:{client_msg_id}",
                 )
                 return EventStatus.DONE, None
