@@ -72,7 +72,7 @@ class SlackChannel:
         self.client = AsyncWebClient(
             token=settings.slack_bot_token, base_url=settings.slack_api_url
         )
-        self.outbox = Outbox(bot.db, self.client, options)
+        self.outbox = Outbox(bot.db, self.client, options, bot.files)
         self.inbox = EventInbox(
             bot, self.client, options, FileImporter(bot, self.client, self.outbox)
         )
