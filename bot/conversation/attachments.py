@@ -31,15 +31,18 @@ async def attach(
     name: str | None,
     data: bytes,
     user: User | None = None,
+    client_msg_id: str | None = None,
 ) -> Message:
     """Send `data` as a file from the customer (no `user`) or from `user`, the CME who owns
     the conversation; returns the new message with its attachment (AttachmentRefused: 413, 415,
-    400; HandoffConflict if the CME does not own it; Conflict once resolved)."""
+    400, 507; HandoffConflict if the CME does not own it; Conflict once resolved). A customer
+    file sent again under the same `client_msg_id` returns the message stored the first time."""
     content_type = files.check(
         data, max_bytes=bot.settings.attachment_max_bytes, allowed=bot.settings.attachment_types
     )
 
     stored: list[Attachment] = []
+    repeated: list[Message] = []
 
     def store_file() -> Message:
         try:
@@ -58,6 +61,13 @@ async def attach(
                 conversation.status != Status.AGENT or conversation.owner_id != user.id
             ):
                 raise HandoffConflict("you no longer own this conversation; claim it first")
+            if user is None and client_msg_id is not None:
+                seen = store.find_by_client_msg_id(
+                    session, conversation_id=conversation.id, client_msg_id=client_msg_id
+                )
+                if seen is not None:
+                    repeated.append(seen)
+                    return seen
             if user is None and conversation.status == Status.RESOLVED:
                 raise Conflict("this conversation is resolved; send a message to reopen it")
             message = store.add_message(
@@ -66,6 +76,7 @@ async def attach(
                 role=Role.CUSTOMER if user is None else Role.AGENT,
                 text=files.clean_name(name),
                 author_id=user.id if user is not None else None,
+                client_msg_id=client_msg_id if user is None else None,
                 at=bot.clock(),
             )
             files.check_quota(
@@ -85,6 +96,8 @@ async def attach(
             return message
 
     message = await asyncio.to_thread(store_file)
+    if repeated:  # announced the first time
+        return message
     await announce_message(
         bot.bus, conversation_id, message, author=user.name if user is not None else None
     )

@@ -138,3 +138,33 @@ async def test_a_file_needing_files_info_and_a_file_in_a_channel_thread(
         assert fake_slack.count("files.info") == 1
         assert [d[0] for d in fake_slack.downloads] == [file["id"]]
         assert all(f"{TEAM_ID}-" not in p["text"] for p in fake_slack.posts("C_HELP"))
+
+
+async def test_a_retried_event_attaches_its_file_once(tmp_path, fake_slack, fake_embedder):
+    from bot.channels.slack import inbox
+
+    settings = slack_settings(tmp_path, f"sqlite:///{tmp_path / 'slack.db'}", fake_slack)
+    real = inbox.conversations.handle_customer_message
+    failures = []
+
+    async def fails_once(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("the database went away after the file was stored")
+        return await real(*args, **kwargs)
+
+    async with running(settings, fake_embedder) as slack:
+        inbox.conversations.handle_customer_message = fails_once
+        try:
+            file = fake_slack.share("error.png", png())
+            await slack.deliver(shared(slack, "U1", "what does this mean?", [file]))
+            await slack.settle()
+        finally:
+            inbox.conversations.handle_customer_message = real
+        _, messages = stored(slack)
+        assert failures == [1]
+        assert [m.text for m in messages if m.role == Role.CUSTOMER] == [
+            "error.png",
+            "what does this mean?",
+        ]
+        assert len(fake_slack.downloads) == 2  # fetched again, stored once

@@ -78,13 +78,14 @@ class FileImporter:
         self._api_host = (api.hostname or "").lower()
 
     async def import_files(
-        self, *, conversation_id: str, address: str, files: list[dict[str, Any]]
+        self, *, conversation_id: str, address: str, message_key: str, files: list[dict[str, Any]]
     ) -> int:
         """Attach each shared file (in order); refusals are explained in one reply. Returns
-        the number attached."""
+        the number attached. `message_key` names the Slack message: a retried event attaches
+        no file twice."""
         refusals: list[Refusal] = []
         attached = 0
-        for shared in files:
+        for index, shared in enumerate(files):
             if not isinstance(shared, dict):
                 continue
             try:
@@ -94,7 +95,13 @@ class FileImporter:
             name = clean_name(str(shared.get("name") or shared.get("title") or "file"))
             try:
                 data = await self._fetch(shared)
-                await attach(self.bot, conversation_id=conversation_id, name=name, data=data)
+                await attach(
+                    self.bot,
+                    conversation_id=conversation_id,
+                    name=name,
+                    data=data,
+                    client_msg_id=f"slack-file:{message_key}:{shared.get('id') or index}"[:100],
+                )
                 attached += 1
             except AttachmentRefused as exc:
                 refusals.append(Refusal(name, self._reason(exc)))

@@ -182,7 +182,10 @@ class EventInbox:
                 if isinstance(shared, list) and shared and self.files is not None:
                     # Files first: a screenshot and its question arrive as one message.
                     await self.files.import_files(
-                        conversation_id=conversation_id, address=target.address or "", files=shared
+                        conversation_id=conversation_id,
+                        address=target.address or "",
+                        message_key=message_key(work.event) or work.event_id,
+                        files=shared,
                     )
                     if not text:
                         return EventStatus.DONE, None
