@@ -35,8 +35,8 @@ async def attach(
 ) -> Message:
     """Send `data` as a file from the customer (no `user`) or from `user`, the CME who owns
     the conversation; returns the new message with its attachment (AttachmentRefused: 413, 415,
-    400, 507; HandoffConflict if the CME does not own it; Conflict once resolved). A customer
-    file sent again under the same `client_msg_id` returns the message stored the first time."""
+    400, 507; HandoffConflict if the CME does not own it; Conflict once resolved). A file sent
+    again under the same `client_msg_id` returns the message stored the first time."""
     content_type = files.check(
         data, max_bytes=bot.settings.attachment_max_bytes, allowed=bot.settings.attachment_types
     )
@@ -61,7 +61,7 @@ async def attach(
                 conversation.status != Status.AGENT or conversation.owner_id != user.id
             ):
                 raise HandoffConflict("you no longer own this conversation; claim it first")
-            if user is None and client_msg_id is not None:
+            if client_msg_id is not None:
                 seen = store.find_by_client_msg_id(
                     session, conversation_id=conversation.id, client_msg_id=client_msg_id
                 )
@@ -76,7 +76,7 @@ async def attach(
                 role=Role.CUSTOMER if user is None else Role.AGENT,
                 text=files.clean_name(name),
                 author_id=user.id if user is not None else None,
-                client_msg_id=client_msg_id if user is None else None,
+                client_msg_id=client_msg_id,
                 at=bot.clock(),
             )
             files.check_quota(

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.conversation import handoff
 from bot.storage import Conversation, Message, Role
 from tests.bot.test_attachments import HTML, PDF, png
 from tests.slack.fake_slack import TEAM_ID
-from tests.slack.kit import channel_message, dm, running, slack_settings
+from tests.slack.kit import CME_CHANNEL, channel_message, dm, running, slack_settings
+from tests.slack.test_slack_flow import add_cme
 
 
 def shared(slack, user: str, text: str, files: list[dict], **extra) -> dict:
@@ -168,3 +170,50 @@ async def test_a_retried_event_attaches_its_file_once(tmp_path, fake_slack, fake
             "what does this mean?",
         ]
         assert len(fake_slack.downloads) == 2  # fetched again, stored once
+
+
+async def test_the_owning_cme_shares_a_file_in_the_escalation_thread(
+    tmp_path, fake_slack, fake_embedder
+):
+    settings = slack_settings(tmp_path, f"sqlite:///{tmp_path / 'slack.db'}", fake_slack)
+    async with running(settings, fake_embedder) as slack:
+        cme = await add_cme(slack, "alex@example.com", "Alex", "U_ALEX")
+        mention = channel_message("U1", "I want to talk to a human", channel="C_HELP", mention=True)
+        await slack.deliver(mention)
+        await slack.settle()
+        [post] = fake_slack.posts(CME_CHANNEL)
+        conversation, _ = stored(slack)
+        thread = post["_ts"]
+
+        def cme_share(user: str, text: str, name: str) -> dict:
+            file = fake_slack.share(name, png())
+            return channel_message(
+                user,
+                text,
+                channel=CME_CHANNEL,
+                thread_ts=thread,
+                subtype="file_share",
+                files=[file],
+            )
+
+        # Not the owner yet: refused, with the reason, and nothing reaches the customer.
+        await slack.deliver(cme_share("U_ALEX", "", "early.png"))
+        await slack.settle()
+        assert "claim it first" in fake_slack.posts(CME_CHANNEL)[-1]["text"]
+        await handoff.claim(slack.bot, conversation_id=conversation.id, user=cme)
+        await slack.deliver(cme_share("U_ALEX", "Here is where to click", "steps.png"))
+        await slack.deliver(cme_share("U_ALEX", "note: internal diagram", "internal.png"))
+        await slack.settle()
+
+        _, messages = stored(slack)
+        agent = [m for m in messages if m.role == Role.AGENT]
+        assert [m.text for m in agent] == ["steps.png", "Here is where to click"]
+        assert agent[0].attachments[0].content_type == "image/png"
+        assert list(fake_slack.uploads.values()) == [png()]  # only steps.png reached Slack
+        to_customer = [p["text"] for p in fake_slack.posts("C_HELP")]
+        assert any("steps.png" in text for text in to_customer)
+        assert not any("internal" in text for text in to_customer)
+        [told] = [
+            p for p in fake_slack.accepted("chat.postEphemeral") if "Files shared" in p["text"]
+        ]
+        assert told["user"] == "U_ALEX"

@@ -1,4 +1,5 @@
-"""Files a Slack customer shares in their DM or thread become attachments of their conversation:
+"""Files a Slack customer shares in their DM or thread become attachments of their conversation
+(and so do files the owning CME shares in the escalation's thread, sent to the customer):
 fetched from the file's `url_private` with the bot token (which needs the `files:read` scope),
 then checked, stored and announced exactly like a widget upload (size and type limits, type by
 sniffing). A file that cannot be taken gets a polite reply in the thread, through the outbox.
@@ -24,7 +25,7 @@ from bot.channels.slack.outbox import MESSAGE, Outbox, error_name
 from bot.channels.slack.routing import split_address
 from bot.conversation.attachments import attach
 from bot.runtime import Bot
-from bot.storage import Conflict
+from bot.storage import Conflict, User
 from bot.storage.attachments import (
     AttachmentQuotaFull,
     AttachmentRefused,
@@ -33,6 +34,7 @@ from bot.storage.attachments import (
     clean_name,
 )
 from bot.storage.filestore import FileStoreError
+from escalation import HandoffConflict
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +80,18 @@ class FileImporter:
         self._api_host = (api.hostname or "").lower()
 
     async def import_files(
-        self, *, conversation_id: str, address: str, message_key: str, files: list[dict[str, Any]]
+        self,
+        *,
+        conversation_id: str,
+        address: str,
+        message_key: str,
+        files: list[dict[str, Any]],
+        user: User | None = None,
     ) -> int:
-        """Attach each shared file (in order); refusals are explained in one reply. Returns
-        the number attached. `message_key` names the Slack message: a retried event attaches
-        no file twice."""
+        """Attach each shared file (in order) from the customer, or from `user`, the CME who
+        owns the conversation; refusals are explained in one reply in the thread at `address`.
+        Returns the number attached. `message_key` names the Slack message: a retried event
+        attaches no file twice."""
         refusals: list[Refusal] = []
         attached = 0
         for index, shared in enumerate(files):
@@ -101,6 +110,7 @@ class FileImporter:
                     name=name,
                     data=data,
                     client_msg_id=f"slack-file:{message_key}:{shared.get('id') or index}"[:100],
+                    user=user,
                 )
                 attached += 1
             except AttachmentRefused as exc:
@@ -110,6 +120,8 @@ class FileImporter:
                 refusals.append(Refusal(name, NOT_FETCHED))
             except Conflict:
                 refusals.append(Refusal(name, "this conversation was closed meanwhile"))
+            except HandoffConflict as exc:
+                refusals.append(Refusal(name, str(exc)))
             except FileStoreError as exc:
                 log.error("slack file %s not stored: %s", shared.get("id"), exc)
                 refusals.append(Refusal(name, "I couldn't store it just now; please try again"))

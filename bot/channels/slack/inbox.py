@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 # A bare mention ("@supportbot") still deserves a greeting.
 EMPTY_MENTION_TEXT = "Hi"
+NOTE_FILES = "Files shared with a note stay here in Slack; they were not sent to the customer."
 NOT_YOUR_THREAD = (
     "This thread is another person's conversation with me. To ask me something yourself, "
     "mention me in a new message of your own."
@@ -314,6 +315,19 @@ class EventInbox:
             await self.tell(channel, target.user or "", NOT_LINKED, thread_ts=thread_ts)
             return EventStatus.DONE, "unlinked Slack user"
         text, note = split_note(from_mrkdwn(target.text))
+        shared = work.event.get("files")
+        if isinstance(shared, list) and shared and self.files is not None and not note:
+            await self.files.import_files(
+                conversation_id=conversation_id,
+                address=target.address or "",
+                message_key=message_key(work.event) or work.event_id,
+                files=shared,
+                user=user,
+            )
+            if not text:
+                return EventStatus.DONE, None
+        elif isinstance(shared, list) and shared and note:
+            await self.tell(channel, target.user or "", NOTE_FILES, thread_ts=thread_ts)
         if not text:
             return EventStatus.IGNORED, "empty reply"
         try:
