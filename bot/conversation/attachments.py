@@ -41,16 +41,21 @@ async def attach(
         data, max_bytes=bot.settings.attachment_max_bytes, allowed=bot.settings.attachment_types
     )
 
-    stored: list[Attachment] = []
+    attachment_id = files.new_attachment_id()
     repeated: list[Message] = []
 
     def store_file() -> Message:
+        # The bytes go first, outside the transaction (an upload to a bucket holds no lock);
+        # the row makes them visible, and without it they go again.
+        bot.files.put(conversation_id, attachment_id, data)
         try:
-            return transaction()
-        except BaseException:  # the row is gone with the transaction: so goes the file
-            for attachment in stored:
-                bot.files.delete(attachment.conversation_id, attachment.id)
+            message = transaction()
+        except BaseException:
+            bot.files.delete(conversation_id, attachment_id)
             raise
+        if repeated:
+            bot.files.delete(conversation_id, attachment_id)
+        return message
 
     def transaction() -> Message:
         with bot.db.write() as session:
@@ -82,15 +87,14 @@ async def attach(
             files.check_quota(
                 session, size=len(data), total_max_bytes=bot.settings.attachment_total_max_bytes
             )
-            attachment = files.add_attachment(
+            files.add_attachment(
                 session,
-                files=bot.files,
+                attachment_id=attachment_id,
                 message=message,
                 name=name,
                 content_type=content_type,
-                data=data,
+                size=len(data),
             )
-            stored.append(attachment)
             if user is not None:
                 bot.message_added(session, conversation, message)
             return message

@@ -145,26 +145,30 @@ def check_quota(session: Session, *, size: int, total_max_bytes: int) -> None:
         )
 
 
+def new_attachment_id() -> str:
+    """A fresh, unguessable attachment id (its bytes are stored under it before its row)."""
+    return secrets.token_hex(16)
+
+
 def add_attachment(
     session: Session,
     *,
-    files: FileStore,
+    attachment_id: str,
     message: Message,
     name: str | None,
     content_type: str,
-    data: bytes,
+    size: int,
 ) -> Attachment:
-    """Store `data` (already checked) as a file of `message`, and its row."""
+    """The row of a file of `message` whose bytes (checked) are stored under `attachment_id`."""
     attachment = Attachment(
-        id=secrets.token_hex(16),
+        id=attachment_id,
         conversation_id=message.conversation_id,
         message_id=message.id,
         name=clean_name(name),
         content_type=content_type,
-        size=len(data),
+        size=size,
         created_at=message.created_at,
     )
-    files.put(attachment.conversation_id, attachment.id, data)
     message.attachments.append(attachment)
     session.flush()
     return attachment

@@ -7,7 +7,9 @@ configured."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SAFE_PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # DeleteObjects takes at most this many keys a call.
 S3_DELETE_BATCH = 1000
 
@@ -52,6 +55,9 @@ class FolderStore:
         self.folder = folder
 
     def _path(self, conversation_id: str, attachment_id: str) -> Path:
+        for part in (conversation_id, attachment_id):
+            if not SAFE_PART.fullmatch(part):  # ids are ours; never a path from elsewhere
+                raise ValueError(f"not an id: {part!r}")
         return self.folder / conversation_id / attachment_id
 
     def put(self, conversation_id: str, attachment_id: str, data: bytes) -> None:
@@ -73,13 +79,17 @@ class FolderStore:
         return path if path.is_file() else None
 
     def delete(self, conversation_id: str, attachment_id: str) -> None:
-        """Unlink the file."""
-        self._path(conversation_id, attachment_id).unlink(missing_ok=True)
+        """Unlink the file (and its conversation's folder, if that leaves it empty)."""
+        path = self._path(conversation_id, attachment_id)
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
 
     def delete_conversations(self, conversation_ids: Iterable[str]) -> None:
         """Remove the conversations' folders."""
         for conversation_id in conversation_ids:
-            shutil.rmtree(self.folder / conversation_id, ignore_errors=True)
+            if SAFE_PART.fullmatch(conversation_id):
+                shutil.rmtree(self.folder / conversation_id, ignore_errors=True)
 
 
 class S3Store:
