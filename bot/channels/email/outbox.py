@@ -144,8 +144,12 @@ class Mailer:
         for mail in batch:
             try:
                 await asyncio.to_thread(self.send_now, mail)
-            except (OSError, smtplib.SMTPException) as exc:
-                permanent = isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+            except (OSError, smtplib.SMTPException, ValueError) as exc:
+                # A 5xx answer or a mail that cannot be written (ValueError: a header Python
+                # cannot encode) will not go on a retry; a connection or 4xx problem may.
+                permanent = isinstance(exc, ValueError) or (
+                    isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+                )
                 if isinstance(exc, smtplib.SMTPRecipientsRefused):
                     permanent = all(code >= 500 for code, _ in exc.recipients.values())
                 await asyncio.to_thread(self._failed, mail.id, str(exc), permanent)
