@@ -235,14 +235,13 @@ def cmd_customer_erase(args: argparse.Namespace) -> int:
     from bot.channels import erasers
     from bot.conversation import erase_customer
     from bot.storage import Database
+    from bot.storage.filestore import file_store
 
     settings = load_settings()
     database = Database(settings.database_url)
     database.migrate()
     try:
-        receipt = erase_customer(
-            database, args.customer_id, erasers(), attachments_dir=settings.attachments_dir
-        )
+        receipt = erase_customer(database, args.customer_id, erasers(), files=file_store(settings))
     finally:
         database.dispose()
     print(

@@ -20,6 +20,7 @@ from bot.cluster import RedisEventBus, announce_forever, follow_forever, wait_fo
 from bot.events import EventBus, LocalEventBus
 from bot.settings import Settings
 from bot.storage import Alert, Conversation, Database, Escalation, Message, customers, utcnow
+from bot.storage.filestore import FileStore, file_store
 from embedding import BatchingEmbedder, Embedder, load_embedder
 from escalation import OfficeHours, PolicyConfig
 from retrieval import KBMaintainer, KnowledgeBase
@@ -112,6 +113,8 @@ class Bot:
     maintainer: KBMaintainer
     scorer: TurnScorer
     bus: EventBus
+    # Where attachments' bytes live (bot.storage.filestore).
+    files: FileStore
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     clock: Callable[[], datetime] = utcnow
     hours: OfficeHours = field(default_factory=lambda: OfficeHours.parse(""))
@@ -156,6 +159,7 @@ class Bot:
             maintainer=maintainer,
             scorer=TurnScorer(batching),
             bus=_event_bus(settings),
+            files=file_store(settings),
             hours=OfficeHours.parse(settings.office_hours, settings.office_timezone),
             policy=PolicyConfig(
                 frustration_threshold=settings.frustration_threshold,

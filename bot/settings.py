@@ -141,6 +141,34 @@ class Settings(BaseSettings):
         description="Comma-separated content types that may be attached, as sniffed from the "
         f"bytes; a subset of {', '.join(ATTACHMENT_TYPES)} (SVG and HTML never)",
     )
+    # Attachment storage: a total quota, and an S3-compatible bucket instead of DATA_DIR
+    attachment_total_max_bytes: int = Field(
+        0,
+        ge=0,
+        description="Total bytes all attachments together may take; a file past it is refused "
+        "with 507; 0: no total limit",
+    )
+    attachment_s3_bucket: str = Field(
+        "",
+        max_length=63,
+        description="Store attachments in this S3-compatible bucket instead of "
+        "DATA_DIR/attachments (needs `pip install supportbot[s3]`); empty: the folder",
+    )
+    attachment_s3_endpoint_url: str = Field(
+        "",
+        max_length=500,
+        description="The S3-compatible service's URL (MinIO, Ceph, R2 ...); empty: AWS S3",
+    )
+    attachment_s3_region: str = Field("us-east-1", max_length=50, description="The bucket's region")
+    attachment_s3_access_key_id: str = Field(
+        "", max_length=255, description="S3 access key id; empty: boto3's usual credential chain"
+    )
+    attachment_s3_secret_access_key: str = Field(
+        "", max_length=255, description="S3 secret access key"
+    )
+    attachment_s3_prefix: str = Field(
+        "attachments/", max_length=200, description="Prefix of the object keys in the bucket"
+    )
     # Web widget
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"],

@@ -22,7 +22,7 @@ def install(app: FastAPI, bot: Bot) -> None:
     """Mount the web widget always, and Slack when it is configured."""
     from bot.channels import email, slack, web
 
-    bot.erasers.extend(erasers())  # Slack data may outlive Slack being configured
+    bot.erasers.extend(erasers())  # Slack data and mail may outlive their settings
     web.install(app, bot)
     if bot.settings.slack_bot_token:
         slack.install(app, bot)
@@ -32,6 +32,7 @@ def install(app: FastAPI, bot: Bot) -> None:
 
 def erasers() -> list[Callable[[Session, str, list[str]], dict[str, int]]]:
     """What each channel removes when a customer is erased."""
-    from bot.channels.slack.erasure import erase
+    from bot.channels.email import erase as erase_mail
+    from bot.channels.slack.erasure import erase as erase_slack
 
-    return [erase]
+    return [erase_slack, erase_mail]

@@ -124,18 +124,36 @@ def pick(
 
 def conversation_team(bot: Bot, session: Session, conversation_id: str) -> str | None:
     """The team of the article the bot found for the customer's latest question (`team:`)."""
-    latest = session.scalars(
-        select(Message)
+    return conversation_teams(bot, session, [conversation_id]).get(conversation_id)
+
+
+def conversation_teams(bot: Bot, session: Session, conversation_ids: list[str]) -> dict[str, str]:
+    """`conversation_team` of each conversation that has one, in one query."""
+    if not conversation_ids:
+        return {}
+    asked = (
+        select(Message.conversation_id, func.max(Message.seq).label("seq"))
         .where(
-            Message.conversation_id == conversation_id,
+            Message.conversation_id.in_(conversation_ids),
             Message.role == Role.CUSTOMER,
             Message.retrieval.is_not(None),
         )
-        .order_by(Message.seq.desc())
-    ).first()
-    hits = (latest.retrieval or {}).get("hits") or [] if latest else []
-    article = bot.kb.article(str(hits[0].get("article_id"))) if hits else None
-    return article.team if article is not None else None
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Message.conversation_id, Message.retrieval).join(
+            asked,
+            (Message.conversation_id == asked.c.conversation_id) & (Message.seq == asked.c.seq),
+        )
+    )
+    teams: dict[str, str] = {}
+    for conversation_id, retrieval in rows:
+        hits = (retrieval or {}).get("hits") or []
+        article = bot.kb.article(str(hits[0].get("article_id"))) if hits else None
+        if article is not None and article.team:
+            teams[conversation_id] = article.team
+    return teams
 
 
 def _waiting(session: Session) -> list[str]:

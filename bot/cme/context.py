@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
-from bot.cme.assignment import conversation_team
+from bot.cme.assignment import conversation_teams
 from bot.cme.schemas import (
     ContextPacket,
     ConversationView,
@@ -30,6 +32,10 @@ from escalation import Status
 
 def _customer(session: Session, conversation: Conversation) -> CustomerView:
     record = session.get(Customer, conversation.customer_ref) if conversation.customer_ref else None
+    return _customer_view(conversation, record)
+
+
+def _customer_view(conversation: Conversation, record: Customer | None) -> CustomerView:
     return CustomerView(
         id=conversation.customer_id,
         name=conversation.customer_name,
@@ -179,7 +185,7 @@ def queue(bot: Bot, *, view: str = "all", user_id: int | None = None) -> list[Qu
     now = bot.clock()
     with bot.db.read() as session:
         conversations = session.scalars(_in_view(view, user_id)).all()
-        rows = [queue_item(bot, session, conversation, now) for conversation in conversations]
+        rows = queue_items(bot, session, conversations, now)
     if view != "resolved":
         rows.sort(key=lambda row: (row.status != Status.WAITING, -row.urgency))
     return rows
@@ -187,13 +193,73 @@ def queue(bot: Bot, *, view: str = "all", user_id: int | None = None) -> list[Qu
 
 def queue_item(bot: Bot, session: Session, conversation: Conversation, now: datetime) -> QueueItem:
     """One conversation as a queue card, with its urgency."""
-    sla = bot.settings.sla_first_response_s
-    escalation = store.current_escalation(session, conversation_id=conversation.id)
-    customer_turns = session.scalars(
+    return queue_items(bot, session, [conversation], now)[0]
+
+
+def queue_items(
+    bot: Bot, session: Session, conversations: Sequence[Conversation], now: datetime
+) -> list[QueueItem]:
+    """Conversations as queue cards, in their order: a fixed number of queries for any number
+    of cards (open escalations, customer records, the customers' turns, their files, and the
+    latest retrieval of each)."""
+    ids = [conversation.id for conversation in conversations]
+    if not ids:
+        return []
+    escalations: dict[str, Escalation] = {}
+    for escalation in session.scalars(
+        select(Escalation)
+        .where(Escalation.conversation_id.in_(ids), Escalation.closed_at.is_(None))
+        .order_by(Escalation.id.desc())
+    ):
+        escalations.setdefault(escalation.conversation_id, escalation)
+    refs = {c.customer_ref for c in conversations if c.customer_ref}
+    records = (
+        {r.id: r for r in session.scalars(select(Customer).where(Customer.id.in_(refs)))}
+        if refs
+        else {}
+    )
+    turns: dict[str, list[Message]] = defaultdict(list)
+    for message in session.scalars(
         select(Message)
-        .where(Message.conversation_id == conversation.id, Message.role == Role.CUSTOMER)
-        .order_by(Message.seq)
-    ).all()
+        .options(
+            load_only(
+                Message.id,
+                Message.conversation_id,
+                Message.seq,
+                Message.role,
+                Message.text,
+                Message.scores,
+            )  # fmt: skip
+        )
+        .where(Message.conversation_id.in_(ids), Message.role == Role.CUSTOMER)
+        .order_by(Message.conversation_id, Message.seq)
+    ):
+        turns[message.conversation_id].append(message)
+    teams = conversation_teams(bot, session, ids)
+    return [
+        _card(
+            bot,
+            c,
+            _customer_view(c, records.get(c.customer_ref) if c.customer_ref else None),
+            escalations.get(c.id),
+            turns[c.id],
+            teams.get(c.id),
+            now,
+        )
+        for c in conversations
+    ]
+
+
+def _card(
+    bot: Bot,
+    conversation: Conversation,
+    customer: CustomerView,
+    escalation: Escalation | None,
+    customer_turns: list[Message],
+    team: str | None,
+    now: datetime,
+) -> QueueItem:
+    sla = bot.settings.sla_first_response_s
     latest = customer_turns[-1] if customer_turns else None
     info = _escalation(bot, escalation, now)
     frustration = float((latest.scores or {}).get("frustration") or 0) if latest else 0.0
@@ -210,12 +276,12 @@ def queue_item(bot: Bot, session: Session, conversation: Conversation, now: date
         status=conversation.status,  # type: ignore[arg-type]
         owner_id=conversation.owner_id,
         channel=conversation.channel,
-        customer=_customer(session, conversation),
+        customer=customer,
         vip=conversation.vip,
         frustration=round(frustration, 3),
         latest_message=latest.text if latest else None,
         main_question=summarize(customer_turns).main_question,
-        team=conversation_team(bot, session, conversation.id),
+        team=team,
         escalation=info,
         urgency=round(urgency, 3),
     )

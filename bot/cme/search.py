@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import Text, cast, or_, select
 
-from bot.cme.context import queue_item
+from bot.cme.context import queue_items
 from bot.cme.schemas import SearchRow
 from bot.runtime import Bot
 from bot.storage import Conversation, Message
@@ -76,7 +76,9 @@ def search_conversations(bot: Bot, query: ConversationQuery) -> list[SearchRow]:
     now = bot.clock()
     rows = []
     with bot.db.read() as session:
-        for conversation in session.scalars(statement).all():
+        conversations = session.scalars(statement).all()
+        cards = queue_items(bot, session, conversations, now)
+        for conversation, item in zip(conversations, cards, strict=True):
             match = None
             if words:
                 hit = session.scalars(
@@ -88,6 +90,5 @@ def search_conversations(bot: Bot, query: ConversationQuery) -> list[SearchRow]:
                     .order_by(Message.seq)
                 ).first()
                 match = _snippet(hit.text, words[0]) if hit else None
-            item = queue_item(bot, session, conversation, now)
             rows.append(SearchRow(**item.model_dump(), match=match))
     return rows

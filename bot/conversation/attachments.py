@@ -17,9 +17,11 @@ from bot.storage import attachments as files
 from escalation import HandoffConflict, Status
 
 
-def read_file(bot: Bot, attachment: Attachment) -> Path:
-    """The path of an attachment's bytes."""
-    return files.file_path(bot.settings.attachments_dir, attachment)
+def read_file(bot: Bot, attachment: Attachment) -> Path | bytes | None:
+    """An attachment's bytes: a local file, the bytes themselves (from a bucket), or None when
+    they are gone."""
+    path = bot.files.local_path(attachment.conversation_id, attachment.id)
+    return path if path is not None else bot.files.get(attachment.conversation_id, attachment.id)
 
 
 async def attach(
@@ -29,23 +31,31 @@ async def attach(
     name: str | None,
     data: bytes,
     user: User | None = None,
+    client_msg_id: str | None = None,
 ) -> Message:
     """Send `data` as a file from the customer (no `user`) or from `user`, the CME who owns
     the conversation; returns the new message with its attachment (AttachmentRefused: 413, 415,
-    400; HandoffConflict if the CME does not own it; Conflict once resolved)."""
+    400, 507; HandoffConflict if the CME does not own it; Conflict once resolved). A file sent
+    again under the same `client_msg_id` returns the message stored the first time."""
     content_type = files.check(
         data, max_bytes=bot.settings.attachment_max_bytes, allowed=bot.settings.attachment_types
     )
 
-    stored: list[Path] = []
+    attachment_id = files.new_attachment_id()
+    repeated: list[Message] = []
 
     def store_file() -> Message:
+        # The bytes go first, outside the transaction (an upload to a bucket holds no lock);
+        # the row makes them visible, and without it they go again.
+        bot.files.put(conversation_id, attachment_id, data)
         try:
-            return transaction()
-        except BaseException:  # the row is gone with the transaction: so goes the file
-            for path in stored:
-                path.unlink(missing_ok=True)
+            message = transaction()
+        except BaseException:
+            bot.files.delete(conversation_id, attachment_id)
             raise
+        if repeated:
+            bot.files.delete(conversation_id, attachment_id)
+        return message
 
     def transaction() -> Message:
         with bot.db.write() as session:
@@ -56,6 +66,13 @@ async def attach(
                 conversation.status != Status.AGENT or conversation.owner_id != user.id
             ):
                 raise HandoffConflict("you no longer own this conversation; claim it first")
+            if client_msg_id is not None:
+                seen = store.find_by_client_msg_id(
+                    session, conversation_id=conversation.id, client_msg_id=client_msg_id
+                )
+                if seen is not None:
+                    repeated.append(seen)
+                    return seen
             if user is None and conversation.status == Status.RESOLVED:
                 raise Conflict("this conversation is resolved; send a message to reopen it")
             message = store.add_message(
@@ -64,22 +81,27 @@ async def attach(
                 role=Role.CUSTOMER if user is None else Role.AGENT,
                 text=files.clean_name(name),
                 author_id=user.id if user is not None else None,
+                client_msg_id=client_msg_id,
                 at=bot.clock(),
             )
-            attachment = files.add_attachment(
+            files.check_quota(
+                session, size=len(data), total_max_bytes=bot.settings.attachment_total_max_bytes
+            )
+            files.add_attachment(
                 session,
-                folder=bot.settings.attachments_dir,
+                attachment_id=attachment_id,
                 message=message,
                 name=name,
                 content_type=content_type,
-                data=data,
+                size=len(data),
             )
-            stored.append(read_file(bot, attachment))
             if user is not None:
                 bot.message_added(session, conversation, message)
             return message
 
     message = await asyncio.to_thread(store_file)
+    if repeated:  # announced the first time
+        return message
     await announce_message(
         bot.bus, conversation_id, message, author=user.name if user is not None else None
     )

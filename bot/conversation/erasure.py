@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from bot.storage import Database, attachments, customers, insight, outcomes, store
+from bot.storage.filestore import FileStore
 
 # A channel's part: (session, customer_id, conversation ids) -> rows removed, by table.
 Eraser = Callable[[Session, str, list[str]], dict[str, int]]
@@ -28,10 +28,10 @@ class ErasureReceipt:
 
 
 def erase_customer(
-    db: Database, customer_id: str, erasers: Sequence[Eraser], *, attachments_dir: Path
+    db: Database, customer_id: str, erasers: Sequence[Eraser], *, files: FileStore
 ) -> ErasureReceipt:
     """Remove everything stored about `customer_id` in one transaction (and the files attached
-    in their conversations, under `attachments_dir`), then let the database drop the deleted
+    in their conversations, from `files`), then let the database drop the deleted
     text from its files."""
     with db.write() as session:
         records = customers.customers_of(session, customer_id=customer_id)
@@ -45,9 +45,7 @@ def erase_customer(
         removed: dict[str, int] = {}
         for eraser in erasers:  # before the conversations: they may look them up
             removed |= eraser(session, customer_id, ids)
-        removed |= attachments.erase_attachments(
-            session, folder=attachments_dir, conversation_ids=ids
-        )
+        removed |= attachments.erase_attachments(session, files=files, conversation_ids=ids)
         removed |= outcomes.erase_examples(session, customer_id=customer_id, conversation_ids=ids)
         removed |= insight.erase_mentions(session, customer_id=customer_id, conversation_ids=ids)
         removed |= store.erase_conversations(session, conversation_ids=ids)

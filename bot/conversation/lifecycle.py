@@ -122,9 +122,7 @@ def anonymise_expired(bot: Bot) -> list[str]:
             return []
         for eraser in bot.erasers:
             eraser(session, "", expired)
-        attachments.erase_attachments(
-            session, folder=bot.settings.attachments_dir, conversation_ids=expired
-        )
+        attachments.erase_attachments(session, files=bot.files, conversation_ids=expired)
         outcomes.erase_examples(session, customer_id=None, conversation_ids=expired)
         insight.erase_mentions(session, customer_id="", conversation_ids=expired)  # reads texts
         records = set(

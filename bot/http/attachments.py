@@ -5,10 +5,11 @@ downloaded unless it is a sniffed raster image)."""
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from bot.cme.auth import console_secret
 from bot.conversation.attachments import attach, read_file
@@ -19,7 +20,9 @@ from bot.schemas import MAX_DB_INT, MessageOut
 from bot.storage import Forbidden, NotFound, store
 from bot.storage import attachments as files
 
-router = APIRouter(responses=documented_errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 500))
+router = APIRouter(
+    responses=documented_errors(400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503, 507)
+)
 
 AttachmentId = Annotated[
     str,
@@ -51,20 +54,30 @@ async def _read(bot: Bot, upload: UploadFile) -> bytes:
         await upload.close()
 
 
-def _served(bot: Bot, conversation_id: str | None, attachment_id: str) -> FileResponse:
+def _served(bot: Bot, conversation_id: str | None, attachment_id: str) -> Response:
     with bot.db.read() as session:
         attachment = files.get_attachment(
             session, conversation_id=conversation_id, attachment_id=attachment_id
         )
-    path = read_file(bot, attachment)
-    if not path.is_file():  # erased meanwhile
+    found = read_file(bot, attachment)
+    if found is None:  # erased meanwhile
         raise NotFound("no such attachment in this conversation")
-    inline = attachment.content_type in files.INLINE_TYPES
+    disposition = "inline" if attachment.content_type in files.INLINE_TYPES else "attachment"
+    if isinstance(found, bytes):  # from a bucket: the same headers FileResponse would send
+        quoted = quote(attachment.name)
+        named = f"filename*=utf-8''{quoted}"
+        if quoted == attachment.name:
+            named = f'filename="{quoted}"'
+        return Response(
+            found,
+            media_type=attachment.content_type,
+            headers={**INERT_HEADERS, "Content-Disposition": f"{disposition}; {named}"},
+        )
     return FileResponse(
-        path,
+        found,
         media_type=attachment.content_type,
         filename=attachment.name,
-        content_disposition_type="inline" if inline else "attachment",
+        content_disposition_type=disposition,
         headers=INERT_HEADERS,
     )
 

@@ -231,7 +231,7 @@ async def erase_customer(
             bot.db,
             customer_id,
             bot.erasers,
-            attachments_dir=bot.settings.attachments_dir,
+            files=bot.files,
         )
     )
     log.info("CME %s erased customer data: %d conversations", user.id, len(receipt.conversations))

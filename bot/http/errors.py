@@ -17,7 +17,13 @@ from bot.http.identity import IdentityRejected
 from bot.http.ratelimit import RateLimited
 from bot.schemas import ErrorOut, ValidationErrorOut
 from bot.storage import Conflict, Forbidden, NotFound, Unauthorized
-from bot.storage.attachments import AttachmentRefused, AttachmentTooLarge, AttachmentTypeRefused
+from bot.storage.attachments import (
+    AttachmentQuotaFull,
+    AttachmentRefused,
+    AttachmentTooLarge,
+    AttachmentTypeRefused,
+)
+from bot.storage.filestore import FileStoreError
 from escalation import HandoffConflict, IllegalTransition
 
 log = logging.getLogger("supportbot")
@@ -44,6 +50,8 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     AttachmentRefused: 400,
     AttachmentTooLarge: 413,
     AttachmentTypeRefused: 415,
+    AttachmentQuotaFull: 507,
+    FileStoreError: 503,
 }
 
 
@@ -58,6 +66,8 @@ ERROR_MEANINGS = {
     422: "The request does not match the schema",
     429: "Too many requests; Retry-After says when to try again",
     500: "Unexpected error; error_id is what the server log holds",
+    503: "A service the server needs (the attachment store) is unreachable; try again later",
+    507: "Attachment storage is full (ATTACHMENT_TOTAL_MAX_BYTES)",
 }
 
 

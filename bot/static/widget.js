@@ -241,7 +241,13 @@
         reader.onload = () => resolve(reader.result);
         reader.onerror = reject;
         reader.readAsDataURL(blob);
-      })).then((url) => { if (/^data:image\/(png|jpeg|gif|webp);base64,/.test(url)) img.src = url; })
+      })).then((url) => {
+        if (!/^data:image\/(png|jpeg|gif|webp);base64,/.test(url)) return;
+        // The picture grows the log after it was scrolled: keep a reader at the bottom there.
+        const stick = nearBottom();
+        img.addEventListener("load", () => { if (stick) scrollDown(); }, { once: true });
+        img.src = url;
+      })
         .catch(() => { figure.replaceChildren(h("span", null, say("attachment_failed", { name }))); });
       return figure;
     }

@@ -17,9 +17,11 @@ from bot.storage.models import (
     CsatReason,
     Customer,
     CustomerNote,
+    EmailOutbox,
     Escalation,
     Feedback,
     HealthPoint,
+    MailStatus,
     Message,
     NpsSurvey,
     OutcomeExample,
@@ -40,6 +42,8 @@ from bot.storage.store import (
 )
 
 __all__ = [
+    "EmailOutbox",
+    "MailStatus",
     "Alert",
     "Attachment",
     "AlertStatus",

@@ -1,5 +1,6 @@
 """Files sent in a conversation: what their bytes are (sniffed, never taken from the name or the
-sender's header), the rows, and the files at DATA_DIR/attachments/<conversation>/<random id>."""
+sender's header), the rows, the total quota, and the bytes in a `FileStore` (the folder
+DATA_DIR/attachments/<conversation>/<random id>, or an S3-compatible bucket)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,22 @@ import hmac
 import logging
 import re
 import secrets
-import shutil
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import filetype
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
+from bot.storage.filestore import FileStore
 from bot.storage.models import Attachment, Message
 from bot.storage.store import NotFound, StoreError
 
 log = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 200
+QUOTA_LOCK = "supportbot-attachment-quota"
 # Shown in the page (an <img>) rather than downloaded: raster images only, never SVG.
 INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 ATTACHMENT_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -45,6 +46,12 @@ class AttachmentTooLarge(AttachmentRefused):
 
 class AttachmentTypeRefused(AttachmentRefused):
     status = 415
+
+
+class AttachmentQuotaFull(AttachmentRefused):
+    """All attachments together reached ATTACHMENT_TOTAL_MAX_BYTES."""
+
+    status = 507
 
 
 def sniff(data: bytes) -> str:
@@ -122,33 +129,46 @@ def link_valid(
     return hmac.compare_digest(expected, signature) and expires >= now.timestamp()
 
 
-def file_path(folder: Path, attachment: Attachment) -> Path:
-    """Where the attachment's bytes are (ids are generated: no part of it comes from a client)."""
-    return folder / attachment.conversation_id / attachment.id
+def check_quota(session: Session, *, size: int, total_max_bytes: int) -> None:
+    """Refuse a file of `size` bytes if it would take all attachments past `total_max_bytes`
+    (0: no limit). On PostgreSQL, writers of attachments take turns on an advisory lock until
+    they commit, so two files cannot both squeeze under the limit (SQLite has one writer)."""
+    if not total_max_bytes:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": QUOTA_LOCK})
+    used = int(session.scalar(select(func.coalesce(func.sum(Attachment.size), 0))) or 0)
+    if used + size > total_max_bytes:
+        raise AttachmentQuotaFull(
+            f"attachment storage is full ({used} of {total_max_bytes} bytes used; this file "
+            f"needs {size}): files cannot be attached until some are removed"
+        )
+
+
+def new_attachment_id() -> str:
+    """A fresh, unguessable attachment id (its bytes are stored under it before its row)."""
+    return secrets.token_hex(16)
 
 
 def add_attachment(
     session: Session,
     *,
-    folder: Path,
+    attachment_id: str,
     message: Message,
     name: str | None,
     content_type: str,
-    data: bytes,
+    size: int,
 ) -> Attachment:
-    """Store `data` (already checked) as a file of `message`, and its row."""
+    """The row of a file of `message` whose bytes (checked) are stored under `attachment_id`."""
     attachment = Attachment(
-        id=secrets.token_hex(16),
+        id=attachment_id,
         conversation_id=message.conversation_id,
         message_id=message.id,
         name=clean_name(name),
         content_type=content_type,
-        size=len(data),
+        size=size,
         created_at=message.created_at,
     )
-    path = file_path(folder, attachment)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
     message.attachments.append(attachment)
     session.flush()
     return attachment
@@ -166,7 +186,7 @@ def get_attachment(
 
 
 def erase_attachments(
-    session: Session, *, folder: Path, conversation_ids: list[str]
+    session: Session, *, files: FileStore, conversation_ids: list[str]
 ) -> dict[str, int]:
     """Delete these conversations' attachment rows and files; rows removed, by table."""
     if not conversation_ids:
@@ -181,6 +201,5 @@ def erase_attachments(
     removed = session.execute(
         delete(Attachment).where(Attachment.conversation_id.in_(conversation_ids))
     ).rowcount
-    for conversation_id in with_files | set(conversation_ids):
-        shutil.rmtree(folder / conversation_id, ignore_errors=True)
+    files.delete_conversations(sorted(with_files | set(conversation_ids)))
     return {"attachments": removed}

@@ -519,3 +519,38 @@ class Alert(Base):
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     __table_args__ = (Index("ix_alerts_kind_topic", "kind", "topic_id", "created_at"),)
+
+
+class MailStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # refused for good, or out of attempts
+
+
+class EmailOutbox(Base):
+    """A mail to send (a CME's reply, a transcript), written in the transaction that caused it
+    and sent by one sender with backoff (bot.channels.email): it survives a restart."""
+
+    __tablename__ = "email_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    # "reply:<message id>", "transcript:<conversation id>": a mail is queued once.
+    dedupe_key: Mapped[str] = mapped_column(String(100), unique=True)
+    to_address: Mapped[str] = mapped_column(String(MAX_EMAIL_CHARS))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=MailStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Not tried before this (a backoff after a failure); a claimed row's lease ends here too.
+    next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_email_outbox_due", "status", "next_try_at"),
+        Index("ix_email_outbox_conversation", "conversation_id"),
+    )

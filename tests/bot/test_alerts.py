@@ -325,9 +325,7 @@ def test_erasing_a_customer_removes_them_from_alerts(bot) -> None:
         [alert] = check_alerts(bot, session, now=NOW)
         alert_id = alert.id
         customer_id = alert.customers[0]["customer_id"]
-    receipt = erase_customer(
-        bot.db, customer_id, bot.erasers, attachments_dir=bot.settings.attachments_dir
-    )
+    receipt = erase_customer(bot.db, customer_id, bot.erasers, files=bot.files)
     assert receipt.removed["alerts"] == 1
     with bot.db.read() as session:
         alert = session.get(Alert, alert_id)

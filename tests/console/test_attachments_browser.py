@@ -91,3 +91,37 @@ def test_images_go_both_ways_and_stay_private(live_server, page, customer_page):
         live_server.url + url, headers={"Authorization": f"Bearer {other['token']}"}
     )
     assert response.status_code == 403
+
+
+def test_an_image_that_loads_late_keeps_the_widget_scrolled_to_the_bottom(browser, live_server):
+    alice = make_cme(live_server.app, email="alice@example.com", name="Alice Agent")
+    context = browser.new_context(viewport={"width": 360, "height": 640})
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        customer = Customer(page, live_server.url)
+        customer.ask("The export page shows an error")
+        conversation_id = customer.talk_to_a_person()
+        api = f"/api/cme/conversations/{conversation_id}"
+        with httpx.Client(base_url=live_server.url, headers=alice.bearer, timeout=30) as cme:
+            assert cme.post(f"{api}/claim").is_success
+            for n in range(4):  # enough to scroll the log
+                cme.post(f"{api}/messages", json={"text": f"Checking step {n} for you."})
+            tall = png(20, 60)  # shown at the bubble's width: taller than the visible log
+            sent = cme.post(f"{api}/attachments", files={"file": ("tall.png", tall, "image/png")})
+            assert sent.status_code == 201, sent.text
+        image = page.locator(f"{WIDGET} .msg[data-role=agent] img.attachment-image")
+        expect(image).to_be_visible()
+        page.wait_for_function(
+            "() => { const root = document.querySelector('#supportbot-widget').shadowRoot;"
+            " const i = root.querySelector('.msg[data-role=agent] img.attachment-image');"
+            " return i && i.complete && i.naturalWidth === 20; }"
+        )
+        page.wait_for_timeout(200)
+        gap = page.evaluate(
+            "() => { const log = document.querySelector('#supportbot-widget').shadowRoot"
+            ".querySelector('.log'); return log.scrollHeight - log.scrollTop - log.clientHeight; }"
+        )
+        assert gap < 5, f"the log is {gap}px above its bottom after the image loaded"
+    finally:
+        context.close()

@@ -44,6 +44,11 @@ class FakeSlack:
     users: dict[str, str] = field(default_factory=dict)
     emails: dict[str, str] = field(default_factory=dict)  # profile e-mail (users:read.email)
     acks: list[str] = field(default_factory=list)
+    # Files customers shared (by id), and every download of one: (file id, Authorization).
+    files: dict[str, tuple[dict[str, Any], bytes]] = field(default_factory=dict)
+    downloads: list[tuple[str, str | None]] = field(default_factory=list)
+    # Files apps uploaded (files.getUploadURLExternal, then a POST of the bytes), by id.
+    uploads: dict[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -84,6 +89,25 @@ class FakeSlack:
         """Accepted chat.postMessage calls, optionally to one channel."""
         return [p for p in self.accepted("chat.postMessage") if channel in (None, p.get("channel"))]
 
+    def share(self, name: str, data: bytes, mimetype: str = "image/png", **extra: Any) -> dict:
+        """A file as Slack describes it in a `file_share` event, downloadable with the bot
+        token from its url_private (as Slack serves it: a sign-in page without the token)."""
+        file_id = f"F{next(self._ts):06d}"
+        url = f"http://127.0.0.1:{self.port}/files-pri/{TEAM_ID}-{file_id}/{name}"
+        file = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "size": len(data),
+            "url_private": url,
+            "url_private_download": f"{url}?download=1",
+            **extra,
+        }
+        with self._lock:
+            self.files[file_id] = (file, data)
+        return file
+
     def count(self, method: str) -> int:
         with self._lock:
             return sum(1 for c in self.calls if c.method == method)
@@ -110,6 +134,8 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_get("/link", self._socket)
+        app.router.add_get("/files-pri/{team_file}/{name}", self._download)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -124,6 +150,26 @@ class FakeSlack:
             await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    # -- files -----------------------------------------------------------------------------------
+
+    async def _download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["team_file"].removeprefix(f"{TEAM_ID}-")
+        authorization = request.headers.get("Authorization")
+        with self._lock:
+            self.downloads.append((file_id, authorization))
+            found = self.files.get(file_id)
+        if found is None:
+            return web.Response(status=404)
+        if authorization != "Bearer xoxb-test":
+            return web.Response(text="<html>Sign in to Slack</html>", content_type="text/html")
+        return web.Response(body=found[1], content_type="application/octet-stream")
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        data = await request.read()
+        with self._lock:
+            self.uploads[request.match_info["file_id"]] = data
+        return web.Response(text="OK - " + str(len(data)))
 
     # -- Web API ---------------------------------------------------------------------------------
 
@@ -202,6 +248,20 @@ class FakeSlack:
             )
         if method == "views.open":
             return self._open_view(params)
+        if method == "files.info":
+            with self._lock:
+                found = self.files.get(str(params.get("file")))
+            if found is None:
+                return 200, {"ok": False, "error": "file_not_found"}, {}
+            return 200, {"ok": True, "file": found[0]}, {}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F_UP{next(self._ts):06d}"
+            upload_url = f"http://127.0.0.1:{self.port}/upload/{file_id}"
+            return 200, {"ok": True, "upload_url": upload_url, "file_id": file_id}, {}
+        if method == "files.completeUploadExternal":
+            files = params.get("files")
+            files = json.loads(files) if isinstance(files, str) else files or []
+            return 200, {"ok": True, "files": [{"id": f.get("id")} for f in files]}, {}
         if method == "apps.connections.open":
             return 200, {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"}, {}
         return 200, {"ok": True}, {}

@@ -1,5 +1,6 @@
-"""A CME's file reaches a Slack customer (issue 19) as a signed link in their thread, which
-fetches the file without credentials until it expires, and nothing else."""
+"""A CME's file reaches a Slack customer (issue 19): uploaded into their thread through the Web
+API (files.getUploadURLExternal, the bytes, files.completeUploadExternal), after a signed link
+in the reply that fetches the file without credentials until it expires, and nothing else."""
 
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ async def test_a_cme_file_reaches_the_slack_customer_as_a_working_link(
         assert post["thread_ts"] == mention["event"]["ts"]
         [(url, name)] = LINK.findall(post["text"])
         assert name == "steps.png" and post["text"].startswith("*Alex*")
+        [complete] = fake_slack.accepted("files.completeUploadExternal")
+        assert complete["channel_id"] == "C_HELP"
+        assert complete["thread_ts"] == mention["event"]["ts"]
+        [upload] = fake_slack.accepted("files.getUploadURLExternal")
+        assert upload["filename"] == "steps.png" and int(upload["length"]) == len(png())
+        assert list(fake_slack.uploads.values()) == [png()]
         path = url.removeprefix(settings.public_url.rstrip("/"))
         assert path.startswith("/api/attachments/")
 

@@ -1,90 +1,35 @@
 """Email, when SUPPORTBOT_SMTP_HOST is set: a CME's reply also goes to the address a web
 customer left (or signed in with), and a resolved conversation's transcript on request.
 
-Mail is sent by one background task through `smtplib` (in a thread); a reply is queued inside
-the transaction that stored it, as Slack's outbox is, but in memory: a crash before sending
-loses that copy of the reply, never the reply in the chat.
+Each mail is a row of the durable outbox (`outbox.py`), written inside the transaction that
+stored the reply or accepted the request, and sent by one background job with backoff: a crash
+or an SMTP outage delays a mail, never loses it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import queue
-import smtplib
-from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.channels.email.outbox import Mail, Mailer, MailOptions
 from bot.runtime import Bot
 from bot.schemas import CONVERSATION_ID_PATTERN, FollowUpEmail
-from bot.settings import Settings
-from bot.storage import Conflict, Conversation, Message, Role, User, store
+from bot.storage import Conflict, Conversation, EmailOutbox, Message, Role, User, store
 from escalation import Status
 
-__all__ = ["EmailHooks", "Mailer", "install", "transcript_text"]
+__all__ = ["EmailHooks", "Mail", "MailOptions", "Mailer", "erase", "install", "transcript_text"]
 
 log = logging.getLogger(__name__)
 
 WEB = "web"
-SEND_TIMEOUT_S = 20
-
-
-@dataclass(frozen=True)
-class Mail:
-    to: str
-    subject: str
-    body: str
-
-
-class Mailer:
-    """A queue of mails and the task that sends them."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.outbox: queue.SimpleQueue[Mail] = queue.SimpleQueue()
-
-    def enqueue(self, mail: Mail) -> None:
-        """Queue a mail; safe from any thread."""
-        self.outbox.put(mail)
-
-    def send_now(self, mail: Mail) -> None:
-        """Send one mail over SMTP (blocking)."""
-        s = self.settings
-        message = EmailMessage()
-        message["From"] = s.smtp_from
-        message["To"] = mail.to
-        message["Subject"] = mail.subject
-        message.set_content(mail.body)
-        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=SEND_TIMEOUT_S) as smtp:
-            if s.smtp_starttls:
-                smtp.starttls()
-            if s.smtp_username:
-                smtp.login(s.smtp_username, s.smtp_password)
-            smtp.send_message(message)
-
-    async def run(self) -> None:
-        """Send queued mail until cancelled; a failed send is logged and retried once, then
-        dropped (the reply itself is in the chat)."""
-        while True:
-            try:
-                mail = self.outbox.get_nowait()
-            except queue.Empty:
-                await asyncio.sleep(0.2)
-                continue
-            for attempt in (1, 2):
-                try:
-                    await asyncio.to_thread(self.send_now, mail)
-                    break
-                except (OSError, smtplib.SMTPException) as exc:
-                    log.warning("mail to a customer failed (attempt %d): %s", attempt, exc)
-                    await asyncio.sleep(2)
 
 
 class EmailHooks:
@@ -103,12 +48,13 @@ class EmailHooks:
         name = author.name if author else "Our support team"
         settings = self.mailer.settings
         self.mailer.enqueue(
-            Mail(
-                to=conversation.customer_email,
-                subject=f"{name} replied to your question",
-                body=f"{name} replied:\n\n{message.text}\n\n"
-                f"You can also reply in the chat on {settings.public_url}.\n",
-            )
+            session,
+            dedupe_key=f"reply:{message.id}",
+            conversation_id=conversation.id,
+            to=conversation.customer_email,
+            subject=f"{name} replied to your question",
+            body=f"{name} replied:\n\n{message.text}\n\n"
+            f"You can also reply in the chat on {settings.public_url}.\n",
         )
 
     def escalated(self, session: Session, conversation: Conversation, escalation: object) -> None:
@@ -162,14 +108,15 @@ async def email_transcript(
     bot: Bot = request.app.state.bot
     mailer: Mailer = request.app.state.mailer
 
-    def work() -> Mail:
+    def work() -> str:
         with bot.db.write() as session:
             conversation = store.authorize(
                 session, conversation_id=conversation_id, token=credentials.credentials
             )
             if conversation.status != Status.RESOLVED:
                 raise Conflict("a transcript is sent once the conversation is resolved")
-            if conversation.id in request.app.state.transcripts_sent:
+            key = f"transcript:{conversation.id}"
+            if session.scalar(select(EmailOutbox.id).where(EmailOutbox.dedupe_key == key)):
                 raise Conflict("this conversation's transcript has already been sent")
             to = str(body.email) if body and body.email else conversation.customer_email
             if not to:
@@ -177,23 +124,37 @@ async def email_transcript(
             messages = list(store.list_messages(session, conversation_id=conversation.id))
             users = [session.get(User, m.author_id) for m in messages if m.author_id]
             authors = {user.id: user.name for user in users if user is not None}
-            request.app.state.transcripts_sent.add(conversation.id)
-            return Mail(
+            mailer.enqueue(
+                session,
+                dedupe_key=key,
+                conversation_id=conversation.id,
                 to=to,
                 subject="Your conversation with our support team",
                 body=transcript_text(messages, bot_name=bot.settings.bot_name, authors=authors),
             )
+            return to
 
-    mail = await run_in_threadpool(work)
-    mailer.enqueue(mail)
-    return TranscriptOut(email=mail.to)
+    try:
+        to = await run_in_threadpool(work)
+    except IntegrityError as exc:  # the same request, twice at once: one row wins
+        raise Conflict("this conversation's transcript has already been sent") from exc
+    return TranscriptOut(email=to)
+
+
+def erase(session: Session, customer_id: str, conversation_ids: list[str]) -> dict[str, int]:
+    """Queued and sent mail of these conversations (addresses and texts) goes with them."""
+    if not conversation_ids:
+        return {"email_outbox": 0}
+    removed = session.execute(
+        delete(EmailOutbox).where(EmailOutbox.conversation_id.in_(conversation_ids))
+    ).rowcount
+    return {"email_outbox": removed}
 
 
 def install(app: FastAPI, bot: Bot) -> None:
     """Send CME replies and transcripts by email (SMTP_HOST set)."""
-    mailer = Mailer(bot.settings)
+    mailer = Mailer(bot.db, bot.settings)
     app.state.mailer = mailer
-    app.state.transcripts_sent = set()
     bot.hooks.append(EmailHooks(mailer))
-    bot.background.append(mailer.run)
+    bot.jobs.append(mailer.run)  # one sender per deployment (and claims keep several apart)
     app.include_router(router)

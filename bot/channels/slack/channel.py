@@ -30,6 +30,7 @@ from bot.channels.slack.blocks import (
     NPS_DETAILS_VIEW,
     OPEN_CONSOLE,
 )
+from bot.channels.slack.files import FileImporter
 from bot.channels.slack.hooks import SlackHooks
 from bot.channels.slack.inbox import EventInbox, Work
 from bot.channels.slack.options import SlackOptions
@@ -73,8 +74,10 @@ class SlackChannel:
         self.client = AsyncWebClient(
             token=settings.slack_bot_token, base_url=settings.slack_api_url
         )
-        self.outbox = Outbox(bot.db, self.client, options)
-        self.inbox = EventInbox(bot, self.client, options)
+        self.outbox = Outbox(bot.db, self.client, options, bot.files)
+        self.inbox = EventInbox(
+            bot, self.client, options, FileImporter(bot, self.client, self.outbox)
+        )
         self.hooks = SlackHooks(settings, self.outbox)
         self.interactions = Interactions(bot, self.inbox.tell)
         self._options = options

@@ -18,7 +18,14 @@ from bot.channels.slack.blocks import (
     nps_message,
 )
 from bot.channels.slack.models import SlackOutbox
-from bot.channels.slack.outbox import ALERT, ESCALATION, ESCALATION_UPDATE, MESSAGE, Outbox
+from bot.channels.slack.outbox import (
+    ALERT,
+    ESCALATION,
+    ESCALATION_UPDATE,
+    MESSAGE,
+    UPLOAD,
+    Outbox,
+)
 from bot.channels.slack.routing import split_address
 from bot.cme.auth import console_secret
 from bot.conversation import summarize
@@ -92,6 +99,24 @@ class SlackHooks:
             payload=payload,
             conversation_id=conversation.id,
         )
+        # The file itself follows in the thread (its link above stays a fallback, should the
+        # app lack the files:write scope).
+        for attachment in message.attachments:
+            upload: dict[str, Any] = {
+                "channel": channel,
+                "attachment_id": attachment.id,
+                "filename": attachment.name,
+            }
+            if thread_ts:
+                upload["thread_ts"] = thread_ts
+            self.outbox.enqueue(
+                session,
+                thread_key=conversation.channel_ref,
+                kind=MESSAGE,
+                method=UPLOAD,
+                payload=upload,
+                conversation_id=conversation.id,
+            )
 
     def escalated(
         self, session: Session, conversation: Conversation, escalation: Escalation

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot import conversation as conversations
 from bot.channels.slack.blocks import NOT_LINKED, from_mrkdwn, split_note
+from bot.channels.slack.files import FileImporter
 from bot.channels.slack.hooks import CHANNEL
 from bot.channels.slack.models import EventStatus, Side, SlackEvent, SlackThread
 from bot.channels.slack.options import SlackOptions
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 # A bare mention ("@supportbot") still deserves a greeting.
 EMPTY_MENTION_TEXT = "Hi"
+NOTE_FILES = "Files shared with a note stay here in Slack; they were not sent to the customer."
 NOT_YOUR_THREAD = (
     "This thread is another person's conversation with me. To ask me something yourself, "
     "mention me in a new message of your own."
@@ -58,10 +60,17 @@ class Work:
 class EventInbox:
     """Records deliveries and turns each recorded event into exactly one pipeline call."""
 
-    def __init__(self, bot: Bot, client: AsyncWebClient, options: SlackOptions) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        client: AsyncWebClient,
+        options: SlackOptions,
+        files: FileImporter | None = None,
+    ) -> None:
         self.bot = bot
         self.client = client
         self.options = options
+        self.files = files
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -169,11 +178,23 @@ class EventInbox:
                     return EventStatus.IGNORED, "another user's mention in a customer's thread"
                 if conversation_id is None:
                     return EventStatus.IGNORED, "not addressed to the app"
+                shared = work.event.get("files")
+                text = from_mrkdwn(target.text)
+                if isinstance(shared, list) and shared and self.files is not None:
+                    # Files first: a screenshot and its question arrive as one message.
+                    await self.files.import_files(
+                        conversation_id=conversation_id,
+                        address=target.address or "",
+                        message_key=message_key(work.event) or work.event_id,
+                        files=shared,
+                    )
+                    if not text:
+                        return EventStatus.DONE, None
                 client_msg_id = work.event.get("client_msg_id") or work.event_id
                 await conversations.handle_customer_message(
                     self.bot,
                     conversation_id=conversation_id,
-                    text=from_mrkdwn(target.text) or EMPTY_MENTION_TEXT,
+                    text=text or EMPTY_MENTION_TEXT,
                     client_msg_id=f"slack:{client_msg_id}",
                 )
                 return EventStatus.DONE, None
@@ -294,6 +315,19 @@ class EventInbox:
             await self.tell(channel, target.user or "", NOT_LINKED, thread_ts=thread_ts)
             return EventStatus.DONE, "unlinked Slack user"
         text, note = split_note(from_mrkdwn(target.text))
+        shared = work.event.get("files")
+        if isinstance(shared, list) and shared and self.files is not None and not note:
+            await self.files.import_files(
+                conversation_id=conversation_id,
+                address=target.address or "",
+                message_key=message_key(work.event) or work.event_id,
+                files=shared,
+                user=user,
+            )
+            if not text:
+                return EventStatus.DONE, None
+        elif isinstance(shared, list) and shared and note:
+            await self.tell(channel, target.user or "", NOTE_FILES, thread_ts=thread_ts)
         if not text:
             return EventStatus.IGNORED, "empty reply"
         try:

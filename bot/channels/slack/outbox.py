@@ -23,6 +23,7 @@ from bot.channels.slack.models import OutboxStatus, Side, SlackOutbox, SlackThre
 from bot.channels.slack.options import SlackOptions
 from bot.channels.slack.routing import address, split_address
 from bot.storage import Database, utcnow
+from bot.storage.filestore import FileStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -31,6 +32,9 @@ MESSAGE = "message"  # a bot, agent or system message into a customer's DM or th
 ESCALATION = "escalation"  # the post in the CME channel
 ALERT = "alert"  # an early-warning alert in the CME channel (bot.cme.alerts)
 ESCALATION_UPDATE = "escalation_update"  # chat.update of that post after a handoff transition
+
+# Not a Web API method: a CME's file, uploaded into the customer's thread (files.upload v2).
+UPLOAD = "files.uploadV2"
 
 # Slack errors worth retrying; every other `ok: false` is deterministic and retrying won't help.
 TRANSIENT_ERRORS = frozenset(
@@ -60,10 +64,17 @@ class Row:
 class Outbox:
     """Queue (inside the caller's transaction) and deliver Slack Web API calls."""
 
-    def __init__(self, db: Database, client: AsyncWebClient, options: SlackOptions) -> None:
+    def __init__(
+        self,
+        db: Database,
+        client: AsyncWebClient,
+        options: SlackOptions,
+        files: FileStore | None = None,
+    ) -> None:
         self.db = db
         self.client = client
         self.options = options
+        self.files = files  # where UPLOAD rows find the bytes
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
 
@@ -209,12 +220,34 @@ class Outbox:
 
     async def _send(self, row: Row) -> None:
         payload = dict(row.payload)
+        if row.method == UPLOAD:
+            await self._upload(row, payload)
+            return
         if row.method == "chat.update":
             ts = await asyncio.to_thread(self._escalation_post_ts, row.conversation_id)
             if ts is None:
                 raise NothingToUpdate(f"conversation {row.conversation_id} has no escalation post")
             payload["ts"] = ts
         response = await self.client.api_call(row.method, json=payload)
+        await asyncio.to_thread(self._mark_sent, row, response)
+
+    async def _upload(self, row: Row, payload: dict[str, Any]) -> None:
+        """Upload an attachment's bytes (read now: they may be large) into the thread."""
+        store, conversation_id = self.files, row.conversation_id or ""
+        data = None
+        if store is not None:
+            data = await asyncio.to_thread(store.get, conversation_id, payload["attachment_id"])
+        if data is None:
+            raise NothingToUpdate(f"attachment {payload['attachment_id']} is gone")
+        thread = {"thread_ts": payload["thread_ts"]} if payload.get("thread_ts") else {}
+        response = await self.client.files_upload_v2(
+            channel=payload["channel"],
+            content=data,
+            filename=payload["filename"],
+            title=payload["filename"],
+            request_file_info=False,
+            **thread,
+        )
         await asyncio.to_thread(self._mark_sent, row, response)
 
     # -- transactions ----------------------------------------------------------------------------

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-# Message subtypes that are still a person writing; every other subtype (edits, deletions,
-# joins, bot messages, file comments) is ignored.
-PERSON_SUBTYPES = frozenset({None, "thread_broadcast"})
+# Message subtypes that are still a person writing (a file shared with or without words
+# included); every other subtype (edits, deletions, joins, bot messages, file comments) is
+# ignored.
+PERSON_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 HANDLED_EVENTS = frozenset({"message", "app_mention"})
 
 
