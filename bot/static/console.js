@@ -4,7 +4,6 @@
 
 (() => {
   const meta = (name) => (document.querySelector(`meta[name="${name}"]`) || {}).content || "";
-  const CSRF = meta("csrf-token");
   const SLA_S = Number(meta("sla-first-response-s")) || 300;
   const THRESHOLD = Number(meta("frustration-threshold")) || 0.7;
   const SVG = "http://www.w3.org/2000/svg";
@@ -119,24 +118,7 @@
     toast.timer = setTimeout(() => (el.hidden = true), 6000);
   }
 
-  class ApiError extends Error {}
-
-  async function api(method, path, body) {
-    const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") init.headers["X-CSRF-Token"] = CSRF;
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(path, init);
-    if (response.status === 401) {
-      location.assign(`/console/login?next=${encodeURIComponent(location.pathname)}`);
-      throw new ApiError("signed out");
-    }
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new ApiError(data.detail || `${response.status} ${response.statusText}`);
-    return data;
-  }
+  const api = window.supportbotApi.call; // console-api.js, loaded first
 
   const conversationPath = (id) => `/api/cme/conversations/${encodeURIComponent(id)}`;
 
