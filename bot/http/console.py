@@ -253,7 +253,7 @@ def console_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> API
             )
             return
         await websocket.accept()
-        await LiveFeed(bot, websocket).run()
+        await LiveFeed(bot, websocket, user_id=session.user_id).run()
 
     return router
 

@@ -27,8 +27,8 @@ CONSOLE_FILES = [
 @pytest.fixture
 def client(tmp_path, database_url, fake_embedder):
     app = console_app(make_settings(tmp_path, database_url), fake_embedder)
-    make_cme(app, email="alice@example.com", name="Alice")
     with TestClient(app) as client:
+        make_cme(app, email="alice@example.com", name="Alice")
         yield client
 
 
