@@ -8,7 +8,6 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from bot.cme.assignment import conversation_team
-from bot.cme.unread import unread_counts
 from bot.cme.schemas import (
     ContextPacket,
     ConversationView,
@@ -22,6 +21,7 @@ from bot.cme.schemas import (
     TranscriptMessage,
     TrendPoint,
 )
+from bot.cme.unread import unread_counts
 from bot.conversation import summarize
 from bot.runtime import Bot
 from bot.schemas import AttachmentOut

@@ -25,6 +25,7 @@ from bot.channels.slack.models import Side, SlackThread
 from bot.channels.slack.routing import address
 from bot.cme import accounts
 from bot.conversation import outcomes
+from bot.events import agent_topic, csat_event, feedback_event
 from bot.runtime import Bot
 from bot.storage import User, customers, store
 from escalation import HandoffConflict
@@ -79,6 +80,9 @@ class Interactions:
                 return True
 
         recorded = await asyncio.to_thread(record)
+        if recorded:  # the console showing the conversation updates without a reload
+            helpful = action["action_id"] == HELPFUL
+            await self.bot.bus.publish(agent_topic(conversation_id), feedback_event(seq, helpful))
         await self.tell(channel, user, THANKS if recorded else NOT_YOURS, thread_ts=thread_ts)
 
     async def csat(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -151,7 +155,10 @@ class Interactions:
                     return f"{exc}."
                 return thanks
 
-        await self.tell(channel, user, await asyncio.to_thread(record), thread_ts=thread_ts)
+        said = await asyncio.to_thread(record)
+        if said == thanks and rating is not None:
+            await self.bot.bus.publish(agent_topic(conversation_id), csat_event(rating, None))
+        await self.tell(channel, user, said, thread_ts=thread_ts)
 
     async def talk_to_person(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         """Talk to a person: request_handoff (its notice reaches the thread by the outbox)."""
