@@ -40,6 +40,7 @@ from bot.http.deps import BotDep, ConversationId, UserDep
 from bot.http.errors import documented_errors
 from bot.schemas import (
     MAX_DB_INT,
+    NO_CONTROL,
     TEAM_NAME_PATTERN,
     JsonInt,
     MessageText,
@@ -259,13 +260,25 @@ async def typing(
     return Done()
 
 
-@router.delete("/customers/{customer_id}", response_model=ErasureOut)
+@router.delete("/customers", response_model=ErasureOut)
 async def erase_customer(
-    customer_id: Annotated[str, Path(min_length=1, max_length=200)], bot: BotDep, user: UserDep
+    bot: BotDep,
+    user: UserDep,
+    customer_id: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=NO_CONTROL,
+            description="The customer id the conversations carry (verified id, Slack user, "
+            "e-mail or visitor id)",
+        ),
+    ],
 ) -> ErasureOut:
-    """Erase a customer: every conversation with this customer_id, its messages, embeddings,
-    feedback, CSAT, escalations, attachments and Slack data; returns a receipt of what was
-    removed."""
+    """Erase a customer by the id their conversations carry: every conversation with this
+    customer_id, its messages, embeddings, feedback, CSAT, escalations, attachments and Slack
+    data, and their customer records; returns a receipt of what was removed. (By the record's
+    number: `DELETE /api/cme/customers/{customer_id}`.)"""
     receipt = await run_in_threadpool(
         partial(
             conversation.erase_customer,
