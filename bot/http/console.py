@@ -59,6 +59,7 @@ CONSOLE_SCRIPTS = (
     '<script src="/static/attachments.js" defer></script>'
     '<script src="/static/presence.js" defer></script>'
     '<script src="/static/shortcuts.js" defer></script>'
+    '<script src="/static/teams.js" defer></script>'
 )
 
 LOGIN_BODY = """<main class="signin">

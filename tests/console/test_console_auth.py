@@ -345,6 +345,7 @@ def test_console_page_is_inert_and_carries_the_csp(client):
         '<script src="/static/attachments.js" defer>',
         '<script src="/static/presence.js" defer>',
         '<script src="/static/shortcuts.js" defer>',
+        '<script src="/static/teams.js" defer>',
         '<script src="/static/insight.js" defer>',
     ]
 

@@ -59,7 +59,7 @@ DOM_PROBLEMS = """() => {
   }
   for (const el of document.querySelectorAll("script")) {
     const files = ["console-api.js", "console.js", "markdown.js", "canned.js", "attachments.js",
-      "presence.js", "shortcuts.js", "insight.js"];
+      "presence.js", "shortcuts.js", "teams.js", "insight.js"];
     const ours = files.map((file) => `/static/${file}`);
     if (!ours.includes(el.getAttribute("src"))) problems.push("unexpected SCRIPT");
   }

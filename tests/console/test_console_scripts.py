@@ -19,6 +19,7 @@ CONSOLE_FILES = [
     "attachments.js",
     "presence.js",
     "shortcuts.js",
+    "teams.js",
     "customers.js",
     "insight.js",
 ]
