@@ -326,3 +326,62 @@ def test_an_escalation_about_a_team_article_goes_to_that_team(team_client):
         "/api/cme/presence", json={"status": "online", "teams": ["Billing!"]}, headers=alice.bearer
     )
     assert teams.status_code == 422
+
+
+def test_the_queue_shows_one_teams_conversations_when_asked(team_client):
+    client = team_client
+    alice = cme(client, "Alice", status=None)  # nobody online: everything waits
+    plain = escalate(client)
+    billed, headers = start_conversation(client, name="Sam")
+    say(client, billed, headers, "Where can I download my invoices?")
+    client.post(f"/api/conversations/{billed}/handoff", headers=headers)
+
+    def shown(query: str) -> list[str]:
+        response = client.get(f"/api/cme/queue{query}", headers=alice.bearer)
+        assert response.status_code == 200, response.text
+        return sorted(row["id"] for row in response.json()["conversations"])
+
+    assert shown("?team=billing") == [billed]
+    assert shown("?view=unassigned&team=billing") == [billed]
+    assert shown("?team=technical") == []
+    assert shown("") == sorted([plain, billed])
+    for bad in ("Billing!", "", "x" * 41, "a%00b"):
+        refused = client.get(f"/api/cme/queue?team={bad}", headers=alice.bearer)
+        assert refused.status_code == 422, bad
+
+
+def test_user_add_puts_the_cme_in_teams_and_may_make_an_admin(tmp_path, monkeypatch, capsys):
+    import json
+    import os
+
+    from bot import cli
+
+    for name in [n for n in os.environ if n.startswith("SUPPORTBOT_")]:
+        monkeypatch.delenv(name)
+    database = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", database)
+    monkeypatch.setenv("SUPPORTBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    add = ["user", "add", "--email", "bill@example.com", "--password", "long enough pw"]
+    assert cli.main([*add, "--team", "billing", "--team", "technical", "--admin"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["admin"] is True and printed["teams"] == ["billing", "technical"]
+    with pytest.raises(SystemExit) as refused:
+        cli.main(
+            ["user", "add", "--email", "x@example.com", "--password", "pw123456789"]
+            + ["--team", "Billing!"]
+        )
+    assert refused.value.code == 2
+    assert "team" in capsys.readouterr().err
+
+    from bot.storage import CmePresence, Database, User
+
+    db = Database(database)
+    try:
+        with db.read() as session:
+            user = session.get(User, printed["id"])
+            assert user.is_admin
+            presence = session.get(CmePresence, user.id)
+            assert (presence.status, presence.teams) == ("offline", "billing,technical")
+    finally:
+        db.dispose()
