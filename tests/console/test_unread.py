@@ -157,3 +157,13 @@ def test_the_live_queue_carries_the_signed_in_cmes_unread_counts(client):
             rows = next_pushed(socket, "queue")["conversations"]
             if rows and rows[0]["unread"] == 1:
                 break
+
+
+def test_erasing_the_customer_removes_the_read_marks(client):
+    conversation_id, headers = start_conversation(client, id="cust-erased", name="Grace")
+    say(client, conversation_id, headers, "How do I export my data?")
+    assert read(client, client.alice, conversation_id).status_code == 200
+    erased = client.delete("/api/cme/customers?customer_id=cust-erased", headers=client.bob.bearer)
+    assert erased.status_code == 200, erased.text
+    with client.app.state.bot.db.read() as session:
+        assert session.scalars(select(ConversationRead)).all() == []
