@@ -109,7 +109,8 @@ def serve_options(settings: Settings) -> dict[str, object]:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     from bot.cme import accounts
-    from bot.storage import Conflict, Database
+    from bot.cme.assignment import set_presence
+    from bot.storage import Conflict, Database, utcnow
 
     password = args.password or _ask_password()
     if password is None:
@@ -131,15 +132,33 @@ def cmd_user_add(args: argparse.Namespace) -> int:
                 name=args.name or args.email,
                 password=password,
                 slack_user_id=args.slack_user_id,
+                is_admin=args.admin,
             )
+            if args.team:  # offline until they sign in; assignment routes their teams' work
+                set_presence(
+                    session, user_id=user.id, status="offline", now=utcnow(), teams=args.team
+                )
     except Conflict as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         database.dispose()
-    print(json.dumps({"id": user.id, "email": user.email, "api_token": token}))
+    shown = {"id": user.id, "email": user.email, "api_token": token}
+    print(json.dumps(shown | {"admin": args.admin, "teams": sorted(set(args.team or []))}))
     print("The API token is shown once; store it safely.", file=sys.stderr)
     return 0
+
+
+def _team_name(value: str) -> str:
+    import re
+
+    from bot.schemas import TEAM_NAME_PATTERN
+
+    if not re.match(TEAM_NAME_PATTERN, value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: a team is a short lower-case name (letters, digits, - and _)"
+        )
+    return value
 
 
 def _ask_password() -> str | None:
@@ -552,6 +571,15 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name")
     add.add_argument("--password", help="prompted for when omitted")
     add.add_argument("--slack-user-id", help="link the account to a Slack user")
+    add.add_argument(
+        "--team",
+        action="append",
+        type=_team_name,
+        help="a team they belong to (article `team:`); repeat for several",
+    )
+    add.add_argument(
+        "--admin", action="store_true", help="a console admin (may change others' team replies)"
+    )
     add.set_defaults(func=cmd_user_add)
 
     customer = commands.add_parser("customer", help="customer data").add_subparsers(

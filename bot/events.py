@@ -84,6 +84,16 @@ def vip_event(vip: bool) -> dict[str, Any]:
     return {"type": "vip", "vip": vip}
 
 
+def csat_event(rating: int, comment: str | None) -> dict[str, Any]:
+    """The customer rated the conversation (stars and comment), for the console."""
+    return {"type": "csat", "rating": rating, "comment": comment}
+
+
+def feedback_event(seq: int, helpful: bool) -> dict[str, Any]:
+    """The customer marked a bot answer helpful or not (thumbs), for the console."""
+    return {"type": "feedback", "seq": seq, "helpful": helpful}
+
+
 def erased_event() -> dict[str, Any]:
     """The conversation was erased: whoever holds its messages drops them."""
     return {"type": "erased"}

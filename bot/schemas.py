@@ -76,6 +76,7 @@ VISIBLE_TEXT = r"[^\s\x00-\x1f\x7f-\x9f]"
 NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]+$"
 CLIENT_MSG_ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"  # ASCII: JSON Schema's \w is, Python's is not
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+TEAM_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"  # as an article's `team:` (retrieval)
 # Sequence numbers and row ids are INTEGER columns: larger numbers name nothing that can exist,
 # and PostgreSQL refuses them rather than matching no row.
 MAX_DB_INT = 2**31 - 1

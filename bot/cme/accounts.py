@@ -16,9 +16,16 @@ _hasher = PasswordHasher()
 
 
 def create_user(
-    session: Session, *, email: str, name: str, password: str, slack_user_id: str | None = None
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    slack_user_id: str | None = None,
+    is_admin: bool = False,
 ) -> tuple[User, str]:
-    """Create a CME and return it with a fresh API token (shown once)."""
+    """Create a CME (a console admin with `is_admin`) and return it with a fresh API token
+    (shown once)."""
     email = email.strip().lower()
     if session.scalars(select(User).where(User.email == email)).first() is not None:
         raise Conflict(f"a user with email {email} already exists")
@@ -29,6 +36,7 @@ def create_user(
         password_hash=_hasher.hash(password),
         api_token_hash=hash_token(token),
         slack_user_id=slack_user_id,
+        is_admin=is_admin,
     )
     session.add(user)
     session.flush()

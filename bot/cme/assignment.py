@@ -2,8 +2,9 @@
 
 Each CME sets online, away or offline in the console, which also reports them as seen; an
 online CME not seen for AWAY_AFTER_S counts as away. With AUTO_ASSIGN, waiting conversations
-(VIP first, then the longest waiting) go to the online CME with the fewest open conversations
-under AUTO_ASSIGN_LIMIT, the one given a conversation longest ago among equals (round-robin).
+(VIP first, then at-risk customers by health tier, then the longest waiting) go to the online
+CME with the fewest open conversations under AUTO_ASSIGN_LIMIT, the one given a conversation
+longest ago among equals (round-robin).
 The hand-over is `bot.conversation.claim`, so a conversation still has exactly one owner: a CME
 who claims it first wins, and the assigner moves on.
 """
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from bot import conversation
 from bot.events import QUEUE_TOPIC
 from bot.runtime import Bot
-from bot.storage import CmePresence, Conversation, Escalation, Message, Role, User
+from bot.storage import CmePresence, Conversation, Customer, Escalation, Message, Role, User
 from escalation import HandoffConflict, Status
 
 log = logging.getLogger(__name__)
@@ -156,21 +157,59 @@ def conversation_teams(bot: Bot, session: Session, conversation_ids: list[str]) 
     return teams
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """A waiting conversation as the assigner orders it."""
+
+    conversation_id: str
+    vip: bool
+    at_risk: bool  # the customer's health tier
+    since: datetime | None  # when its open escalation began
+
+
+def assignment_order(waiting: list[Waiting]) -> list[str]:
+    """Who goes first: VIP, then at-risk customers, then the longest waiting (then by id)."""
+    never = datetime.max.replace(tzinfo=None)
+    return [
+        w.conversation_id
+        for w in sorted(
+            waiting,
+            key=lambda w: (
+                not w.vip,
+                not w.at_risk,
+                w.since.replace(tzinfo=None) if w.since else never,
+                w.conversation_id,
+            ),
+        )
+    ]
+
+
 def _waiting(session: Session) -> list[str]:
-    """Waiting conversations, VIP first, then the longest waiting."""
+    """Waiting conversations in `assignment_order`."""
     opened = (
         select(Escalation.conversation_id, func.min(Escalation.created_at).label("since"))
         .where(Escalation.closed_at.is_(None))
         .group_by(Escalation.conversation_id)
         .subquery()
     )
-    return list(
-        session.scalars(
-            select(Conversation.id)
-            .join(opened, opened.c.conversation_id == Conversation.id, isouter=True)
-            .where(Conversation.status == Status.WAITING)
-            .order_by(Conversation.vip.desc(), opened.c.since, Conversation.id)
-        ).all()
+    rows = session.execute(
+        select(
+            Conversation.id, Conversation.vip, Customer.vip, Customer.health_tier, opened.c.since
+        )
+        .join(opened, opened.c.conversation_id == Conversation.id, isouter=True)
+        .join(Customer, Customer.id == Conversation.customer_ref, isouter=True)
+        .where(Conversation.status == Status.WAITING)
+    ).all()
+    return assignment_order(
+        [
+            Waiting(
+                conversation_id=conversation_id,
+                vip=bool(vip or customer_vip),
+                at_risk=tier == "at_risk",
+                since=since,
+            )
+            for conversation_id, vip, customer_vip, tier, since in rows
+        ]
     )
 
 

@@ -23,6 +23,7 @@ from bot.cme.schemas import (
     TranscriptMessage,
     TrendPoint,
 )
+from bot.cme.unread import unread_counts
 from bot.conversation import summarize
 from bot.runtime import Bot
 from bot.schemas import AttachmentOut
@@ -179,13 +180,22 @@ def _in_view(view: str, user_id: int | None) -> Select[tuple[Conversation]]:
     return select(Conversation).where(where)
 
 
-def queue(bot: Bot, *, view: str = "all", user_id: int | None = None) -> list[QueueItem]:
+def queue(
+    bot: Bot, *, view: str = "all", user_id: int | None = None, team: str | None = None
+) -> list[QueueItem]:
     """Conversations in a view, most urgent first: all open, mine (claimed by `user_id`),
-    unassigned (waiting), or the latest resolved (most recent first)."""
+    unassigned (waiting), or the latest resolved (most recent first); only one team's when
+    `team` is given. Each carries `user_id`'s unread count."""
     now = bot.clock()
     with bot.db.read() as session:
         conversations = session.scalars(_in_view(view, user_id)).all()
         rows = queue_items(bot, session, conversations, now)
+        if team is not None:
+            rows = [row for row in rows if row.team == team]
+        if user_id is not None:
+            unread = unread_counts(session, user_id=user_id, conversation_ids=[r.id for r in rows])
+            for row in rows:
+                row.unread = unread.get(row.id, 0)
     if view != "resolved":
         rows.sort(key=lambda row: (row.status != Status.WAITING, -row.urgency))
     return rows

@@ -8,6 +8,7 @@ import contextlib
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import anyio
@@ -34,9 +35,10 @@ class LiveFeed:
     {"type": "conversation", "conversation_id": ..., "event": ...}.
     """
 
-    def __init__(self, bot: Bot, websocket: WebSocket) -> None:
+    def __init__(self, bot: Bot, websocket: WebSocket, *, user_id: int | None = None) -> None:
         self.bot = bot
         self.websocket = websocket
+        self.user_id = user_id  # whose unread counts the queue carries
         self._send_lock = anyio.Lock()
         self._queue_dirty = asyncio.Event()
         self._tasks: TaskGroup | None = None
@@ -80,7 +82,7 @@ class LiveFeed:
             with anyio.move_on_after(QUEUE_REFRESH_S):
                 await self._queue_dirty.wait()
             self._queue_dirty.clear()
-            rows = await run_in_threadpool(queue, self.bot)
+            rows = await run_in_threadpool(partial(queue, self.bot, user_id=self.user_id))
             conversations = [row.model_dump(mode="json") for row in rows]
             await self._send({"type": "queue", "conversations": conversations})
 

@@ -31,13 +31,19 @@ def save_reply(
     text: str,
     team: bool,
     reply_id: int | None = None,
+    is_admin: bool = False,
 ) -> SavedReply:
-    """Create a reply (personal, or the team's), or change one the CME may change."""
+    """Create a reply (personal, or the team's), or change one the CME may change. Anyone may
+    edit a team reply, but only its author or an admin may take it from the team (personal)."""
     if reply_id is None:
-        reply = SavedReply(owner_id=None if team else user_id, title=title, text=text)
+        reply = SavedReply(
+            owner_id=None if team else user_id, author_id=user_id, title=title, text=text
+        )
         session.add(reply)
     else:
         reply = _changeable(session, reply_id=reply_id, user_id=user_id)
+        if reply.owner_id is None and not team and reply.author_id != user_id and not is_admin:
+            raise Forbidden("only its author or an admin may make a team reply personal")
         reply.title, reply.text, reply.updated_at = title, text, utcnow()
         reply.owner_id = None if team else user_id
     session.flush()

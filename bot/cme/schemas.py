@@ -55,6 +55,16 @@ class QueueItem(BaseModel):
     )
     escalation: EscalationView | None
     urgency: float = Field(description="Frustration + wait against the SLA + breach + VIP")
+    unread: int = Field(
+        default=0, description="Customer messages you have not seen (opening it marks them read)"
+    )
+
+
+class ReadOut(BaseModel):
+    """Your read mark on a conversation: its customer messages after it are unread for you."""
+
+    conversation_id: str
+    last_read_seq: int
 
 
 class QueueOut(BaseModel):
@@ -147,6 +157,7 @@ class CmeView(BaseModel):
     id: int
     email: str
     name: str
+    is_admin: bool = Field(False, description="A console admin (`supportbot user add --admin`)")
 
 
 class UsersOut(BaseModel):

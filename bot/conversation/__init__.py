@@ -7,7 +7,7 @@ conversations end on their own, what the bot says, and the replay benchmark.
     bot.conversation.erasure                             erase a customer, with a receipt
 """
 
-from bot.conversation.erasure import ErasureReceipt, erase_customer
+from bot.conversation.erasure import ErasureReceipt, erase_customer, erase_record
 from bot.conversation.handoff import (
     Change,
     agent_message,
@@ -34,6 +34,7 @@ __all__ = [
     "agent_message",
     "claim",
     "erase_customer",
+    "erase_record",
     "hand_back",
     "leave_email",
     "handle_customer_message",

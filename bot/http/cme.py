@@ -26,17 +26,27 @@ from bot.cme.schemas import (
     ErasureOut,
     OutcomesOut,
     QueueOut,
+    ReadOut,
     SearchOut,
     Suggestion,
     SuggestionsOut,
     UsersOut,
 )
 from bot.cme.search import ConversationQuery, search_conversations
+from bot.cme.unread import mark_read
 from bot.conversation import Change, suggestion_query
 from bot.events import announce_erasure, conversation_topic, typing_event
 from bot.http.deps import BotDep, ConversationId, UserDep
 from bot.http.errors import documented_errors
-from bot.schemas import MAX_DB_INT, JsonInt, MessageText, StatusName, clean_text
+from bot.schemas import (
+    MAX_DB_INT,
+    NO_CONTROL,
+    TEAM_NAME_PATTERN,
+    JsonInt,
+    MessageText,
+    StatusName,
+    clean_text,
+)
 from bot.storage import NotFound, User, store
 from retrieval import Article, KnowledgeBase
 
@@ -85,6 +95,14 @@ class VipIn(BaseModel):
     vip: StrictBool
 
 
+class ReadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seq: JsonInt | None = Field(
+        None, ge=0, le=MAX_DB_INT, description="The last message you saw; omitted: the latest"
+    )
+
+
 class TypingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -94,7 +112,7 @@ class TypingIn(BaseModel):
 @router.get("/me", response_model=CmeView)
 async def me(user: UserDep) -> CmeView:
     """The signed-in CME."""
-    return CmeView(id=user.id, email=user.email, name=user.name)
+    return CmeView(id=user.id, email=user.email, name=user.name, is_admin=user.is_admin)
 
 
 @router.get("/queue", response_model=QueueOut)
@@ -102,10 +120,14 @@ async def get_queue(
     bot: BotDep,
     user: UserDep,
     view: Annotated[QueueView, Query(description="all, mine, unassigned or resolved")] = "all",
+    team: Annotated[
+        str | None,
+        Query(pattern=TEAM_NAME_PATTERN, description="Only conversations routed to this team"),
+    ] = None,
 ) -> QueueOut:
     """Open conversations ordered by urgency (frustration, wait, SLA), or a view of them; the
-    resolved view lists the latest resolved conversations."""
-    rows = await run_in_threadpool(partial(queue, bot, view=view, user_id=user.id))
+    resolved view lists the latest resolved conversations. Each carries your unread count."""
+    rows = await run_in_threadpool(partial(queue, bot, view=view, user_id=user.id, team=team))
     return QueueOut(conversations=rows)
 
 
@@ -134,6 +156,26 @@ async def search(
 async def get_context(conversation_id: ConversationId, bot: BotDep, user: UserDep) -> ContextPacket:
     """The context packet: transcript with scores, why it escalated, what the bot retrieved."""
     return await run_in_threadpool(context_packet, bot, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/read", response_model=ReadOut)
+async def read(
+    conversation_id: ConversationId, bot: BotDep, user: UserDep, body: ReadIn | None = None
+) -> ReadOut:
+    """Mark the conversation read (up to `seq`) for you; the console does it on opening it."""
+
+    def write() -> int:
+        with bot.db.write() as session:
+            return mark_read(
+                session,
+                user_id=user.id,
+                conversation_id=conversation_id,
+                now=bot.clock(),
+                seq=body.seq if body is not None else None,
+            )
+
+    last = await run_in_threadpool(write)
+    return ReadOut(conversation_id=conversation_id, last_read_seq=last)
 
 
 @router.post("/conversations/{conversation_id}/claim", response_model=ChangeOut)
@@ -218,13 +260,25 @@ async def typing(
     return Done()
 
 
-@router.delete("/customers/{customer_id}", response_model=ErasureOut)
+@router.delete("/customers", response_model=ErasureOut)
 async def erase_customer(
-    customer_id: Annotated[str, Path(min_length=1, max_length=200)], bot: BotDep, user: UserDep
+    bot: BotDep,
+    user: UserDep,
+    customer_id: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=NO_CONTROL,
+            description="The customer id the conversations carry (verified id, Slack user, "
+            "e-mail or visitor id)",
+        ),
+    ],
 ) -> ErasureOut:
-    """Erase a customer: every conversation with this customer_id, its messages, embeddings,
-    feedback, CSAT, escalations, attachments and Slack data; returns a receipt of what was
-    removed."""
+    """Erase a customer by the id their conversations carry: every conversation with this
+    customer_id, its messages, embeddings, feedback, CSAT, escalations, attachments and Slack
+    data, and their customer records; returns a receipt of what was removed. (By the record's
+    number: `DELETE /api/cme/customers/{customer_id}`.)"""
     receipt = await run_in_threadpool(
         partial(
             conversation.erase_customer,
@@ -268,7 +322,7 @@ async def list_users(bot: BotDep, user: UserDep) -> UsersOut:
     def load() -> list[CmeView]:
         with bot.db.read() as session:
             return [
-                CmeView(id=cme.id, name=cme.name, email=cme.email)
+                CmeView(id=cme.id, name=cme.name, email=cme.email, is_admin=cme.is_admin)
                 for cme in accounts.list_users(session)
             ]
 

@@ -46,6 +46,9 @@ SHELL = """<!doctype html>
 # Every console page shows the open-alerts banner (insight.js).
 INSIGHT_SCRIPT = '<script src="/static/insight.js" defer></script>'
 
+# The one JSON API helper (`supportbotApi`) loads first on every console page.
+API_SCRIPT = '<script src="/static/console-api.js" defer></script>'
+
 # The shared markdown renderer and the inbox's own styles load before console.js.
 CONSOLE_SCRIPTS = (
     '<link rel="stylesheet" href="/static/inbox.css">'
@@ -55,6 +58,8 @@ CONSOLE_SCRIPTS = (
     '<link rel="stylesheet" href="/static/attachments.css">'
     '<script src="/static/attachments.js" defer></script>'
     '<script src="/static/presence.js" defer></script>'
+    '<script src="/static/shortcuts.js" defer></script>'
+    '<script src="/static/teams.js" defer></script>'
 )
 
 LOGIN_BODY = """<main class="signin">
@@ -250,7 +255,7 @@ def console_router(bot: Bot, sessions: Sessions, throttle: LoginThrottle) -> API
             )
             return
         await websocket.accept()
-        await LiveFeed(bot, websocket).run()
+        await LiveFeed(bot, websocket, user_id=session.user_id).run()
 
     return router
 
@@ -300,7 +305,8 @@ def _shell(
             styles=f'<link rel="stylesheet" href="/static/{page}.css">'
             if page not in ("console", "insight")
             else "",
-            script=(
+            script=API_SCRIPT
+            + (
                 CONSOLE_SCRIPTS + INSIGHT_SCRIPT
                 if page == "console"
                 else INSIGHT_SCRIPT

@@ -17,6 +17,7 @@ from bot.conversation import (
     wait_for,
     withdraw,
 )
+from bot.events import agent_topic, csat_event, feedback_event
 from bot.http.deps import BotDep, ConversationId, LimitsDep, TokenDep, authorized
 from bot.http.errors import documented_errors
 from bot.http.identity import ClaimedIdentity, verify
@@ -157,7 +158,10 @@ async def post_feedback(
             outcomes.on_feedback(bot, session, conversation, seq=body.seq, helpful=body.helpful)
             return Ok(status=conversation.status)
 
-    return await run_in_threadpool(record)
+    done = await run_in_threadpool(record)
+    # The console showing this conversation updates without a reload.
+    await bot.bus.publish(agent_topic(conversation_id), feedback_event(body.seq, body.helpful))
+    return done
 
 
 @router.post("/conversations/{conversation_id}/handoff", response_model=HandoffOut)
@@ -218,7 +222,9 @@ async def post_csat(
             )
             return Ok(status=conversation.status)
 
-    return await run_in_threadpool(record)
+    done = await run_in_threadpool(record)
+    await bot.bus.publish(agent_topic(conversation_id), csat_event(body.rating, body.comment))
+    return done
 
 
 @router.get("/conversations/{conversation_id}/nps", response_model=NpsOut)

@@ -1,17 +1,21 @@
 """The CME JSON API for customers under /api/cme/customers: lists (with the at-risk list), the
-customer page's data, notes and VIP. Erasure stays in bot.http.cme (by customer_id)."""
+customer page's data, notes, VIP and erasure, every one by the record's number. Erasure by the
+id conversations carry is `DELETE /api/cme/customers?customer_id=` (bot.http.cme)."""
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
+from bot import conversation
 from bot.cme import customers
 from bot.cme.customer_schemas import CustomerDetail, CustomersOut, CustomerVipIn, NoteIn, NoteView
-from bot.cme.schemas import Done
+from bot.cme.schemas import Done, ErasureOut
+from bot.events import announce_erasure
 from bot.http.deps import BotDep, UserDep
 from bot.http.errors import documented_errors
 from bot.schemas import MAX_DB_INT
@@ -24,8 +28,6 @@ router = APIRouter(
     responses=documented_errors(400, 401, 403, 404, 413, 422, 500),
 )
 
-# The customer record's id (DELETE /api/cme/customers/{customer_id} erases by the string id
-# the conversations carry instead).
 CustomerRef = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="The customer record's id")]
 
 
@@ -68,3 +70,32 @@ async def set_vip(
     """Mark or unmark the customer (and their conversations) as VIP."""
     await run_in_threadpool(customers.set_vip, bot, customer_id=customer_id, vip=body.vip)
     return Done()
+
+
+@router.delete("/customers/{customer_id}", response_model=ErasureOut)
+async def erase_record(customer_id: CustomerRef, bot: BotDep, user: UserDep) -> ErasureOut:
+    """Erase this customer record: as erasing by each id it is known by (its conversations,
+    messages, embeddings, feedback, CSAT, escalations, attachments and Slack data), with the
+    record, its notes, NPS answers and health history; returns a receipt."""
+    receipt = await run_in_threadpool(
+        partial(
+            conversation.erase_record,
+            bot.db,
+            customer_id,
+            bot.erasers,
+            files=bot.files,
+        )
+    )
+    log.info(
+        "CME %s erased customer %d: %d conversations",
+        user.id,
+        customer_id,
+        len(receipt.conversations),
+    )
+    bot.outcomes_changed.set()  # retrieval forgets their examples too
+    await announce_erasure(bot.bus, receipt.conversations)  # sockets drop what they buffered
+    return ErasureOut(
+        customer_id=receipt.customer_id,
+        conversations=receipt.conversations,
+        removed=receipt.removed,
+    )

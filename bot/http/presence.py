@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from bot.cme.assignment import availability, set_presence
 from bot.http.deps import BotDep, UserDep
 from bot.http.errors import documented_errors
+from bot.schemas import TEAM_NAME_PATTERN
 
 router = APIRouter(
     prefix="/api/cme/presence",
@@ -21,7 +22,7 @@ router = APIRouter(
 Status = Literal["online", "away", "offline"]
 
 
-Team = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+Team = Annotated[str, StringConstraints(pattern=TEAM_NAME_PATTERN)]
 
 
 class PresenceIn(BaseModel):

@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bot.cme.saved_replies import VARIABLES, delete_reply, list_saved, save_reply
 from bot.http.deps import BotDep, UserDep
 from bot.http.errors import documented_errors
 from bot.schemas import MAX_DB_INT, CleanText, MessageText
-from bot.storage import SavedReply
+from bot.storage import SavedReply, User
 
 router = APIRouter(
     prefix="/api/cme/saved-replies",
@@ -40,6 +40,7 @@ class SavedReplyOut(BaseModel):
     text: str
     scope: Literal["personal", "team"]
     owner_id: int | None
+    author_id: int | None = Field(None, description="Who wrote it (unknown for old team replies)")
 
 
 class SavedRepliesOut(BaseModel):
@@ -54,6 +55,7 @@ def _out(reply: SavedReply) -> SavedReplyOut:
         text=reply.text,
         scope="team" if reply.owner_id is None else "personal",
         owner_id=reply.owner_id,
+        author_id=reply.author_id,
     )
 
 
@@ -68,12 +70,13 @@ async def saved_replies(bot: BotDep, user: UserDep) -> SavedRepliesOut:
     return SavedRepliesOut(replies=await run_in_threadpool(read), variables=list(VARIABLES))
 
 
-async def _save(bot: BotDep, user_id: int, body: SavedReplyIn, reply_id: int | None):
+async def _save(bot: BotDep, user: User, body: SavedReplyIn, reply_id: int | None):
     def write() -> SavedReplyOut:
         with bot.db.write() as session:
             reply = save_reply(
                 session,
-                user_id=user_id,
+                user_id=user.id,
+                is_admin=user.is_admin,
                 title=body.title,
                 text=body.text,
                 team=body.scope == "team",
@@ -87,15 +90,16 @@ async def _save(bot: BotDep, user_id: int, body: SavedReplyIn, reply_id: int | N
 @router.post("", response_model=SavedReplyOut, status_code=201)
 async def create_saved_reply(body: SavedReplyIn, bot: BotDep, user: UserDep) -> SavedReplyOut:
     """Save a reply for yourself (`personal`) or for every CME (`team`)."""
-    return await _save(bot, user.id, body, None)
+    return await _save(bot, user, body, None)
 
 
 @router.put("/{reply_id}", response_model=SavedReplyOut)
 async def change_saved_reply(
     reply_id: ReplyId, body: SavedReplyIn, bot: BotDep, user: UserDep
 ) -> SavedReplyOut:
-    """Change a team reply or one of your own."""
-    return await _save(bot, user.id, body, reply_id)
+    """Change a team reply or one of your own; only its author or an admin may make a team
+    reply personal."""
+    return await _save(bot, user, body, reply_id)
 
 
 @router.delete("/{reply_id}", status_code=204)

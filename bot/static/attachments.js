@@ -7,8 +7,7 @@
 (() => {
   const ui = window.supportbotConsole;
   if (!ui) return;
-  const { h, toast } = ui;
-  const CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  const { api, h, toast } = ui;
   const IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
   const URL_PATTERN = /^\/api\/cme\/conversations\/[\w-]+\/attachments\/[0-9a-f]{32}$/;
   const state = { id: null };
@@ -50,11 +49,7 @@
     if (!id || !file) return;
     const body = new FormData();
     body.append("file", file, file.name);
-    const response = await fetch(`/api/cme/conversations/${encodeURIComponent(id)}/attachments`, {
-      method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": CSRF, Accept: "application/json" }, body,
-    });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(data.detail || `${response.status} ${response.statusText}`);
+    await api("POST", `/api/cme/conversations/${encodeURIComponent(id)}/attachments`, body);
   }
 
   function attachButton() {

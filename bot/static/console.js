@@ -4,7 +4,6 @@
 
 (() => {
   const meta = (name) => (document.querySelector(`meta[name="${name}"]`) || {}).content || "";
-  const CSRF = meta("csrf-token");
   const SLA_S = Number(meta("sla-first-response-s")) || 300;
   const THRESHOLD = Number(meta("frustration-threshold")) || 0.7;
   const SVG = "http://www.w3.org/2000/svg";
@@ -28,6 +27,7 @@
     queueRows: [],
     resolvedRows: [],
     search: null, // { q, status, rows } while a search is shown instead of the queue
+    team: "", // only this team's conversations (teams.js sets it)
   };
 
   // ---------------------------------------------------------------- helpers
@@ -119,24 +119,7 @@
     toast.timer = setTimeout(() => (el.hidden = true), 6000);
   }
 
-  class ApiError extends Error {}
-
-  async function api(method, path, body) {
-    const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") init.headers["X-CSRF-Token"] = CSRF;
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(path, init);
-    if (response.status === 401) {
-      location.assign(`/console/login?next=${encodeURIComponent(location.pathname)}`);
-      throw new ApiError("signed out");
-    }
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new ApiError(data.detail || `${response.status} ${response.statusText}`);
-    return data;
-  }
+  const api = window.supportbotApi.call; // console-api.js, loaded first
 
   const conversationPath = (id) => `/api/cme/conversations/${encodeURIComponent(id)}`;
 
@@ -244,7 +227,7 @@
     for (const [view, label] of VIEWS) {
       tabs.append(
         h("button", { type: "button", class: "view", dataset: { view }, "aria-pressed": String(view === state.view),
-          onclick: () => setView(view) }, label, h("span", { class: "view-count" })),
+          onclick: () => setView(view) }, label, h("span", { class: "view-count" }), h("span", { class: "view-unread" })),
       );
     }
     return tabs;
@@ -279,23 +262,31 @@
     state.queueRows = rows;
     state.queueTimers = [];
     if (!$("#views")) $("#queue").before(searchForm(), viewTabs());
+    const ofTeam = (list) => (state.team ? list.filter((row) => row.team === state.team) : list);
     const shown = state.search
       ? state.search.rows
-      : state.view === "resolved" ? state.resolvedRows : rows.filter((row) => inView(state.view, row));
+      : state.view === "resolved" ? ofTeam(state.resolvedRows) : ofTeam(rows).filter((row) => inView(state.view, row));
     $("#queue").replaceChildren(...shown.map((row) => queueItem(row)));
     $("#queue-count").textContent = rows.length ? String(rows.length) : "";
     for (const tab of document.querySelectorAll("#views .view")) {
-      const count = tab.dataset.view === "resolved" ? 0 : rows.filter((row) => inView(tab.dataset.view, row)).length;
-      tab.querySelector(".view-count").textContent = count ? String(count) : "";
+      const inTab = tab.dataset.view === "resolved" ? [] : ofTeam(rows).filter((row) => inView(tab.dataset.view, row));
+      tab.querySelector(".view-count").textContent = inTab.length ? String(inTab.length) : "";
+      const unread = inTab.filter((row) => unreadOf(row) > 0).length;
+      tab.querySelector(".view-unread").textContent = unread ? `${unread} unread` : "";
     }
     $("#queue-empty").textContent = state.search ? "No conversation matches." : EMPTY[state.view];
     $("#queue-empty").hidden = shown.length > 0;
     tick();
   }
 
+  // Customer messages this CME has not seen; the open conversation is being seen.
+  const unreadOf = (row) => (row.id === state.openId ? 0 : Number(row.unread) || 0);
+
   function queueItem(row) {
     const classes = ["queue-item", row.status === "waiting" ? "is-waiting" : "is-claimed"];
     if (row.id === state.openId) classes.push("active");
+    const unread = unreadOf(row);
+    if (unread) classes.push("has-unread");
     if (row.escalation && row.escalation.sla_breached && !row.escalation.first_response_at) {
       classes.push("is-breached");
     }
@@ -309,7 +300,7 @@
     const found = row.match && row.match !== question ? h("p", { class: "match", text: row.match }) : null;
     return h(
       "li",
-      { class: classes.join(" "), dataset: { conversationId: row.id } },
+      { class: classes.join(" "), dataset: { conversationId: row.id, team: row.team || "" } },
       h(
         "a",
         {
@@ -323,6 +314,7 @@
           "div",
           { class: "line" },
           h("span", { class: "customer", text: customerName(row.customer, row.id) }),
+          unread ? h("span", { class: "unread", title: `${unread} unread`, text: String(unread) }) : null,
           row.vip ? badge("VIP", "vip") : null,
           row.customer && row.customer.health_tier === "at_risk" ? badge("at risk", "at-risk") : null,
           row.team ? badge(row.team, "team") : null,
@@ -506,8 +498,26 @@
       loadSuggestions(conversation.id);
     }
     tick();
+    markRead(packet);
     // Panels in their own files (saved replies) follow the open conversation.
     document.dispatchEvent(new CustomEvent("supportbot:conversation", { detail: packet }));
+  }
+
+  // Opening a conversation (and each refresh while it is shown) marks what it shows as read.
+  async function markRead(packet) {
+    if (document.hidden) return; // seen once the tab is back (visibilitychange)
+    const id = packet.conversation.id;
+    const seq = packet.transcript.reduce((top, message) => Math.max(top, message.seq), 0);
+    try {
+      await api("POST", `${conversationPath(id)}/read`, { seq });
+    } catch {
+      return; // the count stays; the next refresh tries again
+    }
+    const row = state.queueRows.find((item) => item.id === id);
+    if (row && row.unread) {
+      row.unread = 0;
+      renderQueue(state.queueRows);
+    }
   }
 
   function isMine(conversation) {
@@ -1119,7 +1129,12 @@
   // ------------------------------------------------------------------ start
 
   // What the console's other files (canned.js) may use.
-  window.supportbotConsole = Object.freeze({ api, h, toast, insertText, me: () => state.me });
+  function setTeam(team) {
+    state.team = team || "";
+    renderQueue(state.queueRows);
+  }
+
+  window.supportbotConsole = Object.freeze({ api, h, toast, insertText, setTeam, me: () => state.me });
 
   async function start() {
     try {
@@ -1132,6 +1147,7 @@
       return;
     }
     window.addEventListener("popstate", route);
+    document.addEventListener("visibilitychange", () => state.packet && markRead(state.packet));
     setInterval(tick, 1000);
     connect();
     route();

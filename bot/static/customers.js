@@ -4,8 +4,6 @@
 "use strict";
 
 (() => {
-  const meta = (name) => (document.querySelector(`meta[name="${name}"]`) || {}).content || "";
-  const CSRF = meta("csrf-token");
   const SVG = "http://www.w3.org/2000/svg";
   const TIERS = { healthy: "healthy", watch: "watch", at_risk: "at risk" };
   const COMPONENTS = {
@@ -57,22 +55,7 @@
     toast.timer = setTimeout(() => (el.hidden = true), 6000);
   }
 
-  async function api(method, path, body) {
-    const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") init.headers["X-CSRF-Token"] = CSRF;
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(path, init);
-    if (response.status === 401) {
-      location.assign(`/console/login?next=${encodeURIComponent(location.pathname)}`);
-      throw new Error("signed out");
-    }
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(data.detail || `${response.status} ${response.statusText}`);
-    return data;
-  }
+  const api = window.supportbotApi.call; // console-api.js, loaded first
 
   function customerName(customer) {
     return customer.name || customer.email || customer.external_id || `Visitor #${customer.id}`;

@@ -3,7 +3,6 @@
 (() => {
   "use strict";
   const POLL_MS = 3000;
-  const CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   const $ = (selector) => document.querySelector(selector);
 
   function el(tag, attrs = {}, ...children) {
@@ -19,18 +18,7 @@
     return node;
   }
 
-  async function api(method, path, body) {
-    const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") init.headers["X-CSRF-Token"] = CSRF;
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(path, init);
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(data.detail || `${response.status}`);
-    return data;
-  }
+  const api = window.supportbotApi.call; // console-api.js, loaded first
 
   function toast(message) {
     const node = $("#toast");

@@ -78,6 +78,8 @@ class User(Base):
     slack_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     # Console sessions carry the version they were issued under; signing out bumps it.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A console admin may also change what belongs to another CME (e.g. a team saved reply).
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -311,7 +313,9 @@ class CustomerNote(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_saved_replies_author")
+    )
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -374,7 +378,9 @@ class OutcomeExample(Base):
     customer_id: Mapped[str | None] = mapped_column(String(200))
     conversation_id: Mapped[str | None] = mapped_column(String(32))
     message_seq: Mapped[int | None] = mapped_column(Integer)  # the customer's question
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_saved_replies_author")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
@@ -454,6 +460,10 @@ class SavedReply(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # Who wrote it: only they (or an admin) may turn a team reply into their own.
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_saved_replies_author")
+    )
     title: Mapped[str] = mapped_column(String(120))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -475,6 +485,24 @@ class CmePresence(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_assigned_at: Mapped[datetime | None] = mapped_column()
     teams: Mapped[str] = mapped_column(String(400), default="")  # comma-separated team names
+
+
+class ConversationRead(Base):
+    """How far one CME has read one conversation: its customer messages after `last_read_seq`
+    are unread for them (queue cards show the count; opening the conversation moves it)."""
+
+    __tablename__ = "conversation_reads"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_read_seq: Mapped[int] = mapped_column(Integer, default=0)
+    read_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_conversation_reads_conversation", "conversation_id"),)
 
 
 class Topic(Base):

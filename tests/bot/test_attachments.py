@@ -315,7 +315,7 @@ def test_erasure_and_retention_remove_the_files(tmp_path, database_url, fake_emb
         with bot.db.write() as session:
             [(_, token)] = make_cmes(session, 1)
         cme = {"Authorization": f"Bearer {token}"}
-        receipt = client.delete("/api/cme/customers/cust-erase", headers=cme).json()
+        receipt = client.delete("/api/cme/customers?customer_id=cust-erase", headers=cme).json()
         assert receipt["removed"]["attachments"] == 1
         assert not (folder / erased_id).exists() and (folder / kept_id).is_dir()
 

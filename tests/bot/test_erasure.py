@@ -69,7 +69,7 @@ def test_cme_api_erases_a_customer_everywhere_with_a_receipt(
         say(client, other_id, other_headers, "Where can I download my invoices?")
         conversation_id, _ = seed(client)
         assert CANARY in everything_stored(client)
-        erased = client.delete("/api/cme/customers/cust-canary", headers=cme)
+        erased = client.delete("/api/cme/customers?customer_id=cust-canary", headers=cme)
         assert erased.status_code == 200, erased.text
         receipt = erased.json()
         assert receipt["conversations"] == [conversation_id]
@@ -83,7 +83,7 @@ def test_cme_api_erases_a_customer_everywhere_with_a_receipt(
         )
         kept = client.get(f"/api/conversations/{other_id}/messages", headers=other_headers)
         assert len(kept.json()["messages"]) == 2  # other customers keep everything
-        again = client.delete("/api/cme/customers/cust-canary", headers=cme).json()
+        again = client.delete("/api/cme/customers?customer_id=cust-canary", headers=cme).json()
         assert again["conversations"] == [] and again["removed"]["messages"] == 0
     if database_url.startswith("sqlite"):
         assert CANARY.encode() not in files_under(settings.data_dir)
@@ -124,8 +124,9 @@ def test_log_lines_hide_emails_phone_and_card_numbers(line, hidden):
     assert hidden not in record.getMessage()
 
 
+@pytest.mark.parametrize("by", ["customer_id", "record"])
 def test_erasure_removes_the_customer_record_notes_nps_and_health(
-    tmp_path, database_url, fake_embedder
+    tmp_path, database_url, fake_embedder, by
 ):
     from bot.cme.recompute import recompute
     from bot.storage import Customer, CustomerNote, HealthPoint, NpsSurvey
@@ -155,7 +156,14 @@ def test_erasure_removes_the_customer_record_notes_nps_and_health(
         )
         recompute(bot.db, bot.settings, now=bot.clock())
 
-        receipt = client.delete("/api/cme/customers/cust-canary", headers=cme).json()
+        path = (  # by the id conversations carry, or by the record's number like GET
+            "/api/cme/customers?customer_id=cust-canary"
+            if by == "customer_id"
+            else f"/api/cme/customers/{record}"
+        )
+        receipt = client.delete(path, headers=cme).json()
+        assert receipt["conversations"] == [conversation_id]
+        assert receipt["customer_id"] == "cust-canary"
         removed = receipt["removed"]
         assert (removed["customers"], removed["customer_notes"], removed["nps_surveys"]) == (
             1,
@@ -172,3 +180,29 @@ def test_erasure_removes_the_customer_record_notes_nps_and_health(
             assert len(session.scalars(select(Customer)).all()) == 1
             assert session.scalars(select(HealthPoint)).all()
         assert client.get(f"/api/cme/customers/{record}", headers=cme).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/cme/customers/abc", 422),
+        ("DELETE", "/api/cme/customers/abc", 422),
+        ("DELETE", "/api/cme/customers/0", 422),
+        ("DELETE", f"/api/cme/customers/{2**40}", 422),
+        ("GET", f"/api/cme/customers/{2**40}", 422),
+        ("DELETE", "/api/cme/customers/424242", 404),
+        ("GET", "/api/cme/customers/424242", 404),
+        ("DELETE", "/api/cme/customers", 422),
+        ("DELETE", "/api/cme/customers?customer_id=", 422),
+        ("DELETE", "/api/cme/customers?customer_id=a%00b", 422),
+        ("DELETE", f"/api/cme/customers?customer_id={'x' * 201}", 422),
+    ],
+)
+def test_customer_ids_are_read_alike_and_bad_ones_get_a_clear_4xx(
+    tmp_path, database_url, fake_embedder, method, path, status
+):
+    with make_client(make_settings(tmp_path, database_url), fake_embedder) as client:
+        with client.app.state.bot.db.write() as session:
+            [(_, token)] = make_cmes(session, 1)
+        response = client.request(method, path, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == status, response.text

@@ -225,6 +225,6 @@ def test_erasing_a_customer_removes_their_examples(tmp_path, database_url, fake_
         thumb(client, conversation_id, headers, reply["seq"], True)
         other_id, other_headers, other_reply = answered(client, "cust-stays")
         thumb(client, other_id, other_headers, other_reply["seq"], True)
-        receipt = client.delete("/api/cme/customers/cust-gone", headers=cme).json()
+        receipt = client.delete("/api/cme/customers?customer_id=cust-gone", headers=cme).json()
         assert receipt["removed"]["outcome_examples"] == 1
         assert [example.customer_id for example in examples(client)] == ["cust-stays"]

@@ -92,6 +92,77 @@ def test_vip_conversations_are_assigned_first(client):
     assert owner_of(client, plain, timeout_s=1.5) is None
 
 
+def make_at_risk(client, conversation_id: str) -> None:
+    from bot.storage import Conversation, Customer
+
+    with client.app.state.bot.db.write() as session:
+        record = session.get(Conversation, conversation_id).customer_ref
+        session.get(Customer, record).health_tier = "at_risk"
+
+
+@pytest.fixture
+def one_at_a_time(tmp_path, database_url, fake_embedder):
+    """Assignment one conversation per CME; health is not recomputed behind the test's back."""
+    settings = make_settings(
+        tmp_path, database_url, auto_assign=True, auto_assign_limit=1, health_poll_s=0
+    )
+    with TestClient(console_app(settings, fake_embedder), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_vip_then_at_risk_then_the_longest_waiting_are_assigned_first(one_at_a_time):
+    client = one_at_a_time
+    client.admin = cme(client, "Admin", status=None)
+    oldest = escalate(client)
+    at_risk = escalate(client)
+    make_at_risk(client, at_risk)
+    vip = escalate(client)
+    client.post(
+        f"/api/cme/conversations/{vip}/vip", json={"vip": True}, headers=client.admin.bearer
+    )
+    erin = cme(client, "Erin")
+    for expected in (vip, at_risk, oldest):  # one at a time: the limit is 1
+        assert owner_of(client, expected) == erin.id
+        others = {vip, at_risk, oldest} - {expected}
+        waiting = client.get("/api/cme/queue?view=unassigned", headers=erin.bearer).json()
+        assert {row["id"] for row in waiting["conversations"]} <= others
+        done = client.post(f"/api/cme/conversations/{expected}/resolve", headers=erin.bearer)
+        assert done.status_code == 200, done.text
+
+
+@pytest.mark.parametrize(
+    ("waiting", "order"),
+    [
+        # (id, vip, at_risk, minutes waiting) -> assignment order
+        ([("a", False, False, 9), ("b", True, False, 1)], "ba"),
+        ([("a", False, False, 9), ("b", False, True, 1)], "ba"),
+        ([("a", False, True, 9), ("b", True, False, 1)], "ba"),
+        ([("a", True, False, 1), ("b", True, True, 1)], "ba"),
+        ([("a", False, False, 1), ("b", False, False, 5), ("c", False, False, 3)], "bca"),
+        ([("a", False, True, 1), ("b", False, True, 5), ("c", True, False, 0)], "cba"),
+        ([("b", False, False, None), ("a", False, False, 2)], "ab"),
+        ([("b", False, False, 2), ("a", False, False, 2)], "ab"),
+        ([], ""),
+    ],
+)
+def test_assignment_order_is_vip_then_at_risk_then_longest_waiting(waiting, order):
+    from datetime import UTC, datetime
+
+    from bot.cme.assignment import Waiting, assignment_order
+
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    rows = [
+        Waiting(
+            conversation_id=name,
+            vip=vip,
+            at_risk=at_risk,
+            since=None if minutes is None else now - timedelta(minutes=minutes),
+        )
+        for name, vip, at_risk, minutes in waiting
+    ]
+    assert "".join(assignment_order(rows)) == order
+
+
 def test_an_online_cme_not_seen_for_a_while_counts_as_away(client):
     client.admin = cme(client, "Admin", status=None)
     frank = cme(client, "Frank")
@@ -255,3 +326,62 @@ def test_an_escalation_about_a_team_article_goes_to_that_team(team_client):
         "/api/cme/presence", json={"status": "online", "teams": ["Billing!"]}, headers=alice.bearer
     )
     assert teams.status_code == 422
+
+
+def test_the_queue_shows_one_teams_conversations_when_asked(team_client):
+    client = team_client
+    alice = cme(client, "Alice", status=None)  # nobody online: everything waits
+    plain = escalate(client)
+    billed, headers = start_conversation(client, name="Sam")
+    say(client, billed, headers, "Where can I download my invoices?")
+    client.post(f"/api/conversations/{billed}/handoff", headers=headers)
+
+    def shown(query: str) -> list[str]:
+        response = client.get(f"/api/cme/queue{query}", headers=alice.bearer)
+        assert response.status_code == 200, response.text
+        return sorted(row["id"] for row in response.json()["conversations"])
+
+    assert shown("?team=billing") == [billed]
+    assert shown("?view=unassigned&team=billing") == [billed]
+    assert shown("?team=technical") == []
+    assert shown("") == sorted([plain, billed])
+    for bad in ("Billing!", "", "x" * 41, "a%00b"):
+        refused = client.get(f"/api/cme/queue?team={bad}", headers=alice.bearer)
+        assert refused.status_code == 422, bad
+
+
+def test_user_add_puts_the_cme_in_teams_and_may_make_an_admin(tmp_path, monkeypatch, capsys):
+    import json
+    import os
+
+    from bot import cli
+
+    for name in [n for n in os.environ if n.startswith("SUPPORTBOT_")]:
+        monkeypatch.delenv(name)
+    database = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", database)
+    monkeypatch.setenv("SUPPORTBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    add = ["user", "add", "--email", "bill@example.com", "--password", "long enough pw"]
+    assert cli.main([*add, "--team", "billing", "--team", "technical", "--admin"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["admin"] is True and printed["teams"] == ["billing", "technical"]
+    with pytest.raises(SystemExit) as refused:
+        cli.main(
+            ["user", "add", "--email", "x@example.com", "--password", "pw123456789"]
+            + ["--team", "Billing!"]
+        )
+    assert refused.value.code == 2
+    assert "team" in capsys.readouterr().err
+
+    from bot.storage import CmePresence, Database, User
+
+    db = Database(database)
+    try:
+        with db.read() as session:
+            user = session.get(User, printed["id"])
+            assert user.is_admin
+            presence = session.get(CmePresence, user.id)
+            assert (presence.status, presence.teams) == ("offline", "billing,technical")
+    finally:
+        db.dispose()

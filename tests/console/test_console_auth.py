@@ -338,11 +338,14 @@ def test_console_page_is_inert_and_carries_the_csp(client):
     assert "style=" not in body
     scripts = re.findall(r"<script[^>]*>", body)
     assert scripts == [
+        '<script src="/static/console-api.js" defer>',
         '<script src="/static/markdown.js" defer>',
         '<script src="/static/console.js" defer>',
         '<script src="/static/canned.js" defer>',
         '<script src="/static/attachments.js" defer>',
         '<script src="/static/presence.js" defer>',
+        '<script src="/static/shortcuts.js" defer>',
+        '<script src="/static/teams.js" defer>',
         '<script src="/static/insight.js" defer>',
     ]
 

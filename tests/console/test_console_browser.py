@@ -58,8 +58,8 @@ DOM_PROBLEMS = """() => {
     problems.push(`unexpected ${el.tagName}`);
   }
   for (const el of document.querySelectorAll("script")) {
-    const files = ["console.js", "markdown.js", "canned.js", "attachments.js", "presence.js",
-      "insight.js"];
+    const files = ["console-api.js", "console.js", "markdown.js", "canned.js", "attachments.js",
+      "presence.js", "shortcuts.js", "teams.js", "insight.js"];
     const ours = files.map((file) => `/static/${file}`);
     if (!ours.includes(el.getAttribute("src"))) problems.push("unexpected SCRIPT");
   }

@@ -133,3 +133,39 @@ def test_the_packet_shows_the_rating_and_thumbs_and_replies_carry_the_cme_name(c
     packet = cme(client, "GET", f"/conversations/{conversation_id}")
     assert packet["csat"]["rating"] == 2 and packet["csat"]["comment"] == "slow"
     assert packet["feedback"] == [{"seq": answer, "helpful": False}]
+
+
+def test_a_rating_and_a_thumb_reach_the_console_watching_the_conversation(client):
+    from tests.console.conftest import sign_in
+    from tests.console.test_console_auth import ORIGIN, next_pushed
+
+    conversation_id, headers = escalate(client, "How do I export my data as CSV?")
+    answer = next(
+        message["seq"]
+        for message in client.get(
+            f"/api/conversations/{conversation_id}/messages", headers=headers
+        ).json()["messages"]
+        if message["role"] == "bot"
+    )
+    cme(client, "POST", f"/conversations/{conversation_id}/claim")
+    cme(client, "POST", f"/conversations/{conversation_id}/messages", json={"text": "Here it is"})
+    cme(client, "POST", f"/conversations/{conversation_id}/resolve")
+    sign_in(client, "alice@example.com")
+    with client.websocket_connect("/api/cme/ws", headers=dict(ORIGIN)) as socket:
+        socket.send_json({"type": "watch", "conversation_id": conversation_id})
+        next_pushed(socket, "watching")
+        client.post(
+            f"/api/conversations/{conversation_id}/feedback",
+            json={"seq": answer, "helpful": False},
+            headers=headers,
+        )
+        thumb = next_pushed(socket, "conversation")
+        assert thumb["event"] == {"type": "feedback", "seq": answer, "helpful": False}
+        client.post(
+            f"/api/conversations/{conversation_id}/csat",
+            json={"rating": 4, "comment": "quick"},
+            headers=headers,
+        )
+        rating = next_pushed(socket, "conversation")
+        assert rating["conversation_id"] == conversation_id
+        assert rating["event"] == {"type": "csat", "rating": 4, "comment": "quick"}

@@ -137,8 +137,8 @@ def test_a_resolved_conversation_shows_its_rating_and_thumbs_in_the_resolved_vie
     csat.get_by_role("button", name=re.compile("^4 of 5")).click()
     expect(csat).to_contain_text("Thanks for rating")
 
-    # The rating arrives after the conversation was opened: load the console afresh, as a CME
-    # coming back to the resolved view would (no live event carries ratings yet).
+    # A CME coming back to the resolved view later (an open conversation gets the rating live:
+    # test_shortcuts_unread_browser.py).
     page.goto(f"{live_server.url}/console")
     page.click("#views [data-view=resolved]")
     item = queue_item(page, conversation_id)

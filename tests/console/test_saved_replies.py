@@ -111,3 +111,54 @@ def test_a_saved_reply_is_inserted_with_the_customers_name(live_server, page, ht
     )
     page.click("#send-reply")
     expect(page.locator("#transcript .role-agent")).to_contain_text("Hi Grace, Alice Agent here.")
+
+
+def make_admin(client, who) -> None:
+    from bot.storage import User
+
+    with client.app.state.bot.db.write() as session:
+        session.get(User, who.id).is_admin = True
+
+
+def scope_of(client, reply_id: int, who) -> str:
+    replies = client.get(PATH, headers=who.bearer).json()["replies"]
+    return next(reply["scope"] for reply in replies if reply["id"] == reply_id)
+
+
+def test_only_the_author_or_an_admin_may_make_a_team_reply_personal(client):
+    alice, bob = client.alice, client.bob
+    carol = make_cme(client.app, email="carol@example.com", name="Carol")
+    make_admin(client, carol)
+    team = client.post(
+        PATH, json={"title": "Hi", "text": "Hello!", "scope": "team"}, headers=alice.bearer
+    ).json()
+    assert team["author_id"] == alice.id and team["owner_id"] is None
+    path = f"{PATH}/{team['id']}"
+
+    taken = client.put(
+        path, json={"title": "Hi", "text": "Mine", "scope": "personal"}, headers=bob.bearer
+    )
+    assert taken.status_code == 403 and "author" in taken.json()["detail"]
+    assert scope_of(client, team["id"], alice) == "team"  # unchanged, text included
+    assert client.get(PATH, headers=bob.bearer).json()["replies"][0]["text"] == "Hello!"
+
+    edited = client.put(
+        path, json={"title": "Hi", "text": "Hello there!", "scope": "team"}, headers=bob.bearer
+    )
+    assert edited.status_code == 200  # editing a team reply stays open to everyone
+
+    by_admin = client.put(
+        path, json={"title": "Hi", "text": "x", "scope": "personal"}, headers=carol.bearer
+    )
+    assert by_admin.status_code == 200 and by_admin.json()["owner_id"] == carol.id
+
+    again = client.post(
+        PATH, json={"title": "Bye", "text": "Bye!", "scope": "team"}, headers=alice.bearer
+    ).json()
+    by_author = client.put(
+        f"{PATH}/{again['id']}",
+        json={"title": "Bye", "text": "Bye!", "scope": "personal"},
+        headers=alice.bearer,
+    )
+    assert by_author.status_code == 200 and by_author.json()["scope"] == "personal"
+    assert scope_of(client, again["id"], alice) == "personal"

@@ -231,3 +231,32 @@ async def test_a_good_rating_offers_only_a_comment_and_a_lost_trigger_loses_no_r
         conversation_id="c", resolution=1, rating=5, channel="D_U1", thread_ts=None
     )
     assert blocks_of(view) == {COMMENT_BLOCK}
+
+
+async def test_a_slack_rating_reaches_the_console_feed_of_the_conversation(
+    tmp_path, fake_slack, fake_embedder
+):
+    import asyncio
+
+    from bot.events import agent_topic
+
+    settings = slack_settings(tmp_path, f"sqlite:///{tmp_path / 'live.db'}", fake_slack)
+    async with running(settings, fake_embedder) as slack:
+        await slack.deliver(dm("U1", "How do I export my data?"))
+        await slack.settle()
+        await slack.deliver(dm("U1", "thanks, bye"))
+        await slack.settle()
+        with slack.bot.db.read() as session:
+            conversation_id = session.scalars(select(Conversation)).one().id
+        rating = prompt(fake_slack, "D_U1", CSAT_PREFIX)
+        value = buttons(rating)[f"{CSAT_PREFIX}4"]["value"]
+        async with slack.bot.bus.subscribe(agent_topic(conversation_id)) as events:
+            feed = aiter(events)
+            await slack.click(
+                block_action("U2", f"{CSAT_PREFIX}1", value, channel="D_U1", message=rating)
+            )  # not the customer: nothing recorded, nothing announced
+            await slack.click(
+                block_action("U1", f"{CSAT_PREFIX}4", value, channel="D_U1", message=rating)
+            )
+            event = await asyncio.wait_for(anext(feed), timeout=10)
+        assert event == {"type": "csat", "rating": 4, "comment": None}

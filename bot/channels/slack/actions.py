@@ -33,6 +33,7 @@ from bot.channels.slack.outbox import error_name
 from bot.channels.slack.routing import address
 from bot.cme import accounts
 from bot.conversation import outcomes
+from bot.events import agent_topic, csat_event, feedback_event
 from bot.runtime import Bot
 from bot.storage import User, customers, store
 from escalation import HandoffConflict
@@ -90,6 +91,9 @@ class Interactions:
                 return True
 
         recorded = await asyncio.to_thread(record)
+        if recorded:  # the console showing the conversation updates without a reload
+            helpful = action["action_id"] == HELPFUL
+            await self.bot.bus.publish(agent_topic(conversation_id), feedback_event(seq, helpful))
         await self.tell(channel, user, THANKS if recorded else NOT_YOURS, thread_ts=thread_ts)
 
     async def csat(
@@ -276,7 +280,10 @@ class Interactions:
                     return f"{exc}.", None
                 return thanks, None
 
-        return await asyncio.to_thread(record)
+        said, resolution = await asyncio.to_thread(record)
+        if said == thanks and rating is not None:  # the console showing it updates
+            await self.bot.bus.publish(agent_topic(conversation_id), csat_event(rating, None))
+        return said, resolution
 
     async def talk_to_person(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         """Talk to a person: request_handoff (its notice reaches the thread by the outbox)."""
