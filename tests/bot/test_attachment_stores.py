@@ -45,7 +45,9 @@ def test_past_the_total_quota_a_file_gets_507_until_space_is_freed(
         with client.app.state.bot.db.write() as session:
             [(_, token)] = make_cmes(session, 1)
         cme = {"Authorization": f"Bearer {token}"}
-        assert client.delete("/api/cme/customers/cust-full", headers=cme).is_success
+        assert client.delete(
+            "/api/cme/customers", params={"customer_id": "cust-full"}, headers=cme
+        ).is_success
         assert upload(client, other_id, other, "c.png", png()).status_code == 201
 
 
@@ -125,7 +127,9 @@ def test_attachments_go_to_the_bucket_and_erasure_deletes_them(
         with client.app.state.bot.db.write() as session:
             [(_, token)] = make_cmes(session, 1)
         cme = {"Authorization": f"Bearer {token}"}
-        receipt = client.delete("/api/cme/customers/cust-erase", headers=cme).json()
+        receipt = client.delete(
+            "/api/cme/customers", params={"customer_id": "cust-erase"}, headers=cme
+        ).json()
         assert receipt["removed"]["attachments"] == 2
         assert objects(s3, name) == [f"attachments/{kept_id}/{kept_file['id']}"]
         assert client.get(kept_file["url"], headers=kept).content == png()

@@ -245,6 +245,8 @@ def test_erasure_removes_queued_mail(tmp_path, database_url, fake_embedder, smtp
         client.post(f"{cme}/claim", headers=alice.bearer)
         client.post(f"{cme}/messages", json={"text": "Hello"}, headers=alice.bearer)
         assert len(outbox_rows(client)) == 1
-        receipt = client.delete("/api/cme/customers/cust-erase", headers=alice.bearer).json()
+        receipt = client.delete(
+            "/api/cme/customers", params={"customer_id": "cust-erase"}, headers=alice.bearer
+        ).json()
         assert receipt["removed"]["email_outbox"] == 1
         assert outbox_rows(client) == []

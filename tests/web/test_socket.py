@@ -264,7 +264,9 @@ def test_erasure_closes_the_customers_sockets_and_forgets_what_their_feed_held(c
             pass
         assert feeds(client).has(conversation_id)
         erased = client.delete(
-            "/api/cme/customers/cust-erased", headers={"Authorization": f"Bearer {cme_token}"}
+            "/api/cme/customers",
+            params={"customer_id": "cust-erased"},
+            headers={"Authorization": f"Bearer {cme_token}"},
         )
         assert erased.status_code == 200, erased.text
         deadline = time.monotonic() + 10
