@@ -463,12 +463,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         result = _eval_insight(args)
     else:
         from bot.conversation.replay import evaluate_escalation
+        from embedding import load_embedder
 
+        settings = load_settings()
         result = evaluate_escalation(
             kb_dir=Path(args.kb),
             dialogues_path=Path(args.dialogues),
             out_path=out,
-            settings=load_settings(),
+            settings=settings,
+            # loaded here, not in the replay's scratch folder: an ONNX export is kept for reuse
+            embedder=load_embedder(settings.model, **settings.embedder_options()),
         )
     print(json.dumps(result))
     return 0

@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -129,7 +130,10 @@ def _export_fp32(model: SentenceTransformer, destination: Path) -> None:
     graph = _sentence_graph(model, names)
     previous = _use_eager_attention(model)
     try:
-        with torch.inference_mode(False), torch.no_grad():
+        # The TorchScript exporter traces fixed-shape code paths: its deprecation and tracer
+        # warnings are expected; the export is checked against torch after loading.
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 graph,
                 tuple(torch.from_numpy(inputs[name]) for name in names),

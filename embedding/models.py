@@ -115,6 +115,9 @@ class SentenceTransformerEmbedder:
             self._onnx = self._load_onnx(backend, export_dir)
             if self._onnx is None:
                 backend = "torch"
+            else:
+                # Only the tokenizer is used from here on: drop torch's copy of the weights.
+                self._model.to("meta")
         self.backend = backend
         self.export_dir = export_dir
         # Names the vector space: the weights, and `@int8` when quantized (its vectors differ
@@ -124,9 +127,9 @@ class SentenceTransformerEmbedder:
     def _load_onnx(self, backend: str, export_dir: Path | None) -> Any:
         from embedding.backends import BackendUnavailable, load_onnx
 
-        if export_dir is None:
-            export_dir = Path(tempfile.mkdtemp(prefix="supportbot-onnx-"))
-            log.info("no cache folder for the ONNX export; exporting to %s", export_dir)
+        if export_dir is None:  # e.g. a library caller: one folder per model, still reused
+            digest = hashlib.blake2b(self.location.encode(), digest_size=6).hexdigest()
+            export_dir = Path(tempfile.gettempdir()) / "supportbot-onnx" / digest
         try:
             return load_onnx(self._model, Path(self.location), Path(export_dir), backend)
         except BackendUnavailable as exc:

@@ -136,8 +136,12 @@ def test_onnx_backends_give_torch_vectors(
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     # Batches of two, longest first: padding must not move a vector.
     assert np.min(np.sum(vectors * reference, axis=1)) > min_cosine
+    # Alone or in a batch: int8's activation scales are set per batch, so its vectors move a
+    # little with their batch mates; fp32's do not.
     single = np.stack([model.encode([text])[0] for text in TEXTS])
-    np.testing.assert_allclose(single, vectors, atol=1e-4)
+    if backend == "onnx":
+        np.testing.assert_allclose(single, vectors, atol=1e-4)
+    assert np.min(np.sum(single * vectors, axis=1)) > min_cosine
     assert model.encode([]).shape == (0, model.dim)
 
 
