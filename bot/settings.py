@@ -104,7 +104,7 @@ class Settings(BaseSettings):
         "auto",
         description="Where the embedding model runs: torch; onnx (onnxruntime, fp32) or onnx-int8 "
         "(int8 dynamic quantization), exported once from the local weights under DATA_DIR/models; "
-        "auto is torch on CUDA and onnx on a CPU. Without onnxruntime: torch",
+        "auto is torch, on a CPU too (measured: README, Performance). Without onnxruntime: torch",
     )
     # Escalation and the human queue
     frustration_threshold: float = Field(

@@ -49,7 +49,7 @@ def test_backend_resolution(backend: str, device: str, expected: str) -> None:
     assert backends.resolve_backend(backend, device) == expected
 
 
-@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "auto"])
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
 def test_without_onnxruntime_every_backend_is_torch_and_it_is_said_once(
     backend: str, no_onnxruntime: None, caplog: pytest.LogCaptureFixture
 ) -> None:
