@@ -43,7 +43,7 @@ def run_bench(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
     the bare model again (a shared machine's speed drifts: the ratios use the mean of both)."""
     load_before = os.getloadavg()
     print("measuring the bare model on the bench's texts...", file=sys.stderr)
-    embedder = load_embedder(settings.model, device=settings.device)
+    embedder = load_embedder(settings.model, **settings.embedder_options())
     # On a worker thread, as the server's batcher encodes: torch on a loaded machine behaves
     # very differently on the main thread (one-text encodes took 20x longer there).
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bare-model")

@@ -219,7 +219,7 @@ def seed_empty_demo(settings: Settings) -> Embedder | None:
         database.dispose()
     started = time.perf_counter()
     print("supportbot: seeding a month of demo traffic through the pipeline ...", file=sys.stderr)
-    model = load_embedder(settings.model, device=settings.device)
+    model = load_embedder(settings.model, **settings.embedder_options())
     report = demo.run_seed(Bot.build(settings, embedder=model), days=30, per_day=DEMO_PER_DAY)
     print(
         f"supportbot: demo seeded in {time.perf_counter() - started:.1f}s: "
@@ -339,7 +339,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     kb = KnowledgeBase(
         settings.kb_dir,
         settings.index_dir,
-        load_embedder(settings.model, device=settings.device),
+        load_embedder(settings.model, **settings.embedder_options()),
         public_url=settings.public_url,
         answer_threshold=settings.answer_threshold,
         answer_precision=settings.answer_precision,
@@ -398,7 +398,7 @@ def cmd_kb_gaps(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     served, _ = load_articles(settings.kb_dir)
-    embedder = load_embedder(settings.model, device=settings.device)
+    embedder = load_embedder(settings.model, **settings.embedder_options())
     vectors = article_vectors(embedder, [[a.title, *a.questions] for a in served.values()])
     database = Database(settings.database_url)
     try:
@@ -433,7 +433,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     replay_outcomes(
                         kb_dir=Path(args.kb),
                         queries_path=Path(args.queries),
-                        embedder=load_embedder(settings.model, device=settings.device),
+                        embedder=load_embedder(settings.model, **settings.embedder_options()),
                         share=args.feedback_share,
                         seeds=args.seeds,
                         threshold=settings.answer_threshold,
@@ -447,7 +447,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             kb_dir=Path(args.kb),
             queries_path=Path(args.queries),
             out_path=out,
-            embedder=load_embedder(settings.model, device=settings.device),
+            embedder=load_embedder(settings.model, **settings.embedder_options()),
             threshold=settings.answer_threshold,
             answer_precision=settings.answer_precision,
             adapt=settings.kb_adapt,
@@ -458,7 +458,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         settings = load_settings()
         result = benchmark_indexing(
-            embedder=load_embedder(settings.model, device=settings.device),
+            embedder=load_embedder(settings.model, **settings.embedder_options()),
             source=Path(args.source) if args.source else settings.kb_dir,
             articles=args.articles,
             kb_dir=Path(args.kb) if args.kb else None,
@@ -475,18 +475,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
         result = evaluate_frustration(
             dialogues_path=Path(args.dialogues),
             out_path=out,
-            embedder=load_embedder(settings.model, device=settings.device),
+            embedder=load_embedder(settings.model, **settings.embedder_options()),
         )
     elif args.what in ("topics", "alerts"):
         result = _eval_insight(args)
     else:
         from bot.conversation.replay import evaluate_escalation
+        from embedding import load_embedder
 
+        settings = load_settings()
         result = evaluate_escalation(
             kb_dir=Path(args.kb),
             dialogues_path=Path(args.dialogues),
             out_path=out,
-            settings=load_settings(),
+            settings=settings,
+            # loaded here, not in the replay's scratch folder: an ONNX export is kept for reuse
+            embedder=load_embedder(settings.model, **settings.embedder_options()),
         )
     print(json.dumps(result))
     return 0
@@ -503,7 +507,7 @@ def _eval_insight(args: argparse.Namespace) -> dict:
 
     settings = load_settings()
     data = Path(args.data)
-    embedder = load_embedder(settings.model, device=settings.device)
+    embedder = load_embedder(settings.model, **settings.embedder_options())
     served, _ = load_articles(data / "kb")
     articles = [[article.title, *article.questions] for article in served.values()]
     if args.what == "topics":
@@ -541,6 +545,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    print(json.dumps(report))
+    return 0
+
+
+def cmd_bench_backends(args: argparse.Namespace) -> int:
+    from bench.backends import compare_backends
+    from embedding.backends import BACKENDS
+
+    backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    if not backends or set(backends) - set(BACKENDS):
+        print(
+            f"error: --backends takes a comma-separated list of {', '.join(BACKENDS)}",
+            file=sys.stderr,
+        )
+        return 2
+    report = compare_backends(load_settings(), backends, rounds=args.rounds, seconds=args.seconds)
     print(json.dumps(report))
     return 0
 
@@ -639,6 +659,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--per-day", type=int, default=DEMO_PER_DAY, choices=range(1, 501), metavar="N"
     )
     seed.set_defaults(func=cmd_demo_seed)
+
+    bench_backends = bench_kinds.add_parser(
+        "backends",
+        help="the bare model on each embedding backend in turn (one text, batches of "
+        "EMBED_MAX_BATCH): medians over rounds and ratios to the first",
+    )
+    bench_backends.add_argument("--backends", default="torch,onnx,onnx-int8")
+    bench_backends.add_argument("--rounds", type=_positive, default=3)
+    bench_backends.add_argument("--seconds", type=float, default=3.0, help="batched, per round")
+    bench_backends.set_defaults(func=cmd_bench_backends)
 
     insights = bench_kinds.add_parser(
         "insights",

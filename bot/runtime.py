@@ -138,7 +138,7 @@ class Bot:
     @classmethod
     def build(cls, settings: Settings, *, embedder: Embedder | None = None) -> Bot:
         """Wire the services; loads nothing yet (see `start`)."""
-        model = embedder or load_embedder(settings.model, device=settings.device)
+        model = embedder or load_embedder(settings.model, **settings.embedder_options())
         batching = BatchingEmbedder(
             model, max_batch=settings.embed_max_batch, max_wait_ms=settings.embed_batch_wait_ms
         )

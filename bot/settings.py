@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -99,6 +99,13 @@ class Settings(BaseSettings):
         2.0, ge=0, le=1000, description="How long a turn waits to share an embedding batch"
     )
     embed_max_batch: int = Field(64, ge=1, le=4096, description="Largest embedding batch")
+    # Where the embedding model runs (embedding.backends; README "Performance")
+    embed_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        "auto",
+        description="Where the embedding model runs: torch; onnx (onnxruntime, fp32) or onnx-int8 "
+        "(int8 dynamic quantization), exported once from the local weights under DATA_DIR/models; "
+        "auto is torch, on a CPU too (measured: README, Performance). Without onnxruntime: torch",
+    )
     # Escalation and the human queue
     frustration_threshold: float = Field(
         0.5, ge=0, le=1, description="Escalate when a turn's frustration reaches this"
@@ -569,6 +576,16 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         """Where the persisted FAISS index and passage metadata live."""
         return self.data_dir / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        """Where ONNX exports of the embedding model are kept (the KB-adapted model keeps its
+        own in its folder under `index_dir`)."""
+        return self.data_dir / "models"
+
+    def embedder_options(self) -> dict[str, Any]:
+        """Keyword arguments of `embedding.load_embedder` for MODEL."""
+        return {"device": self.device, "backend": self.embed_backend, "cache_dir": self.models_dir}
 
 
 def settings_table() -> str:

@@ -141,6 +141,7 @@ def fine_tune(model: SentenceTransformer, pairs: Sequence[Pair], *, seed: int = 
 
 
 META_FILE = "supportbot-adaptation.json"
+ADAPTED_EXPORT_DIR = "onnx"  # the model's ONNX export, when the server runs one
 CURRENT_FILE = "current.json"
 
 
@@ -209,10 +210,12 @@ def adapt(
     root: Path,
     *,
     device: str | None = None,
+    backend: str = "torch",
 ) -> AdaptedModel | None:
     """Fine-tune a copy of the base model on `pairs` and save it under `root`.
 
-    `articles` are the version keys of the articles the pairs come from. Returns the cached
+    `articles` are the version keys of the articles the pairs come from. With an ONNX `backend`
+    the saved model is exported for it too, so the server only loads it. Returns the cached
     model when these exact pairs were trained on before, None when the KB has too few articles
     to contrast.
     """
@@ -241,6 +244,7 @@ def adapt(
             "seconds": round(seconds, 1),
         }
         (staging / META_FILE).write_text(json.dumps(meta), "utf-8")
+        _export(model, staging, backend)
         shutil.rmtree(destination, ignore_errors=True)
         os.replace(staging, destination)
     except BaseException:
@@ -248,6 +252,19 @@ def adapt(
         raise
     log.info("adapted %s to the KB on %d pairs in %.0fs", base_model_id, len(chosen), seconds)
     return load_adapted(root, key)
+
+
+def _export(model: SentenceTransformer, folder: Path, backend: str) -> None:
+    """Export the saved model for an ONNX backend; on failure the server exports it or runs it
+    on torch when it loads it."""
+    from embedding.backends import ONNX_BACKENDS, export_model, onnxruntime_module
+
+    if backend not in ONNX_BACKENDS or onnxruntime_module() is None:
+        return
+    try:
+        export_model(model, folder, folder / ADAPTED_EXPORT_DIR, backend)
+    except Exception:
+        log.exception("cannot export the adapted model for %s; it is exported at load", backend)
 
 
 class AdaptationStopped(Exception):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.adaptation import (
+    ADAPTED_EXPORT_DIR,
     READAPT_DRIFT,
     AdaptationStopped,
     AdaptedModel,
@@ -275,7 +276,7 @@ class KBMaintainer:
 
     def _resume_adaptation(self) -> None:
         """Retrieve with the model adapted at an earlier run, so a restart embeds nothing."""
-        saved = current_adapted(self._adapted_root, self.kb.embedder.model_id)
+        saved = current_adapted(self._adapted_root, self._base.weights_id)
         if saved is None:
             return
         try:
@@ -286,7 +287,7 @@ class KBMaintainer:
 
     def _adopt_adapted(self) -> None:
         """Retrieve with the adapted model another process made current, if it changed."""
-        saved = current_adapted(self._adapted_root, self.kb.embedder.model_id)
+        saved = current_adapted(self._adapted_root, self._base.weights_id)
         if saved is None or (self._adapted is not None and saved.key == self._adapted.key):
             return
         try:
@@ -296,11 +297,23 @@ class KBMaintainer:
         except Exception:
             log.exception("cannot load the adapted model in %s; keeping the model", saved.path)
 
-    def _load_adapted(self, saved: AdaptedModel) -> Embedder:
+    @property
+    def _base(self) -> SentenceTransformerEmbedder:
         base = self.kb.embedder
         assert isinstance(base, SentenceTransformerEmbedder)
+        return base
+
+    def _load_adapted(self, saved: AdaptedModel) -> Embedder:
+        """The adapted model on the base model's backend; its ONNX export (made by the
+        adaptation child, or here when the backend changed since) lives in its own folder."""
+        base = self._base
         return SentenceTransformerEmbedder(
-            str(saved.path), device=base.device, batch_size=base.batch_size, model_id=saved.model_id
+            str(saved.path),
+            device=base.device,
+            batch_size=base.batch_size,
+            model_id=saved.model_id,
+            backend=base.backend,
+            export_dir=saved.path / ADAPTED_EXPORT_DIR,
         )
 
     def _adapt_to(self, snapshot: Snapshot, generation: int) -> None:
@@ -319,8 +332,7 @@ class KBMaintainer:
                     self._adapt_settled.set()
 
     def _adapt_snapshot(self, snapshot: Snapshot) -> None:
-        base = self.kb.embedder
-        assert isinstance(base, SentenceTransformerEmbedder)
+        base = self._base
         articles = [snapshot.articles[article_id] for article_id in snapshot.article_ids]
         by_article: dict[str, list[Passage]] = {}
         for passage in snapshot.passages:
@@ -332,16 +344,17 @@ class KBMaintainer:
         # it like any other); retraining and re-embedding the whole KB waits for real drift.
         if current is not None and current.drift(versions) < READAPT_DRIFT:
             return
-        saved = load_adapted(self._adapted_root, adaptation_key(base.model_id, pairs))
+        saved = load_adapted(self._adapted_root, adaptation_key(base.weights_id, pairs))
         if saved is None:
             log.info("adapting the embedding model to %d articles in the background", len(articles))
             saved = adapt_in_subprocess(
                 base.location,
-                base.model_id,
+                base.weights_id,
                 pairs,
                 versions,
                 self._adapted_root,
                 device=base.device,
+                backend=base.backend,
             )
         if saved is None or (current is not None and saved.key == current.key):
             return

