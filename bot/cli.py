@@ -318,7 +318,8 @@ class RedactingFilter(logging.Filter):
     PATTERNS = (
         re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
         re.compile(r"\b(?:\d[ -]?){13,19}\b"),  # card-like: 13-19 digits
-        re.compile(r"\+?\d[\d ()-]{7,}\d"),  # phone-like
+        # Phone-like, standing alone: digits inside an id (a hex error or conversation id) stay.
+        re.compile(r"(?<!\w)\+?\d[\d ()-]{7,}\d(?!\w)"),
     )
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.cme import customer_accounts
 from bot.cme.customer_schemas import AccountDetail, AccountsOut
-from bot.http.console import SHELL, _session_valid
+from bot.http.console import API_SCRIPT, SHELL, _session_valid
 from bot.http.deps import BotDep, UserDep
 from bot.http.errors import documented_errors
 from bot.runtime import Bot
@@ -91,7 +91,7 @@ def page_router(bot: Bot) -> APIRouter:
                 title="Accounts · supportbot console",
                 meta=f'<meta name="csrf-token" content="{csrf}">',
                 styles='<link rel="stylesheet" href="/static/customers.css">',
-                script='<script src="/static/accounts.js" defer></script>'
+                script=API_SCRIPT + '<script src="/static/accounts.js" defer></script>'
                 '<script src="/static/insight.js" defer></script>',
                 body_class="customers",
                 body=PAGE_BODY.format(csrf=csrf),

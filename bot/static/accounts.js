@@ -43,19 +43,7 @@
   const score = (value) => (value === null ? "—" : value.toFixed(0));
   const accountHref = (company) => `/console/accounts?company=${encodeURIComponent(company)}`;
 
-  async function api(path) {
-    const response = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (response.status === 401) {
-      location.assign(`/console/login?next=${encodeURIComponent(location.pathname)}`);
-      throw new Error("signed out");
-    }
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const detail = Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : data.detail;
-      throw new Error(detail || `${response.status} ${response.statusText}`);
-    }
-    return data;
-  }
+  const api = (path) => window.supportbotApi.call("GET", path); // console-api.js, loaded first
 
   function customerName(customer) {
     return customer.name || customer.email || customer.external_id || `Customer #${customer.id}`;

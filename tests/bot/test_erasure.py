@@ -124,6 +124,19 @@ def test_log_lines_hide_emails_phone_and_card_numbers(line, hidden):
     assert hidden not in record.getMessage()
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "unhandled RuntimeError [357640922c84] in GET /api/conversations/x/messages: boom",
+        "turn failed for conversation ef6488a673f04dc1bc78b13f4361bda2 [a1234567890b]",
+    ],
+)
+def test_log_lines_keep_ids_whose_hex_holds_a_run_of_digits(line):
+    record = logging.LogRecord("supportbot", logging.INFO, __file__, 1, "%s", (line,), None)
+    assert cli.RedactingFilter().filter(record)
+    assert record.getMessage() == line
+
+
 @pytest.mark.parametrize("by", ["customer_id", "record"])
 def test_erasure_removes_the_customer_record_notes_nps_and_health(
     tmp_path, database_url, fake_embedder, by

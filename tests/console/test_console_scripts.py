@@ -21,6 +21,7 @@ CONSOLE_FILES = [
     "shortcuts.js",
     "teams.js",
     "customers.js",
+    "accounts.js",
     "insight.js",
 ]
 
@@ -40,7 +41,16 @@ def test_console_scripts_call_the_server_only_through_the_shared_helper(name):
     assert "X-CSRF-Token" not in source
 
 
-@pytest.mark.parametrize("path", ["/console", "/console/customers", "/console/insight"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console",
+        "/console/customers",
+        "/console/insight",
+        "/console/insights",
+        "/console/accounts",
+    ],
+)
 def test_every_console_page_loads_the_api_helper_first(client, path):
     sign_in(client, "alice@example.com")
     page = client.get(path)
