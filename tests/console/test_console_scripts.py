@@ -47,7 +47,6 @@ def test_console_scripts_call_the_server_only_through_the_shared_helper(name):
         "/console",
         "/console/customers",
         "/console/insight",
-        "/console/insights",
         "/console/accounts",
     ],
 )
